@@ -1,0 +1,1 @@
+"""Classical detectors from tsb-ad."""

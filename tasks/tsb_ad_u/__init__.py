@@ -1,0 +1,1 @@
+"""TSB-AD-U: the official univariate TSB-AD benchmark (file lists, loader, scoring)."""

@@ -1,0 +1,5 @@
+"""``python -m leaderboard RESULTS --out SITE``."""
+
+from leaderboard.build import main
+
+raise SystemExit(main())

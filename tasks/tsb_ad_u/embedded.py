@@ -1,0 +1,312 @@
+"""The embedded default data set: 15 series in TSB-AD-U format, made offline at first use.
+
+Twelve synthetic series come from the GutenTAG generator (timeeval-gutentag, fixed seed,
+one base oscillation each, anomalies at fixed positions after a normal training prefix);
+three real series come from files that installed packages ship: UCR KDD21 series 135
+InternalBleeding16 (aeon), an MIT-BIH ECG excerpt and a Yahoo series (sktime). The set is
+written as ``Data,Label`` CSVs with official-style names, a list ``embedded.csv`` and a
+``meta.json`` (source, domain, anomaly kinds, intervals, sha256 per file), into a versioned
+folder, atomically. The same installed packages give the same bytes every time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import DataError
+
+from .files import LIST_COLUMN, read_list
+
+VERSION = "v1"
+"""Bump when the contents change; the cache folder is named after it."""
+
+LIST_FILE = "embedded.csv"
+META_FILE = "meta.json"
+MARKER = "visanom-embedded"
+SEED = 2024
+DECIMALS = 6
+"""GutenTAG values are rounded to this many decimals (small, platform-stable files)."""
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One series before it is written: values, labels and what meta.json records."""
+
+    dataset: str
+    series_id: int
+    domain: str
+    train_end: int
+    values: np.ndarray
+    labels: np.ndarray
+    decimals: int | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _anomaly(pos: int, length: int, **kind: Any) -> dict[str, Any]:
+    return {"exact-position": pos, "length": length, "kinds": [kind]}
+
+
+# (domain, length, train_end, base oscillation, anomalies): anomalies start after train_end.
+_GUTENTAG: tuple[tuple[str, int, int, dict[str, Any], list[dict[str, Any]]], ...] = (
+    ("Sine", 2000, 800, {"kind": "sine", "frequency": 2.0, "amplitude": 1.0, "variance": 0.05},
+     [_anomaly(1200, 1, kind="extremum", min=False, local=False),
+      _anomaly(1600, 60, kind="pattern", sinusoid_k=10.0)]),
+    ("ECG", 3000, 1200, {"kind": "ecg", "frequency": 1.0, "amplitude": 1.0, "variance": 0.02},
+     [_anomaly(1800, 150, kind="frequency", frequency_factor=2.0),
+      _anomaly(2500, 100, kind="pattern")]),
+    ("RandomWalk", 2000, 800, {"kind": "random-walk", "amplitude": 2.0, "variance": 0.01, "smoothing": 0.01},
+     [_anomaly(1100, 100, kind="variance", variance=0.3),
+      _anomaly(1600, 80, kind="mean", offset=1.0)]),
+    ("CylinderBellFunnel", 2500, 1000,
+     {"kind": "cylinder-bell-funnel", "amplitude": 1.0, "avg-pattern-length": 50,
+      "variance-pattern-length": 0.1, "variance-amplitude": 0.2, "variance": 0.05},
+     [_anomaly(1300, 50, kind="pattern", cbf_pattern_factor=2.0),
+      _anomaly(2000, 100, kind="platform", value=0.0)]),
+    ("Polynomial", 2000, 800, {"kind": "polynomial", "polynomial": [0.5, 0.004, -0.0000015], "variance": 0.1},
+     [_anomaly(1200, 1, kind="extremum", min=False, local=False),
+      _anomaly(1500, 100, kind="variance", variance=0.5)]),
+    ("Square", 2000, 800, {"kind": "square", "frequency": 1.0, "amplitude": 1.0, "duty": 0.5, "variance": 0.03},
+     [_anomaly(1000, 100, kind="pattern", square_duty=0.8),
+      _anomaly(1500, 100, kind="amplitude", amplitude_factor=2.0)]),
+    ("Sawtooth", 2000, 800, {"kind": "sawtooth", "frequency": 1.0, "amplitude": 1.0, "width": 1.0, "variance": 0.03},
+     [_anomaly(1100, 100, kind="amplitude", amplitude_factor=0.4),
+      _anomaly(1600, 100, kind="frequency", frequency_factor=2.0)]),
+    ("Cosine", 3000, 1200,
+     {"kind": "cosine", "frequency": 1.5, "amplitude": 1.0, "freq-mod": 0.2, "variance": 0.03},
+     [{"exact-position": 1900, "length": 200,
+       "kinds": [{"kind": "trend", "oscillation": {"kind": "sine", "frequency": 0.3, "amplitude": 1.0}}]}]),
+    ("Dirichlet", 2000, 800,
+     {"kind": "dirichlet", "periodicity": 10, "amplitude": 1.0, "frequency": 1.0, "variance": 0.02},
+     [_anomaly(1200, 100, kind="mean", offset=0.5)]),
+    ("Sine", 2500, 1000, {"kind": "sine", "frequency": 3.0, "amplitude": 2.0, "variance": 0.05},
+     [_anomaly(1500, 100, kind="pattern-shift", shift_by=10, transition_window=10),
+      _anomaly(2100, 150, kind="variance", variance=0.5)]),
+    ("ECG", 1500, 600, {"kind": "ecg", "frequency": 1.5, "amplitude": 1.0, "variance": 0.02},
+     [_anomaly(900, 100, kind="amplitude", amplitude_factor=0.3),
+      _anomaly(1250, 60, kind="mean", offset=1.0)]),
+    ("RandomWalk", 1500, 600, {"kind": "random-walk", "amplitude": 1.0, "variance": 0.01, "smoothing": 0.02},
+     [_anomaly(800, 1, kind="extremum", min=True, local=False),
+      _anomaly(1100, 100, kind="platform", value=0.0)]),
+)
+
+
+def _gutentag_series() -> list[_Series]:
+    """Generate the synthetic series with GutenTAG's config parser and generator (no tqdm)."""
+    with warnings.catch_warnings():  # deprecation noise from jsonschema / neurokit2 / scipy
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _generate_gutentag()
+
+
+def _generate_gutentag() -> list[_Series]:
+    from gutenTAG.config import ConfigParser, ConfigValidator
+    from gutenTAG.generator import TimeSeries
+
+    config = {"timeseries": [
+        {"name": f"visanom-embedded-{i + 1}", "length": length, "base-oscillations": [bo], "anomalies": anomalies}
+        for i, (_, length, _, bo, anomalies) in enumerate(_GUTENTAG)
+    ]}
+    parsed = ConfigParser().parse(config)
+    ConfigValidator().validate(config)
+    if len(parsed) != len(_GUTENTAG):
+        raise RuntimeError("GutenTAG skipped a configured series (incompatible anomaly kind)")
+    out = []
+    for i, ((domain, _, train_end, bo, anomalies), (bos, anoms, options, _)) in enumerate(
+        zip(_GUTENTAG, parsed, strict=True)
+    ):
+        ts = TimeSeries(bos, anoms, **options.to_dict()).generate(SEED)
+        values = np.asarray(ts.timeseries, dtype=np.float64)[:, 0]
+        labels = np.asarray(ts.labels).astype(np.int8).ravel()
+        kinds = [k["kind"] for a in anomalies for k in a["kinds"]]
+        meta = {"source": "GutenTAG", "base_oscillation": bo["kind"], "anomaly_kinds": kinds,
+                "origin": f"timeeval-gutentag, seed {SEED}, dataset name {options.dataset_name}"}
+        out.append(_Series("GutenTAG", i + 1, domain, train_end, values, labels, DECIMALS, meta))
+    return out
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside an installed package (found without importing it)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"the embedded data set needs the package {package!r}, which is not installed")
+    path = Path(next(iter(spec.submodule_search_locations)), *parts)
+    if not path.is_file():
+        raise DataError(f"the embedded data set needs {path}, which {package} does not ship")
+    return path
+
+
+def _read_columns(path: Path, value_col: str, label_col: str) -> tuple[np.ndarray, np.ndarray]:
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    values = np.array([float(r[value_col]) for r in rows], dtype=np.float64)
+    labels = np.array([int(r[label_col]) for r in rows], dtype=np.int8)
+    return values, labels
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _real_series() -> list[_Series]:
+    """UCR 135 (aeon), MITDB and Yahoo (sktime), read from the files the packages ship."""
+    folder = ("datasets", "data", "KDD-TSAD_135")
+    test = _package_file("aeon", *folder, "135_UCR_Anomaly_InternalBleeding16_TEST.csv")
+    train = _package_file("aeon", *folder, "135_UCR_Anomaly_InternalBleeding16_TRAIN.csv")
+    ucr_v, ucr_l = _read_columns(test, "value", "is_anomaly")
+    train_v, _ = _read_columns(train, "value", "is_anomaly")
+    if not np.array_equal(ucr_v[: train_v.size], train_v):
+        raise DataError(f"{train} is not the start of {test}; cannot set the UCR train end")
+    mitdb = _package_file("sktime", "datasets", "data", "mitdb", "mitdb.csv")
+    yahoo = _package_file("sktime", "datasets", "data", "yahoo", "yahoo.csv")
+    aeon_v, sk_v = _version("aeon"), _version("sktime")
+    return [
+        _Series("UCR", 135, "Medical", int(train_v.size), ucr_v, ucr_l, None, {
+            "source": "UCR", "anomaly_kinds": ["real"],
+            "origin": f"UCR KDD21 anomaly archive 135 InternalBleeding16 (aeon {aeon_v} load_kdd_tsad_135 files); "
+                      "train end from the archive's TRAIN split"}),
+        _Series("MITDB", 1, "Medical", 2500, *_read_columns(mitdb, "data", "label"), None, {
+            "source": "MITDB", "anomaly_kinds": ["real"],
+            "origin": f"MIT-BIH Arrhythmia Database excerpt (sktime {sk_v} datasets/data/mitdb/mitdb.csv)"}),
+        _Series("YAHOO", 1, "WebService", 300, *_read_columns(yahoo, "data", "label"), None, {
+            "source": "YAHOO", "anomaly_kinds": ["real"],
+            "origin": f"Yahoo Webscope S5 series (sktime {sk_v} datasets/data/yahoo/yahoo.csv)"}),
+    ]
+
+
+def _intervals(labels: np.ndarray) -> list[list[int]]:
+    """Inclusive ``[start, end]`` runs of 1s."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], labels.astype(np.int8), [0]))))
+    return [[int(s), int(e) - 1] for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _csv_bytes(values: np.ndarray, labels: np.ndarray, decimals: int | None) -> bytes:
+    if decimals is not None:
+        values = np.round(values, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    lines = ["Data,Label"] + [f"{float(v)!r},{int(y)}" for v, y in zip(values, labels, strict=True)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def build_embedded(target: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write the embedded set into the existing empty folder ``target``; return its meta."""
+    target = Path(target)
+    series = _gutentag_series() + _real_series()
+    files: dict[str, Any] = {}
+    names = []
+    for idx, s in enumerate(series, start=1):
+        intervals = _intervals(s.labels)
+        first = intervals[0][0]
+        if not 0 < s.train_end <= first:
+            raise RuntimeError(f"embedded series {idx}: train end {s.train_end} is not before {first}")
+        name = f"{idx:03d}_{s.dataset}_id_{s.series_id}_{s.domain}_tr_{s.train_end}_1st_{first}.csv"
+        data = _csv_bytes(s.values, s.labels, s.decimals)
+        (target / name).write_bytes(data)
+        names.append(name)
+        files[name] = {**s.meta, "dataset": s.dataset, "domain": s.domain, "length": int(s.values.size),
+                       "train_end": s.train_end, "first_anomaly": first, "n_anomalies": len(intervals),
+                       "anomaly_points": int(s.labels.sum()), "intervals": intervals,
+                       "sha256": hashlib.sha256(data).hexdigest()}
+    (target / LIST_FILE).write_text("\n".join([LIST_COLUMN, *names]) + "\n")
+    meta = {"kind": MARKER, "version": VERSION, "seed": SEED, "list": LIST_FILE,
+            "gutentag_version": _version("timeeval-gutentag"), "n_series": len(names),
+            "n_points": sum(f["length"] for f in files.values()), "files": files}
+    (target / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    return meta
+
+
+def read_meta(root: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The meta.json of an embedded set folder, or None when there is none (or it is not ours)."""
+    try:
+        meta = json.loads((Path(root) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("kind") == MARKER else None
+
+
+def is_complete(root: str | os.PathLike[str]) -> bool:
+    """True when ``root`` holds this version's set with every file matching its sha256."""
+    root = Path(root)
+    meta = read_meta(root)
+    if meta is None or meta.get("version") != VERSION or not meta.get("files"):
+        return False
+    try:
+        if read_list(root / LIST_FILE) != list(meta["files"]):
+            return False
+    except DataError:
+        return False
+    for name, info in meta.get("files", {}).items():
+        try:
+            if hashlib.sha256((root / name).read_bytes()).hexdigest() != info.get("sha256"):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def default_embedded_dir() -> Path:
+    """``$XDG_CACHE_HOME/visanom/embedded/<VERSION>`` (``~/.cache`` when XDG is unset)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "visanom" / "embedded" / VERSION
+
+
+def ensure_embedded(root: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder of the embedded set, building it first if needed.
+
+    ``root`` is the folder to use (default :func:`default_embedded_dir`). The set is built
+    in a temporary sibling folder and renamed into place, so readers never see half a set
+    and concurrent callers are safe (the first rename wins, the others discard theirs). A
+    broken set of ours is rebuilt; a non-empty folder that is not ours is refused.
+    """
+    root = Path(root).expanduser() if root is not None else default_embedded_dir()
+    if is_complete(root):
+        return root
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{root} is a file, not a folder for the embedded data set")
+    if root.is_dir() and any(root.iterdir()) and read_meta(root) is None:
+        raise DataError(f"{root} is not empty and holds no embedded data set; choose another folder")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        build_embedded(tmp)
+        _install(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not is_complete(root):
+        raise DataError(f"the embedded data set in {root} is incomplete after building it")
+    return root
+
+
+def _install(tmp: Path, root: Path) -> None:
+    """Rename ``tmp`` to ``root``; move a broken set of ours aside; accept a concurrent winner."""
+    if root.is_dir() and any(root.iterdir()) and not is_complete(root):
+        stale = root.parent / f".{root.name}.stale-{uuid.uuid4().hex}"
+        try:
+            root.rename(stale)
+        except FileNotFoundError:
+            pass  # someone else moved it first
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
+    elif root.is_dir() and not any(root.iterdir()):
+        with contextlib.suppress(OSError):  # filled by a concurrent builder meanwhile
+            root.rmdir()
+    try:
+        tmp.rename(root)
+    except OSError:
+        if not is_complete(root):  # a concurrent builder's complete set is fine
+            raise

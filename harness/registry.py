@@ -147,17 +147,30 @@ def make_task(name: str, **args: Any) -> Task:
     return _call(factory, name, "task", {**entry.args, **args})
 
 
+SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
+
+
+def public_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments safe to record: anything that looks like a credential is left out."""
+    return {k: v for k, v in args.items() if not any(w in k.lower() for w in SECRET_WORDS)}
+
+
 def make_model(name: str, **args: Any) -> ModelAdapter:
-    """Instantiate a registered model or named card; card args are overridden by ``args``."""
+    """Instantiate a registered model or named card; card args are overridden by ``args``.
+
+    The instance gets ``display`` (card metadata over the adapter's) and ``public_args``
+    (its arguments without credentials) for the run record.
+    """
     entry = model_entry(name)
-    if entry.adapter is not None:  # a named card over a registered adapter
-        base = model_entry(entry.adapter)
-        factory = _resolve_factory(base, "visanom.models")
-        model = _call(factory, name, "model", {**base.args, **entry.args, **args})
-        model.name = name
-        return model
-    factory = _resolve_factory(entry, "visanom.models")
-    return _call(factory, name, "model", {**entry.args, **args})
+    base = model_entry(entry.adapter) if entry.adapter is not None else entry
+    factory = _resolve_factory(base, "visanom.models")
+    merged = {**base.args, **entry.args, **args} if base is not entry else {**entry.args, **args}
+    model = _call(factory, name, "model", merged)
+    model.name = name
+    own = model.describe() if callable(getattr(model, "describe", None)) else {}
+    model.display = {**own, **describe_model(name)}
+    model.public_args = public_args(merged)
+    return model
 
 
 def _call(factory: Factory, name: str, kind: str, args: Mapping[str, Any]) -> Any:

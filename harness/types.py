@@ -74,6 +74,10 @@ class Task(Protocol):
         """Yield the evaluation samples in a fixed order."""
         ...
 
+    def count(self, limit: int | None = None) -> int:
+        """How many samples ``samples(limit)`` yields (for the progress bar)."""
+        ...
+
     def target(self, sample_id: str) -> Target:
         """Return the ground truth of one sample."""
         ...

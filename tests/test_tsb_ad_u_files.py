@@ -209,13 +209,13 @@ def test_resolve_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(DataError) as e:
         resolve_data_dir()
     msg = str(e.value)
-    assert "--data-dir" in msg and ENV_DATA_DIR in msg and "python -m tasks.tsb_ad_u.download" in msg
+    assert "--task-args data_dir=DIR" in msg and ENV_DATA_DIR in msg and "visanom data download tsb-ad-u" in msg
     assert resolve_data_dir(tmp_path) == tmp_path
     monkeypatch.setenv(ENV_DATA_DIR, str(tmp_path))
     assert resolve_data_dir() == tmp_path
     (tmp_path / "sub").mkdir()
     assert resolve_data_dir(tmp_path / "sub") == tmp_path / "sub"  # the flag wins over the env var
-    with pytest.raises(DataError, match="does not exist.*python -m tasks.tsb_ad_u.download"):
+    with pytest.raises(DataError, match="does not exist.*visanom data download tsb-ad-u"):
         resolve_data_dir(tmp_path / "nope")
     monkeypatch.setenv(ENV_DATA_DIR, str(tmp_path / "gone"))
     with pytest.raises(DataError, match=f"gone \\(\\${ENV_DATA_DIR}\\) does not exist"):

@@ -272,9 +272,8 @@ def list_files(list_name: str, data_dir: str | os.PathLike[str] | None = None) -
 
 def _download_hint() -> str:
     return (
-        f"pass --data-dir DIR or set {ENV_DATA_DIR}=DIR to the folder with the TSB-AD-U CSV files. "
-        "To download the official archive (about 870 files): "
-        "python -m tasks.tsb_ad_u.download DIR"
+        f"pass --task-args data_dir=DIR or set {ENV_DATA_DIR}=DIR to the folder with the TSB-AD-U CSV "
+        "files. To download the official archive (870 files): visanom data download tsb-ad-u --out DIR"
     )
 
 

@@ -1,0 +1,210 @@
+"""The ``visanom`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import __version__, registry
+from harness.cache import PredictionCache
+from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
+from harness.runner import Runner, RunResult
+
+log = logging.getLogger("visanom")
+
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
+DEMO_MODELS = ("Sub-PCA", "IForest", "POLY", "Series2Graph", "MatrixProfile", "Sub-KNN", "KMeansAD", "LOF")
+DEMO_TASK = "tsb-ad-u-demo"
+
+
+def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``["k=v", ...]`` to a dict; values are read as YAML scalars (``3`` is an int, ``true`` a bool)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"expected key=value, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def split_names(value: str) -> list[str]:
+    """``"a,b"`` to ``["a", "b"]`` (empty items dropped)."""
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _open_cache(args: argparse.Namespace) -> PredictionCache | None:
+    if args.no_cache:
+        return None
+    return PredictionCache(args.cache or DEFAULT_CACHE)
+
+
+def run_matrix(
+    models: Sequence[str],
+    tasks: Sequence[str],
+    *,
+    model_args: dict[str, Any],
+    task_args: dict[str, Any],
+    output: Path,
+    limit: int | None,
+    batch_size: int | None,
+    cache: PredictionCache | None,
+    rerun: bool = False,
+    progress: bool = True,
+) -> list[RunResult]:
+    """Run every model on every task. All names are checked before anything runs."""
+    for t in tasks:
+        registry.task_entry(t)
+    for m in models:
+        registry.model_entry(m)
+    results = []
+    for t in tasks:
+        task = registry.make_task(t, **task_args)
+        for m in models:
+            model = registry.make_model(m, **model_args)
+            runner = Runner(task, model, output, limit=limit, batch_size=batch_size, cache=cache,
+                            rerun=rerun, progress=progress)
+            res = runner.run()
+            c = res.run["counts"]
+            head = res.run.get("headline")
+            value = (res.run.get("metrics", {}).get(head) or {}).get("value")
+            shown = "undefined" if value is None else f"{value:.4f}"
+            print(f"{t} / {m}: {head}={shown}  n={c['n']} failed={c['n_failed']} cached={c['n_cached']}  -> {res.path}")
+            results.append(res)
+    return results
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    if args.what == "tasks":
+        for name in registry.task_names():
+            desc = registry.task_entry(name).display.get("description", "")
+            print(f"{name:24s} {desc}")
+    else:
+        for name in registry.model_names():
+            d = registry.describe_model(name)
+            extra = ", ".join(f"{k}={d[k]}" for k in ("group", "supervision", "engine") if k in d)
+            print(f"{name:24s} {extra}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    results = run_matrix(
+        split_names(args.model), split_names(args.task),
+        model_args=parse_kv(args.model_args), task_args=parse_kv(args.task_args),
+        output=Path(args.output), limit=args.limit, batch_size=args.batch_size,
+        cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress,
+    )
+    return EXIT_SAMPLE_FAILURES if any(r.n_failed for r in results) else EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from leaderboard.build import build_site
+
+    index = build_site(Path(args.results), Path(args.out))
+    print(f"leaderboard written to {index}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from leaderboard.build import build_site
+
+    models = split_names(args.models) if args.models else list(DEMO_MODELS)
+    run_matrix(models, [DEMO_TASK], model_args={}, task_args={}, output=Path(args.output), limit=args.limit,
+               batch_size=None, cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress)
+    index = build_site(Path(args.output), Path(args.site))
+    print(f"leaderboard written to {index}")
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from tasks.tsb_ad_u.download import download_tsb_ad_u
+
+    path = download_tsb_ad_u(Path(args.out)) if args.url is None else download_tsb_ad_u(Path(args.out), url=args.url)
+    print(f"TSB-AD-U unpacked in {path}; use --task-args data_dir={path} or VISANOM_TSB_AD_U_DIR={path}")
+    return EXIT_OK
+
+
+def _add_run_options(p: argparse.ArgumentParser, output_default: str = "results") -> None:
+    p.add_argument("--output", default=output_default, help="results folder (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N samples of each task")
+    p.add_argument("--cache", default=None, help=f"prediction cache file (default: {DEFAULT_CACHE})")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
+    p.add_argument("--rerun", action="store_true", help="start the run folder afresh instead of resuming")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``visanom`` command."""
+    p = argparse.ArgumentParser(prog="visanom", description="Evaluate anomaly detectors and VLM reasoners.")
+    p.add_argument("--version", action="version", version=f"visanom {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("ls", help="list registered tasks or models")
+    ls.add_argument("what", choices=["tasks", "models"])
+    ls.set_defaults(func=cmd_ls)
+
+    run = sub.add_parser("run", help="run models on tasks (resumes an interrupted run)")
+    run.add_argument("--model", required=True, help="model name(s), comma-separated")
+    run.add_argument("--task", required=True, help="task name(s), comma-separated")
+    run.add_argument("--model-args", nargs="*", default=[], metavar="K=V", help="arguments for the model(s)")
+    run.add_argument("--task-args", nargs="*", default=[], metavar="K=V", help="arguments for the task(s)")
+    run.add_argument("--batch-size", type=int, default=None, help="samples per predict call")
+    _add_run_options(run)
+    run.set_defaults(func=cmd_run)
+
+    lb = sub.add_parser("leaderboard", help="build the static leaderboard")
+    lb_sub = lb.add_subparsers(dest="action", required=True)
+    build = lb_sub.add_parser("build", help="build the site from run records")
+    build.add_argument("results", help="results folder")
+    build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
+    build.set_defaults(func=cmd_leaderboard)
+
+    demo = sub.add_parser("demo", help="run a few detectors on the embedded data and build site/index.html")
+    demo.add_argument("--models", default=None, help=f"models (default: {','.join(DEMO_MODELS)})")
+    demo.add_argument("--site", default="site", help="site folder (default: %(default)s)")
+    _add_run_options(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("data", help="fetch published datasets (needs network)")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    dl = data_sub.add_parser("download", help="download and unpack a dataset")
+    dl.add_argument("dataset", choices=["tsb-ad-u"])
+    dl.add_argument("--out", required=True, help="folder to unpack into")
+    dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
+    dl.set_defaults(func=cmd_data)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``visanom`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except VisanomError as exc:
+        print(f"visanom: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("visanom: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, with the traceback under --verbose
+        log.debug("internal error", exc_info=True)
+        print(f"visanom: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.verbose:
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,13 +8,12 @@ sample, e.g. VUS-PR on a series without anomalies) is left out of the mean and c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from harness.metrics import interval_run_metrics
+from harness.metrics import group_breakdown, interval_run_metrics
 from harness.metrics import mean_with_ci as _mean_with_ci
 
 
@@ -56,21 +55,12 @@ def aggregate_means(
         # a failed sample counts 0; an undefined one stays out
         zeros = vals + [0.0] * (len(records) - len(ok))
         fail_zero[name] = float(np.mean(zeros)) if zeros else None
-    groups: dict[str, dict[str, dict[str, Any]]] = {}
-    for key in group_keys:
-        by_value: dict[str, list[float]] = defaultdict(list)
-        counts: dict[str, int] = defaultdict(int)
-        for r in records:
-            value = str((r.get("meta") or {}).get(key, "?"))
-            counts[value] += 1
-            m = r.get("metrics") or {}
-            if r.get("error") is None and m.get(headline) is not None:
-                by_value[value].append(m[headline])
-        groups[key] = {
-            v: {headline: (float(np.mean(by_value[v])) if by_value[v] else None), "n": counts[v],
-                "n_scored": len(by_value[v])}
-            for v in sorted(counts)
-        }
+    def headline_of(group: list[Mapping[str, Any]]) -> dict[str, Any]:
+        vals = [r["metrics"][headline] for r in group
+                if r.get("error") is None and (r.get("metrics") or {}).get(headline) is not None]
+        return {headline: float(np.mean(vals)) if vals else None, "n": len(group), "n_scored": len(vals)}
+
+    groups = {key: group_breakdown(records, key, headline_of) for key in group_keys}
     return {
         "headline": headline,
         "metrics": metrics,

@@ -17,6 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from harness.cache import PredictionCache, cache_key
+from harness.errors import UsageError
 from harness.hashing import stable_hash
 from harness.provenance import environment, utc_now
 from harness.records import RUN_SCHEMA, RunDir
@@ -108,6 +109,8 @@ class Runner:
         t0 = time.perf_counter()
         try:
             out = list(self.model.predict(todo))
+        except UsageError:
+            raise  # a set-up problem (e.g. a missing API key) stops the run with its message
         except Exception as exc:  # one bad batch must not end the sweep
             err = f"model: {describe_error(exc)}"
             return {s.id: Prediction(sample_id=s.id, error=err) for s in todo}

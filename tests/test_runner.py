@@ -195,3 +195,11 @@ def test_bad_model_args_are_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "expected key=value" in capsys.readouterr().err
     assert main(["run", "--model", "toy-deviation", "--task", "toy", "--model-args", "colour=red",
                  "--no-cache", "--no-progress"]) == 2
+
+
+def test_startup_error_from_model_stops_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--model", "toy-needs-key", "--task", "toy", "--output", str(tmp_path), "--no-cache",
+                 "--no-progress"])
+    assert code == 2
+    assert "set TOY_API_KEY" in capsys.readouterr().err
+    assert not list(tmp_path.glob("**/run.json"))

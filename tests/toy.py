@@ -111,3 +111,19 @@ class CrashModel:
 
     def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
         raise RuntimeError("CUDA out of memory")
+
+
+@register_model("toy-needs-key", group="test")
+class NeedsKeyModel:
+    """Raises a start-up UsageError from ``predict``, as an API model without its key does."""
+
+    name = "toy-needs-key"
+    provides = frozenset({"scores"})
+
+    def fingerprint(self) -> str:
+        return "needs-key"
+
+    def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
+        from harness.errors import UsageError
+
+        raise UsageError("set TOY_API_KEY to use this model")

@@ -1,0 +1,71 @@
+"""The model adapter for every text-emitting VLM: samples -> chat requests -> an engine.
+
+Engines live in ``harness/inference``; this adapter owns only the mapping between the
+runner's samples and the engine's requests, and the fingerprint of the pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness.hashing import stable_hash
+from harness.inference.base import ChatRequest, Engine, GenerationConfig, GenerationResult
+from harness.types import Prediction, Sample
+
+ADAPTER_VERSION = 1
+
+
+def prediction_from_result(sample_id: str, result: GenerationResult) -> Prediction:
+    """A runner prediction from an engine result; an empty completion is an error."""
+    error = result.error
+    if error is None and (result.text is None or not result.text.strip()):
+        error = "empty completion"
+    return Prediction(
+        sample_id=sample_id, text=result.text, error=error, usage=dict(result.usage),
+        latency_s=result.latency_s, meta=dict(result.meta),
+    )
+
+
+class VLMModel:
+    """A VLM behind any engine. ``provides = {"text"}``; needs samples with image + prompt."""
+
+    provides = frozenset({"text"})
+
+    def __init__(self, name: str, engine: Engine, generation: GenerationConfig | None = None,
+                 system: str | None = None, batch_size: int = 8):
+        self.name = name
+        self.engine = engine
+        self.generation = generation or GenerationConfig()
+        self.system = system
+        self.batch_size = batch_size
+
+    @property
+    def generation_config(self) -> dict[str, Any]:
+        """Decoding settings, part of the cache key."""
+        return self.generation.as_dict()
+
+    @property
+    def cacheable(self) -> bool:
+        """Sampled generations without a seed are never cached."""
+        return self.generation.deterministic
+
+    def fingerprint(self) -> str:
+        """Engine fingerprint (weights, adapters, engine) + decoding + system prompt."""
+        return stable_hash(["vlm", ADAPTER_VERSION, self.engine.fingerprint(), self.generation.as_dict(),
+                            self.system])
+
+    def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
+        """Ask the engine about every sample of the batch at once."""
+        out: dict[str, Prediction] = {}
+        requests = []
+        for s in batch:
+            if s.prompt is None:
+                out[s.id] = Prediction(sample_id=s.id, error="this model needs a task that gives a prompt")
+                continue
+            requests.append(ChatRequest(request_id=s.id, prompt=s.prompt, image_png=s.image, system=self.system))
+        if requests:
+            results = self.engine.generate(requests, self.generation)
+            for req, res in zip(requests, results, strict=True):
+                out[req.request_id] = prediction_from_result(req.request_id, res)
+        return [out[s.id] for s in batch]

@@ -1,0 +1,81 @@
+"""Engine-neutral request/response types shared by every inference engine.
+
+An engine (vLLM, transformers, an HTTP API) receives the WHOLE pending batch of
+:class:`ChatRequest` at once, so it can batch as it likes, and returns one
+:class:`GenerationResult` per request, in order. It never raises for one bad request: the
+failure goes into ``GenerationResult.error`` and the runner records it for that sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from harness.hashing import stable_hash
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding settings; all of them are part of the model fingerprint and the cache key.
+
+    ``temperature == 0`` means greedy decoding. Sampled generations (temperature > 0) are
+    only cacheable with a ``seed``.
+    """
+
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    @property
+    def deterministic(self) -> bool:
+        """True when equal requests must give equal text (greedy, or sampled with a seed)."""
+        return self.temperature == 0.0 or self.seed is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form for records and fingerprints."""
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One question about one image: a user turn with a PNG and a text prompt."""
+
+    request_id: str
+    prompt: str
+    image_png: bytes | None = None
+    system: str | None = None
+
+
+@dataclass
+class GenerationResult:
+    """The engine's answer to one request (``error`` set instead of ``text`` on failure)."""
+
+    request_id: str
+    text: str | None = None
+    error: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)  # prompt_tokens, completion_tokens, ...
+    latency_s: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. image resized, finish_reason, retries
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Turns a batch of chat requests into results, one per request, in order."""
+
+    def fingerprint(self) -> str:
+        """Hash of what decides the outputs: weights id + revision, adapters, engine, decoding."""
+        ...
+
+    def generate(self, requests: Sequence[ChatRequest], config: GenerationConfig) -> list[GenerationResult]:
+        """Answer every request; failures are results with ``error``, never exceptions."""
+        ...
+
+
+def engine_fingerprint(engine: str, **parts: Any) -> str:
+    """The standard fingerprint: engine kind plus identifying parts (no secrets, no URLs)."""
+    return stable_hash({"engine": engine, **parts})

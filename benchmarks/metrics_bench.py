@@ -1,7 +1,7 @@
 """Benchmark harness.metrics against tsb-ad 1.5's ``get_metrics`` (same inputs, one core).
 
     python benchmarks/metrics_bench.py compare [--lengths 1000 10000 100000] [--window 100]
-    python benchmarks/metrics_bench.py tsbad-u [--limit N] [--jobs 1]
+    python benchmarks/metrics_bench.py tsbad-u [--limit N]
 
 ``compare`` times every metric of ``get_metrics`` (tsb-ad's own component calls, whose sum
 is ``get_metrics``) and ours on identical synthetic series, checks the values agree, and

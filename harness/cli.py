@@ -85,15 +85,36 @@ def run_matrix(
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    """List tasks, or models with their group, engine and whether they can run here now."""
+    import json
+
+    from harness.inference.availability import model_availability
+
     if args.what == "tasks":
         for name in registry.task_names():
             desc = registry.task_entry(name).display.get("description", "")
             print(f"{name:24s} {desc}")
-    else:
-        for name in registry.model_names():
+        return EXIT_OK
+    rows = []
+    for name in registry.model_names():
+        try:
             d = registry.describe_model(name)
-            extra = ", ".join(f"{k}={d[k]}" for k in ("group", "supervision", "engine") if k in d)
-            print(f"{name:24s} {extra}")
+        except VisanomError:  # a card over an adapter that is not registered
+            d = registry.model_entry(name).display
+        ok, reason = model_availability(name)
+        rows.append({"name": name, "group": str(d.get("group", "-")),
+                     "engine": str(d.get("engine") or d.get("source") or "-"),
+                     "runs_here": ok, "reason": reason})
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    head = {"name": "NAME", "group": "GROUP", "engine": "ENGINE"}
+    width = {k: max(len(head[k]), *(len(r[k]) for r in rows)) for k in head} if rows else {k: 8 for k in head}
+    print(f"{head['name']:{width['name']}}  {head['group']:{width['group']}}  {head['engine']:{width['engine']}}"
+          "  RUNS HERE NOW")
+    for r in rows:
+        runs = "yes" if r["runs_here"] else f"no: {r['reason']}"
+        print(f"{r['name']:{width['name']}}  {r['group']:{width['group']}}  {r['engine']:{width['engine']}}  {runs}")
     return EXIT_OK
 
 
@@ -183,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--out", required=True, help="folder to unpack into")
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
     dl.set_defaults(func=cmd_data)
+
+    from tasks.visanombench.build import add_bench_cli
+
+    add_bench_cli(sub)
     return p
 
 

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import DataError
+from tasks.gutentag_gen import IncompatibleConfig, generate_series
 
 from .files import LIST_COLUMN, read_list
 
@@ -106,33 +106,17 @@ _GUTENTAG: tuple[tuple[str, int, int, dict[str, Any], list[dict[str, Any]]], ...
 
 def _gutentag_series() -> list[_Series]:
     """Generate the synthetic series with GutenTAG's config parser and generator (no tqdm)."""
-    with warnings.catch_warnings():  # deprecation noise from jsonschema / neurokit2 / scipy
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return _generate_gutentag()
-
-
-def _generate_gutentag() -> list[_Series]:
-    from gutenTAG.config import ConfigParser, ConfigValidator
-    from gutenTAG.generator import TimeSeries
-
-    config = {"timeseries": [
-        {"name": f"visanom-embedded-{i + 1}", "length": length, "base-oscillations": [bo], "anomalies": anomalies}
-        for i, (_, length, _, bo, anomalies) in enumerate(_GUTENTAG)
-    ]}
-    parsed = ConfigParser().parse(config)
-    ConfigValidator().validate(config)
-    if len(parsed) != len(_GUTENTAG):
-        raise RuntimeError("GutenTAG skipped a configured series (incompatible anomaly kind)")
     out = []
-    for i, ((domain, _, train_end, bo, anomalies), (bos, anoms, options, _)) in enumerate(
-        zip(_GUTENTAG, parsed, strict=True)
-    ):
-        ts = TimeSeries(bos, anoms, **options.to_dict()).generate(SEED)
-        values = np.asarray(ts.timeseries, dtype=np.float64)[:, 0]
-        labels = np.asarray(ts.labels).astype(np.int8).ravel()
+    for i, (domain, length, train_end, bo, anomalies) in enumerate(_GUTENTAG):
+        name = f"visanom-embedded-{i + 1}"
+        config = {"name": name, "length": length, "base-oscillations": [bo], "anomalies": anomalies}
+        try:
+            values, labels = generate_series(config, SEED)
+        except IncompatibleConfig as exc:
+            raise RuntimeError(f"GutenTAG skipped embedded series {name}: {exc}") from exc
         kinds = [k["kind"] for a in anomalies for k in a["kinds"]]
         meta = {"source": "GutenTAG", "base_oscillation": bo["kind"], "anomaly_kinds": kinds,
-                "origin": f"timeeval-gutentag, seed {SEED}, dataset name {options.dataset_name}"}
+                "origin": f"timeeval-gutentag, seed {SEED}, dataset name {name}"}
         out.append(_Series("GutenTAG", i + 1, domain, train_end, values, labels, DECIMALS, meta))
     return out
 

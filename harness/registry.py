@@ -27,7 +27,10 @@ Factory = Callable[..., Any]
 # Modules of this distribution that register built-in tasks and models on import.
 BUILTIN_MODULES = (
     "tasks.tsb_ad_u",
+    "tasks.tsb_ad_u.vlm_view",
+    "tasks.visanombench.task",
     "baselines.classical",
+    "baselines.template_reasoner",
 )
 MODEL_CARDS_FILE = Path(__file__).resolve().parent.parent / "baselines" / "models.yaml"
 
@@ -147,12 +150,17 @@ def make_task(name: str, **args: Any) -> Task:
     return _call(factory, name, "task", {**entry.args, **args})
 
 
-SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
+SECRET_WORDS = frozenset({"key", "token", "secret", "password", "authorization", "auth", "url", "headers"})
 
 
 def public_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Arguments safe to record: anything that looks like a credential is left out."""
-    return {k: v for k, v in args.items() if not any(w in k.lower() for w in SECRET_WORDS)}
+    """Arguments safe to record: names with a credential-like part (``api_key``, ``base_url``,
+    ``auth_token``; parts split on ``_``/``-``) are left out; ``max_new_tokens`` stays."""
+
+    def secret(name: str) -> bool:
+        return bool(set(name.lower().replace("-", "_").split("_")) & SECRET_WORDS)
+
+    return {k: v for k, v in args.items() if not secret(k)}
 
 
 def make_model(name: str, **args: Any) -> ModelAdapter:

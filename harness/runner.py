@@ -158,6 +158,12 @@ class Runner:
         }
 
     # -- the run ----------------------------------------------------------------------
+    def _task_samples(self, done: frozenset[str]) -> Iterator[Sample]:
+        """The task's samples; a task with ``accepts_skip`` need not load or render ``done`` ones."""
+        if getattr(self.task, "accepts_skip", False):
+            return self.task.samples(self.limit, skip=done)
+        return self.task.samples(self.limit)
+
     def run(self) -> RunResult:
         """Run (or resume) and write ``run.json``; per-sample failures are recorded, not raised."""
         if self.rerun:
@@ -173,7 +179,7 @@ class Runner:
         n_failed_now = 0
 
         def pending() -> Iterator[Sample]:
-            for s in self.task.samples(self.limit):
+            for s in self._task_samples(frozenset(done)):
                 order.append(s.id)
                 if s.id in done:
                     bar.update(1)

@@ -1,0 +1,108 @@
+"""Scoring rules shared by the VLM views (VisAnomBench and the windowed TSB-AD-U view).
+
+* :func:`read_answer`: a prediction -> intervals in absolute indices. Text is parsed with
+  :func:`harness.parse.parse_answer` inside the shown window (a parse failure is an empty
+  prediction with ``meta['parse_failed'] = True``; the parser's issues go to
+  ``meta['parse_issues']``). A prediction with scores and no text (a classical detector)
+  gets ONE interval via :func:`harness.thresholds.peak_interval`, as the paper's classical
+  rows do.
+* :func:`interval_metrics`: the paper's per-sample TP/FP/FN and IoU.
+* :func:`binary_metrics_of`: point-wise and affiliation P/R/F1 of the predicted intervals
+  against 0/1 labels.
+* :func:`group_summary`: pooled interval metrics and metric means of a group of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from harness.aggregate import interval_summary
+from harness.metrics import affiliation_prf, interval_counts, interval_iou, intervals_to_labels, point_prf
+from harness.parse import parse_answer
+from harness.thresholds import peak_interval
+from harness.types import Interval, Prediction, Sample
+from tasks.visanombench.reasoning import reasoning_signals
+
+POINT_KEYS = ("Point-P", "Point-R", "Point-F1")
+AFFILIATION_KEYS = ("Affiliation-P", "Affiliation-R", "Affiliation-F1")
+BINARY_KEYS = (*POINT_KEYS, *AFFILIATION_KEYS)
+PROTOCOL = "parse-in-window/1; scores->peak_interval(k=3)/1; paper interval counts; point; affiliation"
+"""Text of the scoring protocol; part of the tasks' fingerprints (change it when rules change)."""
+
+
+def window_of(sample: Sample) -> Interval:
+    """The absolute inclusive index range a sample shows."""
+    return int(sample.index_offset), int(sample.index_offset) + len(sample.series) - 1
+
+
+def read_answer(prediction: Prediction, window: Interval) -> Prediction:
+    """Set ``prediction.intervals`` from its text (preferred) or scores; errors on neither."""
+    if prediction.text is not None:
+        parsed = parse_answer(prediction.text, window=window)
+        prediction.intervals = parsed.intervals
+        prediction.meta.update(
+            parse_failed=parsed.failed, parse_format=parsed.format, parse_issues=list(parsed.issues),
+            anomaly_declared=parsed.anomaly,
+        )
+        return prediction
+    if prediction.scores is None:
+        prediction.error = "model returned neither text nor scores"
+        return prediction
+    scores = np.asarray(prediction.scores, dtype=np.float64).ravel()
+    length = window[1] - window[0] + 1
+    if scores.size != length:
+        prediction.error = f"scores have length {scores.size}, the window has {length}"
+    elif not np.isfinite(scores).all():
+        prediction.error = "scores contain NaN or inf"
+    else:
+        prediction.scores = scores
+        prediction.intervals = peak_interval(scores, index_offset=window[0])
+        prediction.meta["thresholded"] = "peak_interval"
+    return prediction
+
+
+def interval_metrics(pred: Sequence[Interval], true: Sequence[Interval]) -> dict[str, Any]:
+    """The paper's counts and IoU for one sample: ``TP``, ``FP``, ``FN``, ``IoU`` (None if both empty)."""
+    tp, fp, fn = interval_counts(pred, true)
+    return {"TP": tp, "FP": fp, "FN": fn, "IoU": interval_iou(pred, true), "n_pred": len(pred), "n_true": len(true)}
+
+
+def binary_metrics_of(pred: Sequence[Interval], labels: np.ndarray, offset: int) -> dict[str, float | None]:
+    """Point-wise and affiliation P/R/F1 of ``pred`` (absolute intervals) against ``labels``.
+
+    ``labels[0]`` is the absolute index ``offset``. P is None when nothing is predicted,
+    everything is None when the labels hold no anomaly (``harness.metrics`` policy).
+    """
+    y = np.asarray(labels).astype(np.int64)
+    p = intervals_to_labels(pred, y.size, offset=offset)
+    values = (*point_prf(p, y), *affiliation_prf(p, y))
+    return dict(zip(BINARY_KEYS, values, strict=True))
+
+
+def rationale_metrics(prediction: Prediction, window: Interval, n_xticks: int) -> dict[str, float | None]:
+    """The reasoning signals of a text answer (all None for score-only predictions)."""
+    if prediction.text is None:
+        return reasoning_signals(None, (), window, n_xticks).as_metrics()
+    parsed = parse_answer(prediction.text, window=window)
+    return reasoning_signals(parsed.rationale, parsed.intervals, window, n_xticks).as_metrics()
+
+
+def _mean(records: Sequence[Mapping[str, Any]], key: str) -> float | None:
+    vals = [r["metrics"][key] for r in records if r.get("metrics") and r["metrics"].get(key) is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def group_summary(
+    records: Sequence[Mapping[str, Any]], mean_keys: Sequence[str] = ("Point-F1", "Affiliation-F1"), seed: int = 0
+) -> dict[str, Any]:
+    """Pooled P/R/F1/Overlap and TP/FP/FN of a group, plus means of ``mean_keys`` (values only)."""
+    s = interval_summary(records, seed=seed)
+    out: dict[str, Any] = {k: v["value"] for k, v in s["metrics"].items()}
+    out.update(s["counts"])
+    ok = [r for r in records if r.get("error") is None and r.get("metrics") is not None]
+    out.update({k: _mean(ok, k) for k in mean_keys})
+    out.update(n=len(records), n_scored=len(ok))
+    return out

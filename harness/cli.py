@@ -21,7 +21,13 @@ log = logging.getLogger("visanom")
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
 DEMO_MODELS = ("Sub-PCA", "IForest", "POLY", "Series2Graph", "MatrixProfile", "Sub-KNN", "KMeansAD", "LOF")
-DEMO_TASK = "tsb-ad-u-demo"
+# The embedded default sweep: (task, models). The paper's classical rows (Sub-PCA, Matrix
+# Profile, IForest) and the weight-free template reasoner also run on the VisAnomBench view.
+DEMO_PLAN = (
+    ("tsb-ad-u-demo", DEMO_MODELS),
+    ("visanombench-demo", ("template-reasoner", "Sub-PCA", "IForest", "MatrixProfile")),
+    ("tsb-ad-u-demo-vlm", ("template-reasoner",)),
+)
 
 
 def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
@@ -139,9 +145,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from leaderboard.build import build_site
 
-    models = split_names(args.models) if args.models else list(DEMO_MODELS)
-    run_matrix(models, [DEMO_TASK], model_args={}, task_args={}, output=Path(args.output), limit=args.limit,
-               batch_size=None, cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress)
+    cache = _open_cache(args)
+    plan = [(task, split_names(args.models)) for task, _ in DEMO_PLAN] if args.models else DEMO_PLAN
+    for task, models in plan:
+        run_matrix(models, [task], model_args={}, task_args={}, output=Path(args.output), limit=args.limit,
+                   batch_size=None, cache=cache, rerun=args.rerun, progress=not args.no_progress)
     index = build_site(Path(args.output), Path(args.site))
     print(f"leaderboard written to {index}")
     return EXIT_OK
@@ -173,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("ls", help="list registered tasks or models")
     ls.add_argument("what", choices=["tasks", "models"])
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(func=cmd_ls)
 
     run = sub.add_parser("run", help="run models on tasks (resumes an interrupted run)")
@@ -191,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
     build.set_defaults(func=cmd_leaderboard)
 
-    demo = sub.add_parser("demo", help="run a few detectors on the embedded data and build site/index.html")
-    demo.add_argument("--models", default=None, help=f"models (default: {','.join(DEMO_MODELS)})")
+    demo = sub.add_parser("demo", help="the embedded default sweep over built-in data, then site/index.html")
+    demo.add_argument("--models", default=None, help="run only these models on every demo task")
     demo.add_argument("--site", default="site", help="site folder (default: %(default)s)")
     _add_run_options(demo)
     demo.set_defaults(func=cmd_demo)

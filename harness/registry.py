@@ -31,6 +31,9 @@ BUILTIN_MODULES = (
     "tasks.visanombench.task",
     "baselines.classical",
     "baselines.template_reasoner",
+    "baselines.hf_models",
+    "baselines.api_models",
+    "baselines.vllm_models",
 )
 MODEL_CARDS_FILE = Path(__file__).resolve().parent.parent / "baselines" / "models.yaml"
 

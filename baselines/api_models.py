@@ -1,0 +1,86 @@
+"""VLMs behind hosted APIs: the generic ``openai-compat`` and ``anthropic`` adapters.
+
+Named cards (GPT-4o, Grok-4-Fast, Llama-4-Maverick, Gemini, Claude) live in
+``baselines/models.yaml``. Building a model sends nothing and needs no key: the key is
+checked at the first batch (a missing one stops the run with the variable's name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baselines.vlm import VLMModel
+from harness.inference.anthropic_engine import AnthropicEngine
+from harness.inference.base import GenerationConfig
+from harness.inference.openai_engine import OpenAICompatEngine
+from harness.registry import register_model
+
+BATCHES_PER_SLOT = 4  # the runner's batch holds this many requests per concurrency slot
+
+
+def _generation(max_new_tokens: int, temperature: float, top_p: float, seed: int | None,
+                stop: Sequence[str]) -> GenerationConfig:
+    return GenerationConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
+                            top_p=float(top_p), seed=seed, stop=tuple(stop or ()))
+
+
+@register_model("openai-compat", group="large VLM", engine="openai-compat", provides=["text"], open=False)
+def make_openai_compat(
+    model: str,
+    provider: str = "openai",
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    api_key_env: str | None = None,
+    concurrency: int = 8,
+    timeout_s: float = 120,
+    max_retries: int = 6,
+    extra_body: Mapping[str, Any] | None = None,
+    image_detail: str | None = None,
+    max_pixels: int | None = None,
+    max_new_tokens: int = 1024,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    stop: Sequence[str] = (),
+    system: str | None = None,
+    batch_size: int | None = None,
+) -> VLMModel:
+    """Any OpenAI-compatible chat API (``provider``: openai, xai, gemini, openrouter, vllm-serve)."""
+    engine = OpenAICompatEngine(
+        model, base_url=base_url, api_key=api_key, api_key_env=api_key_env, concurrency=int(concurrency),
+        timeout_s=float(timeout_s), max_retries=int(max_retries), provider=provider,
+        extra_body=dict(extra_body or {}), image_detail=image_detail, max_pixels=max_pixels,
+    )
+    return VLMModel("openai-compat", engine, _generation(max_new_tokens, temperature, top_p, seed, stop),
+                    system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))
+
+
+@register_model("anthropic", group="large VLM", engine="anthropic", provides=["text"], open=False,
+                requires="ANTHROPIC_API_KEY")
+def make_anthropic(
+    model: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    concurrency: int = 8,
+    timeout_s: float = 120,
+    max_retries: int = 6,
+    extra_body: Mapping[str, Any] | None = None,
+    max_pixels: int | None = None,
+    max_new_tokens: int = 1024,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    stop: Sequence[str] = (),
+    system: str | None = None,
+    batch_size: int | None = None,
+) -> VLMModel:
+    """Claude models through Anthropic's Messages API."""
+    engine = AnthropicEngine(
+        model, api_key=api_key, base_url=base_url, concurrency=int(concurrency), timeout_s=float(timeout_s),
+        max_retries=int(max_retries), extra_body=dict(extra_body or {}), max_pixels=max_pixels,
+    )
+    return VLMModel("anthropic", engine, _generation(max_new_tokens, temperature, top_p, seed, stop),
+                    system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))

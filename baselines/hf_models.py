@@ -1,0 +1,70 @@
+"""VLMs run locally with transformers: the generic ``hf-vlm`` adapter.
+
+Named models (VisAnomReasoner, Qwen2.5-VL, Idefics3, SmolVLM, LLaVA) are cards in
+``baselines/models.yaml`` over ``hf-vlm``. Importing this module is cheap: torch and
+transformers load only when a model first generates.
+
+    visanom run --task visanombench --model hf-vlm \\
+        --model-args model_id=Qwen/Qwen2.5-VL-3B-Instruct adapter_id=PLAN-Lab/VisAnomReasoner-3B
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from baselines.vlm import VLMModel
+from harness.inference.base import GenerationConfig
+from harness.inference.transformers_engine import TransformersEngine
+from harness.registry import register_model
+
+
+class HFVLMModel(VLMModel):
+    """A :class:`VLMModel` over a :class:`TransformersEngine`, describing its weights."""
+
+    engine: TransformersEngine
+
+    def describe(self) -> dict[str, Any]:
+        """Engine metadata (model id, resolved revisions, adapter, dtype) for the run record."""
+        return {**self.engine.describe(), "generation": self.generation.as_dict()}
+
+
+def _stops(stop: str | Sequence[str] | None) -> tuple[str, ...]:
+    if stop is None or stop == "":
+        return ()
+    return (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
+
+
+@register_model("hf-vlm", group="VLM", engine="transformers", open=True)
+def hf_vlm(
+    model_id: str,
+    revision: str | None = None,
+    adapter_id: str | None = None,
+    adapter_revision: str | None = None,
+    merge_adapter: bool = False,
+    dtype: str = "auto",
+    device: str = "auto",
+    max_pixels: int | None = None,
+    min_pixels: int | None = None,
+    trust_remote_code: bool = False,
+    batch_size: int = 8,
+    max_new_tokens: int = 512,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    stop: str | Sequence[str] | None = None,
+    system: str | None = None,
+) -> HFVLMModel:
+    """Build the adapter; nothing is loaded until the first batch."""
+    engine = TransformersEngine(
+        str(model_id), revision=None if revision is None else str(revision),
+        adapter_id=adapter_id or None, adapter_revision=None if adapter_revision is None else str(adapter_revision),
+        merge_adapter=bool(merge_adapter), dtype=str(dtype), device=str(device),
+        max_pixels=max_pixels, min_pixels=min_pixels, trust_remote_code=bool(trust_remote_code),
+        batch_size=int(batch_size),
+    )
+    generation = GenerationConfig(
+        max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),
+        seed=None if seed is None else int(seed), stop=_stops(stop),
+    )
+    return HFVLMModel("hf-vlm", engine, generation, system=system or None, batch_size=int(batch_size))

@@ -1,0 +1,67 @@
+"""VLMs served by vLLM: the generic ``vllm-vlm`` adapter (named cards live in ``models.yaml``).
+
+Building the model imports nothing heavy: vLLM starts on the first batch, so listing,
+fingerprinting and resuming work anywhere; running needs an NVIDIA GPU and
+``pip install 'visanom[vllm]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from baselines.vlm import VLMModel
+from harness.inference.base import GenerationConfig
+from harness.inference.vllm_engine import VLLMEngine
+from harness.registry import register_model
+
+VLLM_REQUIRES = "NVIDIA GPU + pip install visanom[vllm]"
+DEFAULT_BATCH = 64  # vLLM schedules within the batch itself; bigger batches keep the GPU busy
+
+
+class VLLMVLMModel(VLMModel):
+    """A :class:`VLMModel` over a :class:`VLLMEngine`, describing its weights for the run record."""
+
+    engine: VLLMEngine
+
+    def describe(self) -> dict[str, Any]:
+        """Engine metadata (model, adapter, resolved revisions, parallelism) and decoding."""
+        return {**self.engine.describe(), "generation": self.generation.as_dict()}
+
+
+@register_model("vllm-vlm", group="VLM", engine="vllm", provides=["text"], open=True, requires=VLLM_REQUIRES,
+                note="any vLLM-supported VLM (optionally with a LoRA adapter); pass model_id=...")
+def make_vllm_vlm(
+    model_id: str,
+    revision: str | None = None,
+    adapter_id: str | None = None,
+    adapter_revision: str | None = None,
+    *,
+    max_lora_rank: int = 64,
+    tensor_parallel_size: int = 1,
+    max_model_len: int | None = None,
+    gpu_memory_utilization: float = 0.9,
+    dtype: str = "auto",
+    engine_seed: int = 0,
+    enforce_eager: bool = False,
+    max_pixels: int | None = None,
+    min_pixels: int | None = None,
+    max_new_tokens: int = 512,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    stop: Sequence[str] = (),
+    system: str | None = None,
+    batch_size: int = DEFAULT_BATCH,
+) -> VLLMVLMModel:
+    """A :class:`VLMModel` over a :class:`VLLMEngine` (one ``LLM`` per model instance)."""
+    engine = VLLMEngine(
+        model_id, revision=revision, adapter_id=adapter_id, adapter_revision=adapter_revision,
+        max_lora_rank=max_lora_rank, tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
+        gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, seed=engine_seed,
+        max_pixels=max_pixels, min_pixels=min_pixels, enforce_eager=bool(enforce_eager),
+    )
+    stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+    generation = GenerationConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
+                                  top_p=float(top_p), seed=None if seed is None else int(seed), stop=stops)
+    return VLLMVLMModel("vllm-vlm", engine, generation, system=system, batch_size=batch_size)

@@ -1,0 +1,286 @@
+"""A real HTTP server on 127.0.0.1 that speaks the chat-completions and Anthropic messages APIs.
+
+Answers are deterministic, derived from the request (an answer in the paper's tag format
+whose interval comes from a hash of the image and prompt). Faults can be queued (consumed
+one per request, in arrival order) or drawn at random with ``error_rate``:
+
+``ok``, ``429`` / ``429:S`` (Retry-After S seconds) / ``429-date:S`` (Retry-After as an HTTP
+date), ``500``, ``503``, ``400``, ``401``, ``slow:S`` (sleep S seconds first), ``truncated``
+(a well-framed 200 whose JSON body is cut in half), ``cut`` (the body stops short of its
+Content-Length and the connection closes), ``drop`` (the connection closes with no reply),
+``empty`` (a completion with empty text), ``400-leak`` (a 400 whose message quotes the key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import hashlib
+import json
+import random
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TRANSIENT_FAULTS = ("429:0", "500", "503", "truncated", "cut", "drop", "empty")
+
+
+def answer_for(image_b64: str, prompt: str) -> str:
+    """The deterministic paper-format answer to one request."""
+    digest = hashlib.sha256((image_b64 + "\0" + prompt).encode()).hexdigest()
+    a = int(digest[:6], 16) % 1000
+    b = a + 5 + int(digest[6:8], 16) % 50
+    return (f"<anomaly>True</anomaly>\n<index>({a}, {b})</index>\n"
+            f"Step 1: fake answer {digest[:12]}.")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        """``GET /_stats``: request count, faults served and the in-flight maximum."""
+        fake = self.server.fake
+        with fake._lock:
+            stats = {"requests": len(fake.requests), "max_in_flight": fake.max_in_flight,
+                     "faults": sum(q["fault"] != "ok" for q in fake.requests)}
+        self._send(200 if self.path == "/_stats" else 404, stats)
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        fault = fake._next_fault()
+        fake._enter()
+        try:
+            self._serve(fake, raw, fault)
+        finally:
+            fake._leave()
+
+    def _serve(self, fake: FakeChatServer, raw: bytes, fault: str) -> None:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+            return
+        anthropic = self.path.rstrip("/").endswith("/messages")
+        fake._record(self.path, dict(self.headers.items()), body, fault)
+        time.sleep(fake.latency_s)
+        kind, _, arg = fault.partition(":")
+        if kind == "slow":
+            time.sleep(float(arg or 1))
+        elif kind == "drop":
+            self.close_connection = True
+            return
+        elif kind in ("429", "429-date"):
+            wait = float(arg or 1)
+            ra = str(int(wait)) if kind == "429" else email.utils.formatdate(time.time() + wait, usegmt=True)
+            self._send(429, _error(anthropic, "rate_limit_error", "slow down"), {"Retry-After": ra})
+            return
+        elif kind == "400-leak":  # an error body that quotes the credentials back
+            auth = self.headers.get("x-api-key") or self.headers.get("authorization") or ""
+            self._send(400, _error(anthropic, "invalid_request_error", f"bad credentials {auth}"))
+            return
+        elif kind in ("500", "503", "400", "401"):
+            self._send(int(kind), _error(anthropic, "api_error" if kind[0] == "5" else "invalid_request_error",
+                                         f"injected {kind}"))
+            return
+        text = "" if kind == "empty" else _answer(body, anthropic)
+        reply = _message(body, text) if anthropic else _completion(body, text)
+        data = json.dumps(reply).encode()
+        if kind == "truncated":
+            self._send_raw(200, data[: len(data) // 2])
+        elif kind == "cut":
+            self._send_raw(200, data[: len(data) // 2], length=len(data))
+            self.close_connection = True
+        else:
+            self._send_raw(200, data)
+
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send_raw(status, json.dumps(payload).encode(), headers=headers)
+
+    def _send_raw(self, status: int, data: bytes, headers: dict[str, str] | None = None,
+                  length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data) if length is None else length))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+def _error(anthropic: bool, kind: str, message: str) -> dict[str, Any]:
+    if anthropic:
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    return {"error": {"message": message, "type": kind, "code": None}}
+
+
+def _prompt_and_image(body: dict[str, Any], anthropic: bool) -> tuple[str, str]:
+    prompt, image = "", ""
+    for msg in body.get("messages", []):
+        if msg.get("role") != "user":
+            continue
+        content = msg.get("content")
+        if isinstance(content, str):
+            prompt += content
+            continue
+        for part in content or []:
+            if part.get("type") == "text":
+                prompt += part.get("text", "")
+            elif part.get("type") == "image_url":
+                image += part["image_url"]["url"].split(",", 1)[-1]
+            elif part.get("type") == "image":
+                image += part["source"]["data"]
+    return prompt, image
+
+
+def _answer(body: dict[str, Any], anthropic: bool) -> str:
+    prompt, image = _prompt_and_image(body, anthropic)
+    return answer_for(image, prompt)
+
+
+def _usage(body: dict[str, Any], text: str) -> tuple[int, int]:
+    prompt, image = _prompt_and_image(body, False)
+    return len(prompt.split()) + len(image) // 1000, len(text.split())
+
+
+def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    p, c = _usage(body, text)
+    return {
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
+    }
+
+
+def _message(body: dict[str, Any], text: str) -> dict[str, Any]:
+    p, c = _usage(body, text)
+    return {
+        "id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model", ""),
+        "content": [{"type": "text", "text": text}] if text else [],
+        "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": p, "output_tokens": c},
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+    fake: FakeChatServer
+
+
+class FakeChatServer:
+    """The server; use as a context manager. ``base_url`` ends in ``/v1`` (OpenAI SDK style)."""
+
+    def __init__(self, latency_s: float = 0.0, faults: tuple[str, ...] | list[str] = (),
+                 error_rate: float = 0.0, error_kinds: tuple[str, ...] = TRANSIENT_FAULTS, seed: int = 0,
+                 keep_bodies: bool = True):
+        self.latency_s = latency_s
+        self.keep_bodies = keep_bodies
+        self.error_rate = error_rate
+        self.error_kinds = error_kinds
+        self._faults: deque[str] = deque(faults)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------------------
+    def push(self, *faults: str) -> None:
+        """Queue faults for the next requests (one each, in arrival order)."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def reset(self) -> None:
+        """Forget recorded requests, queued faults and the in-flight maximum."""
+        with self._lock:
+            self.requests.clear()
+            self._faults.clear()
+            self.max_in_flight = 0
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def start(self) -> FakeChatServer:
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeChatServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- used by the handler ------------------------------------------------------------
+    def _next_fault(self) -> str:
+        with self._lock:
+            if self._faults:
+                return self._faults.popleft()
+            if self.error_rate and self._rng.random() < self.error_rate:
+                return self._rng.choice(self.error_kinds)
+            return "ok"
+
+    def _record(self, path: str, headers: dict[str, str], body: dict[str, Any], fault: str) -> None:
+        with self._lock:
+            self.requests.append({"path": path, "headers": {k.lower(): v for k, v in headers.items()},
+                                  "body": body if self.keep_bodies else None, "fault": fault,
+                                  "t": time.monotonic()})
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in the foreground (for benchmarks in another process); prints the base URL."""
+    ap = argparse.ArgumentParser(description="fake chat-completions / messages server")
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--error-rate", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    srv = FakeChatServer(latency_s=args.latency, error_rate=args.error_rate, seed=args.seed,
+                         keep_bodies=False).start()
+    print(srv.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -19,12 +19,6 @@ from harness.registry import register_model
 BATCHES_PER_SLOT = 4  # the runner's batch holds this many requests per concurrency slot
 
 
-def _generation(max_new_tokens: int, temperature: float, top_p: float, seed: int | None,
-                stop: Sequence[str]) -> GenerationConfig:
-    return GenerationConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
-                            top_p=float(top_p), seed=seed, stop=tuple(stop or ()))
-
-
 @register_model("openai-compat", group="large VLM", engine="openai-compat", provides=["text"], open=False)
 def make_openai_compat(
     model: str,
@@ -53,7 +47,7 @@ def make_openai_compat(
         timeout_s=float(timeout_s), max_retries=int(max_retries), provider=provider,
         extra_body=dict(extra_body or {}), image_detail=image_detail, max_pixels=max_pixels,
     )
-    return VLMModel("openai-compat", engine, _generation(max_new_tokens, temperature, top_p, seed, stop),
+    return VLMModel("openai-compat", engine, GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop),
                     system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))
 
 
@@ -82,5 +76,5 @@ def make_anthropic(
         model, api_key=api_key, base_url=base_url, concurrency=int(concurrency), timeout_s=float(timeout_s),
         max_retries=int(max_retries), extra_body=dict(extra_body or {}), max_pixels=max_pixels,
     )
-    return VLMModel("anthropic", engine, _generation(max_new_tokens, temperature, top_p, seed, stop),
+    return VLMModel("anthropic", engine, GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop),
                     system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))

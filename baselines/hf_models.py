@@ -29,12 +29,6 @@ class HFVLMModel(VLMModel):
         return {**self.engine.describe(), "generation": self.generation.as_dict()}
 
 
-def _stops(stop: str | Sequence[str] | None) -> tuple[str, ...]:
-    if stop is None or stop == "":
-        return ()
-    return (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
-
-
 @register_model("hf-vlm", group="VLM", engine="transformers", open=True)
 def hf_vlm(
     model_id: str,
@@ -63,8 +57,5 @@ def hf_vlm(
         max_pixels=max_pixels, min_pixels=min_pixels, trust_remote_code=bool(trust_remote_code),
         batch_size=int(batch_size),
     )
-    generation = GenerationConfig(
-        max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),
-        seed=None if seed is None else int(seed), stop=_stops(stop),
-    )
+    generation = GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop)
     return HFVLMModel("hf-vlm", engine, generation, system=system or None, batch_size=int(batch_size))

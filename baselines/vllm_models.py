@@ -61,7 +61,5 @@ def make_vllm_vlm(
         gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, seed=engine_seed,
         max_pixels=max_pixels, min_pixels=min_pixels, enforce_eager=bool(enforce_eager),
     )
-    stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
-    generation = GenerationConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
-                                  top_p=float(top_p), seed=None if seed is None else int(seed), stop=stops)
+    generation = GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop)
     return VLLMVLMModel("vllm-vlm", engine, generation, system=system, batch_size=batch_size)

@@ -29,6 +29,14 @@ class GenerationConfig:
     seed: int | None = None
     stop: tuple[str, ...] = ()
 
+    @classmethod
+    def from_args(cls, max_new_tokens: Any = 512, temperature: Any = 0.0, top_p: Any = 1.0, seed: Any = None,
+                  stop: str | Sequence[str] | None = None) -> GenerationConfig:
+        """Build from ``--model-args`` values (strings or numbers); ``stop`` may be one string."""
+        stops = () if stop in (None, "") else (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
+        return cls(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),
+                   seed=None if seed is None else int(seed), stop=stops)
+
     @property
     def deterministic(self) -> bool:
         """True when equal requests must give equal text (greedy, or sampled with a seed)."""

@@ -11,22 +11,11 @@ transformers load only when a model first generates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from baselines.vlm import VLMModel
 from harness.inference.base import GenerationConfig
 from harness.inference.transformers_engine import TransformersEngine
 from harness.registry import register_model
-
-
-class HFVLMModel(VLMModel):
-    """A :class:`VLMModel` over a :class:`TransformersEngine`, describing its weights."""
-
-    engine: TransformersEngine
-
-    def describe(self) -> dict[str, Any]:
-        """Engine metadata (model id, resolved revisions, adapter, dtype) for the run record."""
-        return {**self.engine.describe(), "generation": self.generation.as_dict()}
 
 
 @register_model("hf-vlm", group="VLM", engine="transformers", open=True)
@@ -48,7 +37,7 @@ def hf_vlm(
     seed: int | None = None,
     stop: str | Sequence[str] | None = None,
     system: str | None = None,
-) -> HFVLMModel:
+) -> VLMModel:
     """Build the adapter; nothing is loaded until the first batch."""
     engine = TransformersEngine(
         str(model_id), revision=None if revision is None else str(revision),
@@ -58,4 +47,4 @@ def hf_vlm(
         batch_size=int(batch_size),
     )
     generation = GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop)
-    return HFVLMModel("hf-vlm", engine, generation, system=system or None, batch_size=int(batch_size))
+    return VLMModel("hf-vlm", engine, generation, system=system or None, batch_size=int(batch_size))

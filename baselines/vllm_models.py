@@ -8,7 +8,6 @@ fingerprinting and resuming work anywhere; running needs an NVIDIA GPU and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from baselines.vlm import VLMModel
 from harness.inference.base import GenerationConfig
@@ -19,14 +18,6 @@ VLLM_REQUIRES = "NVIDIA GPU + pip install visanom[vllm]"
 DEFAULT_BATCH = 64  # vLLM schedules within the batch itself; bigger batches keep the GPU busy
 
 
-class VLLMVLMModel(VLMModel):
-    """A :class:`VLMModel` over a :class:`VLLMEngine`, describing its weights for the run record."""
-
-    engine: VLLMEngine
-
-    def describe(self) -> dict[str, Any]:
-        """Engine metadata (model, adapter, resolved revisions, parallelism) and decoding."""
-        return {**self.engine.describe(), "generation": self.generation.as_dict()}
 
 
 @register_model("vllm-vlm", group="VLM", engine="vllm", provides=["text"], open=True, requires=VLLM_REQUIRES,
@@ -53,7 +44,7 @@ def make_vllm_vlm(
     stop: Sequence[str] = (),
     system: str | None = None,
     batch_size: int = DEFAULT_BATCH,
-) -> VLLMVLMModel:
+) -> VLMModel:
     """A :class:`VLMModel` over a :class:`VLLMEngine` (one ``LLM`` per model instance)."""
     engine = VLLMEngine(
         model_id, revision=revision, adapter_id=adapter_id, adapter_revision=adapter_revision,
@@ -62,4 +53,4 @@ def make_vllm_vlm(
         max_pixels=max_pixels, min_pixels=min_pixels, enforce_eager=bool(enforce_eager),
     )
     generation = GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop)
-    return VLLMVLMModel("vllm-vlm", engine, generation, system=system, batch_size=batch_size)
+    return VLMModel("vllm-vlm", engine, generation, system=system, batch_size=batch_size)

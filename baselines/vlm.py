@@ -50,6 +50,17 @@ class VLMModel:
         """Sampled generations without a seed are never cached."""
         return self.generation.deterministic
 
+    def describe(self) -> dict[str, Any]:
+        """Engine metadata (model id, revisions, adapter, provider) and decoding, for run records."""
+        engine = self.engine.describe() if callable(getattr(self.engine, "describe", None)) else {}
+        return {**engine, "generation": self.generation.as_dict()}
+
+    def close(self) -> None:
+        """Release the engine (GPU memory, HTTP clients) once the model has run all its tasks."""
+        close = getattr(self.engine, "close", None)
+        if callable(close):
+            close()
+
     def fingerprint(self) -> str:
         """Engine fingerprint (weights, adapters, engine) + decoding + system prompt."""
         return stable_hash(["vlm", ADAPTER_VERSION, self.engine.fingerprint(), self.generation.as_dict(),

@@ -1,9 +1,9 @@
 """A prediction cache in SQLite (WAL mode), safe for several processes at once.
 
-The key is ``sha256(model fingerprint, task fingerprint, sample input hash, generation
+The key is ``sha256(model fingerprint, task input fingerprint, sample input hash, generation
 config)``. Only successful predictions are stored: errors are never cached, and a model
-that samples without a seed should say so by returning ``cacheable=False`` from
-``cache_policy`` (if it has one) so its outputs are not cached either.
+whose outputs are not reproducible (sampling without a seed) sets ``cacheable = False`` so
+the runner stores nothing for it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.hashing import stable_hash
+from harness.records import json_safe
 from harness.types import Prediction
 
 _SCHEMA = """
@@ -108,8 +109,8 @@ class PredictionCache:
                     pred.text,
                     _to_blob(pred.scores),
                     None if pred.intervals is None else json.dumps([list(iv) for iv in pred.intervals]),
-                    json.dumps(pred.usage, default=str),
-                    json.dumps(pred.meta, default=str),
+                    json.dumps(json_safe(pred.usage), allow_nan=False),
+                    json.dumps(json_safe(pred.meta), allow_nan=False),
                     pred.latency_s,
                     time.time(),
                 ),

@@ -55,6 +55,17 @@ def _open_cache(args: argparse.Namespace) -> PredictionCache | None:
     return PredictionCache(args.cache or DEFAULT_CACHE)
 
 
+def check_compatible(task: Any, model: Any) -> None:
+    """Refuse a pair where the task cannot score what the model produces (before any work)."""
+    accepts = getattr(task, "accepts", None)
+    provides = getattr(model, "provides", None)
+    if accepts is not None and provides is not None and not set(accepts) & set(provides):
+        raise UsageError(
+            f"task {task.name!r} accepts {'/'.join(sorted(accepts))} output, but model {model.name!r} produces "
+            f"{'/'.join(sorted(provides))}; pick a task that accepts it (visanom ls tasks)"
+        )
+
+
 def run_matrix(
     models: Sequence[str],
     tasks: Sequence[str],
@@ -68,25 +79,35 @@ def run_matrix(
     rerun: bool = False,
     progress: bool = True,
 ) -> list[RunResult]:
-    """Run every model on every task. All names are checked before anything runs."""
+    """Run every model on every task. Names and model/task pairs are checked before anything
+    runs; each model is built once and runs all its tasks, then is closed (frees GPU memory)."""
     for t in tasks:
         registry.task_entry(t)
     for m in models:
         registry.model_entry(m)
+    task_objs = [registry.make_task(t, **task_args) for t in tasks]
+    model_objs = [registry.make_model(m, **model_args) for m in models]
+    for model in model_objs:
+        for task in task_objs:
+            check_compatible(task, model)
     results = []
-    for t in tasks:
-        task = registry.make_task(t, **task_args)
-        for m in models:
-            model = registry.make_model(m, **model_args)
-            runner = Runner(task, model, output, limit=limit, batch_size=batch_size, cache=cache,
-                            rerun=rerun, progress=progress)
-            res = runner.run()
-            c = res.run["counts"]
-            head = res.run.get("headline")
-            value = (res.run.get("metrics", {}).get(head) or {}).get("value")
-            shown = "undefined" if value is None else f"{value:.4f}"
-            print(f"{t} / {m}: {head}={shown}  n={c['n']} failed={c['n_failed']} cached={c['n_cached']}  -> {res.path}")
-            results.append(res)
+    for model in model_objs:
+        try:
+            for task in task_objs:
+                runner = Runner(task, model, output, limit=limit, batch_size=batch_size, cache=cache,
+                                rerun=rerun, progress=progress)
+                res = runner.run()
+                c = res.run["counts"]
+                head = res.run.get("headline")
+                value = (res.run.get("metrics", {}).get(head) or {}).get("value")
+                shown = "undefined" if value is None else f"{value:.4f}"
+                print(f"{task.name} / {model.name}: {head}={shown}  n={c['n']} failed={c['n_failed']} "
+                      f"cached={c['n_cached']}  -> {res.path}")
+                results.append(res)
+        finally:
+            close = getattr(model, "close", None)
+            if callable(close):
+                close()
     return results
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -39,6 +40,24 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def json_safe(obj: Any) -> Any:
+    """A JSON-ready copy of model-supplied data: NaN/inf become None, numpy becomes Python,
+    tuples and sets become lists, anything else unknown becomes its ``str``."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    return str(obj)
 
 
 def dumps(obj: Any, indent: int | None = None) -> str:
@@ -113,6 +132,11 @@ class RunDir:
                 continue  # a corrupt line: that sample simply runs again
             records[rec["sample_id"]] = rec
         return records
+
+    def rewrite(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Replace ``samples.jsonl`` atomically with ``records`` (drops superseded lines)."""
+        data = "".join(dumps(r) + "\n" for r in records).encode()
+        atomic_write_bytes(self.samples_path, data)
 
     def write_scores(self, sample_id: str, scores: np.ndarray) -> str:
         """Save raw scores as ``scores/<safe id>.npy``; returns the path relative to the run."""

@@ -7,6 +7,7 @@ a sweep.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from harness.cache import PredictionCache, cache_key
 from harness.errors import UsageError
 from harness.hashing import stable_hash
 from harness.provenance import environment, utc_now
-from harness.records import RUN_SCHEMA, RunDir
+from harness.records import RUN_SCHEMA, RunDir, dumps, json_safe
 from harness.types import ModelAdapter, Prediction, Sample, Task
 
 MAX_FAILURES_LISTED = 50
@@ -81,13 +82,19 @@ class Runner:
         self.batch_size = batch_size or int(getattr(model, "batch_size", 8) or 8)
         self.cache, self.rerun, self.progress = cache, rerun, progress
         self.task_fp, self.model_fp = task.fingerprint(), model.fingerprint()
+        # the cache key needs only what shapes the model's input; scoring changes reuse predictions
+        input_fp = getattr(task, "input_fingerprint", None)
+        self.input_fp = input_fp() if callable(input_fp) else self.task_fp
         self.run_id = run_id_for(task, model, limit)
         self.dir = RunDir(Path(output) / task.name / model.name / self.run_id)
         self.generation = getattr(model, "generation_config", None)
 
     # -- prediction -------------------------------------------------------------------
-    def _key(self, sample: Sample) -> str:
-        return cache_key(self.model_fp, self.task_fp, sample.input_hash, self.generation)
+    def _key(self, sample: Sample) -> str | None:
+        """The cache key, or None when the sample has no input hash (never cache blind)."""
+        if not sample.input_hash:
+            return None
+        return cache_key(self.model_fp, self.input_fp, sample.input_hash, self.generation)
 
     def _predict(self, batch: Sequence[Sample]) -> dict[str, Prediction]:
         preds: dict[str, Prediction] = {}
@@ -96,7 +103,8 @@ class Runner:
             if s.error is not None:
                 preds[s.id] = Prediction(sample_id=s.id, error=f"input: {s.error}")
                 continue
-            hit = self.cache.get(self._key(s), s.id) if self.cache is not None else None
+            key = self._key(s) if self.cache is not None else None
+            hit = self.cache.get(key, s.id) if key is not None else None
             if hit is not None:
                 preds[s.id] = hit
             else:
@@ -123,8 +131,9 @@ class Runner:
             if not p.latency_s:
                 p.latency_s = (time.perf_counter() - t0) / len(todo)
             preds[s.id] = p
-            if self.cache is not None and p.error is None and getattr(self.model, "cacheable", True):
-                self.cache.put(self._key(s), p)
+            key = self._key(s) if self.cache is not None else None
+            if key is not None and p.error is None and getattr(self.model, "cacheable", True):
+                self.cache.put(key, p)
         return preds
 
     # -- records ----------------------------------------------------------------------
@@ -138,10 +147,13 @@ class Runner:
             except Exception as exc:
                 pred.error = f"scoring: {describe_error(exc)}"
                 metrics = None
+        if metrics is not None and any(isinstance(v, float) and not math.isfinite(v) for v in metrics.values()):
+            bad = sorted(k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v))
+            pred.error, metrics = f"scoring: non-finite metric value(s) {', '.join(bad)}", None
         scores_file = None
         if pred.scores is not None:
             scores_file = self.dir.write_scores(sample.id, pred.scores)
-        return {
+        record = {
             "sample_id": sample.id,
             "input_hash": sample.input_hash,
             "meta": dict(sample.meta),
@@ -152,10 +164,16 @@ class Runner:
             "parse_failed": bool(pred.meta.get("parse_failed", False)),
             "metrics": metrics,
             "latency_s": round(float(pred.latency_s), 6),
-            "usage": pred.usage,
+            "usage": json_safe(pred.usage),
             "cached": pred.cached,
-            "pred_meta": {k: v for k, v in pred.meta.items() if k != "parse_failed"},
+            "pred_meta": json_safe({k: v for k, v in pred.meta.items() if k != "parse_failed"}),
         }
+        try:
+            dumps(record)
+        except (TypeError, ValueError) as exc:  # never let one odd record stop the sweep
+            record.update(error=f"record: {describe_error(exc)}", metrics=None, text=None)
+            record["meta"] = json_safe(record["meta"])
+        return record
 
     # -- the run ----------------------------------------------------------------------
     def _task_samples(self, done: frozenset[str]) -> Iterator[Sample]:
@@ -168,7 +186,11 @@ class Runner:
         """Run (or resume) and write ``run.json``; per-sample failures are recorded, not raised."""
         if self.rerun:
             self.dir.reset()
-        done = self.dir.completed()
+        # successful samples are done; failed ones are asked again, so their lines are dropped
+        previous = self.dir.completed()
+        done = {k: r for k, r in previous.items() if r.get("error") is None}
+        if len(done) < len(previous):
+            self.dir.rewrite(done.values())
         started, t0 = utc_now(), time.perf_counter()
         total = self.task.count(self.limit) if hasattr(self.task, "count") else None
         order: list[str] = []
@@ -238,7 +260,7 @@ class Runner:
             "usage": usage,
             "timing": {
                 "started": started, "finished": utc_now(), "wall_s": round(wall_s, 3),
-                "model_s": round(sum(r.get("latency_s") or 0.0 for r in records), 3),
+                "model_s": round(sum(r.get("latency_s") or 0.0 for r in records if not r.get("cached")), 3),
                 "samples_per_s": round(n / wall_s, 4) if wall_s > 0 else None,
             },
             "env": environment(),

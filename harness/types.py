@@ -69,6 +69,9 @@ class Task(Protocol):
     name: str
     version: str
     needs: frozenset[str]
+    """What a sample offers a model: ``{"series"}`` or ``{"image", "text", "series"}``."""
+    accepts: frozenset[str]
+    """What the task can score: ``{"scores"}``, ``{"text"}`` or both (checked before a run)."""
 
     def samples(self, limit: int | None = None) -> Iterator[Sample]:
         """Yield the evaluation samples in a fixed order."""
@@ -95,7 +98,10 @@ class Task(Protocol):
         ...
 
     def fingerprint(self) -> str:
-        """A hash of everything that changes what samples and scores the task produces."""
+        """A hash of everything that changes what samples and scores the task produces.
+
+        A task may also define ``input_fingerprint()``: the part that shapes model inputs,
+        used in the cache key instead, so a scoring change does not re-run models."""
         ...
 
     def describe(self) -> dict[str, Any]:

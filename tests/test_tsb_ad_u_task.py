@@ -104,3 +104,11 @@ def test_second_identical_run_is_served_from_cache(embedded: Path, tmp_path: Pat
     assert first.run["counts"]["n_cached"] == 0
     assert second.run["counts"]["n_cached"] == second.run["counts"]["n"] == 3
     assert second.run["metrics"] == first.run["metrics"]
+
+
+def test_incompatible_model_is_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--model", "template-reasoner", "--task", "tsb-ad-u-demo", "--output", str(tmp_path),
+                 "--no-cache", "--no-progress"])
+    assert code == 2
+    assert "accepts scores output, but model 'template-reasoner' produces text" in capsys.readouterr().err
+    assert not list(tmp_path.glob("**/samples.jsonl"))

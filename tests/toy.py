@@ -127,3 +127,24 @@ class NeedsKeyModel:
         from harness.errors import UsageError
 
         raise UsageError("set TOY_API_KEY to use this model")
+
+
+@register_task("toy-b", description="a second toy task, for sweeps over several tasks")
+class ToyTaskB(ToyTask):
+    name = "toy-b"
+
+
+@register_model("toy-closable", group="test")
+class ClosableModel(DeviationModel):
+    """Counts how often it is built and closed (class attributes), to test sweep reuse."""
+
+    built = 0
+    closed = 0
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.name = "toy-closable"
+        type(self).built += 1
+
+    def close(self) -> None:
+        type(self).closed += 1

@@ -111,6 +111,17 @@ class TransformersEngine:
             dtype=self.dtype, max_pixels=self.max_pixels, min_pixels=self.min_pixels,
         )
 
+    def close(self) -> None:
+        """Drop the weights (and free GPU memory) once the model has run all its tasks."""
+        self._model = self._processor = None
+        import gc
+
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def describe(self) -> dict[str, Any]:
         """Display/record metadata (no weights loaded)."""
         ident = self.identity()

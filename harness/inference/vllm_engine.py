@@ -203,6 +203,22 @@ class VLLMEngine:
             max_pixels=self.max_pixels, min_pixels=self.min_pixels,
         )
 
+    def close(self) -> None:
+        """Drop the ``LLM`` and free its GPU memory, so the next model of a sweep can start."""
+        if self._llm is None:
+            return
+        self._llm = None
+        import gc
+
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
     def describe(self) -> dict[str, Any]:
         """Record metadata (no weights loaded, no secrets)."""
         ident = self.identity()

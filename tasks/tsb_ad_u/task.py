@@ -46,6 +46,7 @@ class TSBADUTask:
     name = "tsb-ad-u"
     version = "1"
     needs = frozenset({"series"})
+    accepts = frozenset({"scores"})
 
     def __init__(self, data_dir: str | Path | None = None, file_list: str = "eva", name: str | None = None):
         self.file_list = file_list
@@ -147,6 +148,11 @@ class TSBADUTask:
         out["metrics"].update(intervals["metrics"])
         out["interval_counts"] = intervals["counts"]
         return out
+
+    def input_fingerprint(self) -> str:
+        """What shapes a model's input beyond the sample's input hash (series + train end):
+        nothing, so predictions are shared across lists and across scoring changes."""
+        return stable_hash(["tsb-ad-u/input", 1])
 
     def fingerprint(self) -> str:
         """Task version, list name and files, and the scoring protocol."""

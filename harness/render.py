@@ -30,6 +30,10 @@ from harness.hashing import stable_hash
 RENDERER_VERSION = 1
 
 _AXIS_MARGIN = 0.05  # matplotlib's default axes.xmargin / axes.ymargin
+_MAX_DRAWN = 1e307 / (1 + 2 * _AXIS_MARGIN)
+"""Largest |value| drawn as it is. matplotlib cannot lay out an axis much beyond +-1e307 (its
+transforms and tick locator overflow float64 and raise), so larger values are drawn clipped
+to this bound; the axis limits then stay within +-1e307. Ordinary data never comes near."""
 _LOCATOR = AutoLocator()  # the default axis locator; only its nonsingular() is used
 # Envelope bins per pixel column. One bin per column changes up to ~1.4% of pixels (anti-aliased
 # edges only); four keep the stroke's edge shading closer (see docs/rendering.md).
@@ -91,21 +95,28 @@ def tick_positions(index_offset: int, length: int, n: int = 20) -> list[int]:
 
 
 def axis_limits(lo: float, hi: float) -> tuple[float, float]:
-    """matplotlib's default autoscale of the data range [lo, hi]: nonsingular, then 5% margins."""
+    """matplotlib's default autoscale of the data range [lo, hi]: nonsingular, then 5% margins.
+
+    ``lo`` and ``hi`` are first clipped to +-``_MAX_DRAWN`` (a no-op for ordinary data), so the
+    limits are always finite and within +-1e307, where matplotlib can draw the axis; a NaN
+    bound gives matplotlib's fallback range around 0.
+    """
+    lo, hi = (float(np.clip(v, -_MAX_DRAWN, _MAX_DRAWN)) for v in (lo, hi))
     lo, hi = _LOCATOR.nonsingular(lo, hi)  # widens empty ranges like autoscaling does
     pad = (hi - lo) * _AXIS_MARGIN
     return lo - pad, hi + pad
 
 
 def clean_values(values: np.ndarray) -> np.ndarray:
-    """1-D float64 copy of ``values`` with +-inf replaced by NaN (drawn as gaps)."""
+    """1-D float64 copy of ``values``: +-inf replaced by NaN (drawn as gaps), finite values
+    beyond +-``_MAX_DRAWN`` clipped to it (see there)."""
     if np.ndim(values) > 1:
         raise ValueError(f"values must be 1-D, got shape {np.shape(values)}")
     y = np.array(values, dtype=np.float64).reshape(-1)
     if y.size == 0:
         raise ValueError("values is empty")
     y[np.isinf(y)] = np.nan
-    return y
+    return np.clip(y, -_MAX_DRAWN, _MAX_DRAWN, out=y)  # NaN stays NaN
 
 
 def m4_envelope(columns: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,16 +218,30 @@ def render_series(
         return renderer_for(settings).render(values, index_offset)
 
 
+def render_each(
+    items: Iterable[tuple[np.ndarray, int]],
+    settings: RenderSettings = DEFAULT_SETTINGS,
+    workers: int | None = None,
+) -> Iterator[bytes | Exception]:
+    """Render ``(values, index_offset)`` pairs in worker processes; yields, in input order, each
+    PNG or the exception that item raised (the other items still render).
+
+    ``workers=None`` uses one process per CPU; ``workers<=1`` renders in this process. The
+    worker pool is kept for later calls; if it breaks, the items in flight yield
+    ``BrokenProcessPool`` and the rest are rendered in this process (see ``harness.render_worker``).
+    """
+    from harness.render_worker import render_ordered
+
+    return render_ordered(items, settings, workers)
+
+
 def render_many(
     items: Iterable[tuple[np.ndarray, int]],
     settings: RenderSettings = DEFAULT_SETTINGS,
     workers: int | None = None,
 ) -> Iterator[bytes]:
-    """Render ``(values, index_offset)`` pairs in worker processes; yields PNGs in input order.
-
-    ``workers=None`` uses one process per CPU; ``workers<=1`` renders in this process. The
-    worker pool is kept for later calls (see ``harness.render_worker``).
-    """
-    from harness.render_worker import render_ordered
-
-    return render_ordered(items, settings, workers)
+    """Like :func:`render_each`, but the first item that fails raises its exception."""
+    for out in render_each(items, settings, workers):
+        if isinstance(out, Exception):
+            raise out
+        yield out

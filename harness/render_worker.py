@@ -5,6 +5,11 @@ count) so repeated batches do not pay for starting interpreters; ``shutdown_pool
 and runs at interpreter exit. Workers are started with "spawn": they never inherit the
 parent's threads, locks or pyplot state (scripts calling this need an
 ``if __name__ == "__main__":`` guard).
+
+Failures stay with their item: :func:`render_ordered` yields the exception a window raised in
+place of its PNG. When the pool breaks (a worker died), the windows in flight report
+``BrokenProcessPool`` (one of them may have killed the worker, so none is retried here) and
+the rest are rendered in this process; windows cancelled before they ran are rendered here.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
@@ -35,7 +40,7 @@ def _init(settings: RenderSettings) -> None:
 
 def _render(values: np.ndarray, index_offset: int) -> bytes:
     assert _WORKER is not None, "worker not initialised"
-    return _WORKER.render(values, index_offset)
+    return _WORKER.render(np.asarray(values), int(index_offset))
 
 
 def _pool(settings: RenderSettings, workers: int) -> ProcessPoolExecutor:
@@ -79,26 +84,68 @@ def _cpus() -> int:
 
 def render_ordered(
     items: Iterable[tuple[np.ndarray, int]], settings: RenderSettings, workers: int | None
-) -> Iterator[bytes]:
-    """Yield PNGs for ``items`` in input order; ``workers<=1`` renders in this process."""
+) -> Iterator[bytes | Exception]:
+    """Yield each item's PNG, or the exception rendering it raised, in input order.
+
+    ``workers<=1`` renders in this process; otherwise in the kept pool, falling back to this
+    process for the rest when the pool breaks or is shut down.
+    """
     n = _cpus() if workers is None else int(workers)
     if n <= 1:
-        return (render_series(values, offset, settings) for values, offset in items)
-    return _pooled(items, _pool(settings, n), n)
+        return (_render_here(values, offset, settings) for values, offset in items)
+    return _pooled(items, settings, n)
 
 
-def _pooled(items: Iterable[tuple[np.ndarray, int]], pool: ProcessPoolExecutor, n: int) -> Iterator[bytes]:
-    pending: deque[Future[bytes]] = deque()
+def _render_here(values: np.ndarray, offset: int, settings: RenderSettings) -> bytes | Exception:
+    try:
+        return render_series(values, offset, settings)
+    except Exception as exc:  # one bad window must not end the others
+        return exc
+
+
+_InFlight = tuple[Future[bytes], np.ndarray, int]
+
+
+def _outcome(job: _InFlight, settings: RenderSettings) -> bytes | Exception:
+    fut, values, offset = job
+    try:
+        return fut.result()
+    except CancelledError:  # never ran: the pool was shut down for another call's settings
+        return _render_here(values, offset, settings)
+    except Exception as exc:  # the window's own error, or BrokenProcessPool
+        return exc
+
+
+def _pooled(
+    items: Iterable[tuple[np.ndarray, int]], settings: RenderSettings, n: int
+) -> Iterator[bytes | Exception]:
+    pool: ProcessPoolExecutor | None = _pool(settings, n)
+    pending: deque[_InFlight] = deque()
+
+    def drain(keep: int) -> Iterator[bytes | Exception]:
+        """Outcomes of the oldest jobs until ``keep`` are left in flight."""
+        nonlocal pool
+        while len(pending) > keep:
+            out = _outcome(pending.popleft(), settings)
+            if isinstance(out, BrokenProcessPool) and pool is not None:  # a worker died
+                _forget(pool)  # the next call starts a fresh pool; this one renders the rest here
+                pool = None
+            yield out
+
     try:
         for values, offset in items:
-            pending.append(pool.submit(_render, np.asarray(values), int(offset)))
-            if len(pending) >= n * _IN_FLIGHT_PER_WORKER:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    except BrokenProcessPool:
-        _forget(pool)  # a worker died: start a fresh pool next time
-        raise
+            if pool is not None:
+                try:
+                    pending.append((pool.submit(_render, values, offset), values, offset))
+                except Exception:  # broken, shut down by another call, or workers cannot start
+                    _forget(pool)
+                    pool = None
+            if pool is None:  # no usable pool: finish what is in flight, then render here
+                yield from drain(0)
+                yield _render_here(values, offset, settings)
+            else:
+                yield from drain(n * _IN_FLIGHT_PER_WORKER - 1)
+        yield from drain(0)
     finally:
-        for fut in pending:  # consumer stopped early or a render failed
+        for fut, _, _ in pending:  # the consumer stopped early
             fut.cancel()

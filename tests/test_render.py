@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import os
 import subprocess
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,9 @@ from harness.render import (
     DEFAULT_SETTINGS,
     RenderSettings,
     SeriesRenderer,
+    axis_limits,
     m4_envelope,
+    render_each,
     render_many,
     render_series,
     renderer_for,
@@ -206,6 +210,30 @@ def test_y_limits_match_matplotlib_autoscale() -> None:
     assert r.ax.get_xlim() == pytest.approx((4.95, 6.05))
 
 
+@pytest.mark.parametrize(
+    "values",
+    [[1e308, -1e308, 0.0], [np.finfo(float).max] * 3, [-np.finfo(float).max, 0.0, 1.0], [1e308, 1.01e308]],
+    ids=["+-1e308", "all-max", "-max", "near-max"],
+)
+def test_extreme_finite_values_render_clipped_to_a_drawable_axis(values: list[float]) -> None:
+    png = render_series(np.array(values), 7)
+    assert Image.open(io.BytesIO(png)).size == DEFAULT_SETTINGS.size_px
+    r = renderer_for(DEFAULT_SETTINGS)
+    r.update(np.array(values), 7)
+    lo, hi = r.ax.get_ylim()
+    assert np.isfinite([lo, hi]).all() and -1e307 <= lo < hi <= 1e307
+    drawn = r.line.get_ydata()
+    assert np.all((lo <= drawn) & (drawn <= hi))  # drawn at the axis bound, not off the plot
+
+
+def test_axis_limits_are_finite_for_any_bounds() -> None:
+    big = np.finfo(float).max
+    assert axis_limits(-1.0, 1.0) == (-1.1, 1.1)  # ordinary ranges: matplotlib's arithmetic
+    for lo, hi in [(-big, big), (big, big), (-big, -big), (1e308, 1.01e308), (np.nan, 1.0)]:
+        limits = axis_limits(lo, hi)
+        assert np.isfinite(limits).all() and limits[0] < limits[1] and max(map(abs, limits)) <= 1e307
+
+
 def test_custom_size_and_invalid_input() -> None:
     s = RenderSettings(width_in=6, height_in=3, dpi=80)
     assert Image.open(io.BytesIO(render_series(walk(300), 0, s))).size == (480, 240)
@@ -269,3 +297,37 @@ def test_render_many_is_ordered_and_matches_render_series() -> None:
     expected = [render_series(v, off) for v, off in items]
     assert list(render_many(items, DEFAULT_SETTINGS, workers=2)) == expected
     assert list(render_many(iter(items), DEFAULT_SETTINGS, workers=1)) == expected
+
+
+def test_a_failing_item_yields_its_error_and_the_others_render() -> None:
+    items = [(walk(50, 1), 0), (np.zeros((2, 2)), 50), (walk(60, 2), 100)]
+    expected = [render_series(walk(50, 1), 0), render_series(walk(60, 2), 100)]
+    for workers in (1, 2):
+        first, bad, last = render_each(items, DEFAULT_SETTINGS, workers=workers)
+        assert isinstance(bad, ValueError) and "1-D" in str(bad)
+        assert [first, last] == expected
+    with pytest.raises(ValueError, match="1-D"):
+        list(render_many(items, DEFAULT_SETTINGS, workers=1))
+
+
+class _KillsWorker:
+    """Unpickling it in a render worker ends that process, so the pool breaks."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return os._exit, (1,)
+
+
+def test_broken_pool_fails_the_windows_in_flight_and_renders_the_rest_here() -> None:
+    import harness.render_worker as render_worker
+
+    items = [(walk(40, i), 100 * i) for i in range(30)]
+    expected = [render_series(v, off) for v, off in items]
+    items[1] = (_KillsWorker(), 100)  # type: ignore[assignment]
+    out = list(render_each(items, DEFAULT_SETTINGS, workers=2))
+    assert len(out) == 30 and isinstance(out[1], BrokenProcessPool)
+    in_flight = 2 * render_worker._IN_FLIGHT_PER_WORKER
+    for got, want in zip(out[in_flight + 2:], expected[in_flight + 2:], strict=True):
+        assert got == want  # submitted after the break was seen: rendered in this process
+    assert all(got == want or isinstance(got, BrokenProcessPool) for got, want in zip(out, expected, strict=True))
+    assert render_worker._POOL is None  # forgotten: the next call starts a fresh pool
+    assert list(render_many(items[2:5], DEFAULT_SETTINGS, workers=2)) == expected[2:5]

@@ -151,14 +151,57 @@ def test_registered_beside_the_score_view(tmp_path: Path) -> None:
     assert first.id.endswith("@0") and first.image is not None
 
 
-def test_resume_reads_and_renders_nothing_done(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_reads_each_file_once_and_renders_nothing_done(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.tsb_ad_u.task as score_view
     import tasks.visanombench.lazy_render as lazy_render
 
     Runner(_task(data), ScriptedModel(ANSWERS), tmp_path, cache=None, progress=False).run()
     rendered: list[int] = []
-    real = lazy_render.render_many
-    monkeypatch.setattr(lazy_render, "render_many", lambda items, settings, workers=None: real(
+    real = lazy_render.render_each
+    monkeypatch.setattr(lazy_render, "render_each", lambda items, settings, workers=None: real(
         ((rendered.append(o) or (v, o)) for v, o in items), settings, workers))
+    reads: list[str] = []
+    real_read = score_view.read_series
+    monkeypatch.setattr(score_view, "read_series", lambda path, **kw: reads.append(Path(path).stem) or real_read(
+        path, **kw))
     model = ScriptedModel(ANSWERS)
     run = Runner(_task(data), model, tmp_path, cache=None, progress=False).run().run
     assert rendered == [] and model.seen == [] and run["series_counts"]["n_scored"] == 2
+    assert sorted(reads) == [S1, S2]  # counted once; neither skipping nor scoring reads again
+
+
+def test_a_window_that_fails_to_render_fails_its_series_only(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.render_worker as render_worker
+
+    real = render_worker.render_series
+
+    def fails_at_200(values, index_offset, settings):
+        if index_offset == 200:  # S1@200
+            raise RuntimeError("boom")
+        return real(values, index_offset, settings)
+
+    monkeypatch.setattr(render_worker, "render_series", fails_at_200)
+    bad = next(s for s in _task(data).samples() if s.id == f"{S1}@200")
+    assert bad.error == "render: RuntimeError: boom" and bad.meta["dataset"] == "Toy"
+    run = Runner(_task(data), ScriptedModel(ANSWERS), tmp_path, cache=None, progress=False).run().run
+    assert run["counts"]["n"] == 5 and run["counts"]["n_failed"] == 1
+    assert run["failures"] == [{"sample_id": f"{S1}@200", "error": "input: render: RuntimeError: boom"}]
+    assert run["series_counts"] == {"n_series": 2, "n_scored": 1, "n_failed": 1}
+
+
+def test_input_hash_covers_the_training_prefix(data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    other.mkdir()
+    moved = S1.replace("_tr_100_", "_tr_300_")
+    shutil.copy(data / f"{S1}.csv", other / f"{moved}.csv")
+    (other / "mylist.csv").write_text(f"file_name\n{moved}.csv\n")
+    before = {s.index_offset: s for s in _task(data).samples(limit=1)}
+    after = {s.index_offset: s for s in _task(other).samples(limit=1)}
+    assert before[200].image == after[200].image and before[200].train_end != after[200].train_end
+    assert before[200].input_hash != after[200].input_hash

@@ -12,7 +12,7 @@ from vab_tiny import ScriptedModel, build_bench
 
 import tasks.visanombench.lazy_render as lazy_render
 from harness.metrics import affiliation_prf, intervals_to_labels
-from harness.render import render_series
+from harness.render import DEFAULT_SETTINGS, render_series
 from harness.runner import Runner
 from harness.types import Prediction, Sample
 from tasks.visanombench.reasoning import (
@@ -125,6 +125,17 @@ class _FailsOn(ScriptedModel):
                 for p in super().predict(batch)]
 
 
+def test_each_answer_is_parsed_once(bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.visanombench.scoring as scoring
+
+    calls: list[str] = []
+    real = scoring.parse_answer
+    monkeypatch.setattr(scoring, "parse_answer", lambda text, **kw: calls.append(text) or real(text, **kw))
+    recs = _records(Runner(_task(bench), ScriptedModel(TEXTS), tmp_path, cache=None, progress=False).run().path)
+    assert sorted(calls) == sorted(TEXTS.values())
+    assert recs["kpi-a"]["metrics"]["reason-consistent"] == 0.5  # the kept parse still feeds the reasoning signals
+
+
 def test_failed_sample_is_left_out_and_counted_empty_in_fail_as_zero(bench: Path, tmp_path: Path) -> None:
     run = Runner(_task(bench), _FailsOn(TEXTS), tmp_path, cache=None, progress=False).run().run
     assert run["counts"]["n_failed"] == 1
@@ -165,14 +176,48 @@ def test_corrupt_segment_fails_alone(bench: Path, tmp_path: Path) -> None:
     assert "sha256" in run["failures"][0]["error"]
 
 
+def test_a_window_that_fails_to_render_fails_alone(bench: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.render_worker as render_worker
+
+    real = render_worker.render_series
+
+    def fails_at_0(values, index_offset, settings):
+        if index_offset == 0:  # gt-b
+            raise ValueError("Axis limits cannot be NaN or Inf")
+        return real(values, index_offset, settings)
+
+    monkeypatch.setattr(render_worker, "render_series", fails_at_0)
+    samples = {s.id: s for s in _task(bench).samples()}
+    bad = samples.pop("gt-b")
+    assert bad.error == "render: ValueError: Axis limits cannot be NaN or Inf" and bad.image is None
+    assert bad.meta["source"] == "GutenTAG"
+    assert all(s.error is None and s.image is not None for s in samples.values())
+    model = ScriptedModel(TEXTS)
+    run = Runner(_task(bench), model, tmp_path, cache=None, progress=False, batch_size=2).run().run
+    assert run["status"] == "complete" and run["counts"]["n"] == 4 and run["counts"]["n_failed"] == 1
+    assert run["failures"] == [{"sample_id": "gt-b", "error": "input: render: ValueError: Axis limits cannot be NaN or Inf"}]
+    assert [s.id for s in model.seen] == ["kpi-a", "ucr-c", "ucr-d"]
+
+
+def test_render_stream_pairs_failures_with_their_entries() -> None:
+    entries = [lazy_render.Pending("a", 0, values=np.arange(5.0)), lazy_render.Pending("b", error="unreadable"),
+               lazy_render.Pending("c", 3, values=np.zeros((2, 2))), lazy_render.Pending("d", skipped=True),
+               lazy_render.Pending("e", 9, values=np.ones(4))]
+    out = list(lazy_render.render_stream(entries, DEFAULT_SETTINGS, workers=1))
+    assert [e.key for e, _ in out] == ["a", "b", "c", "d", "e"]
+    assert [png is not None for _, png in out] == [True, False, False, False, True]
+    assert out[1][0].error == "unreadable" and out[2][0].error.startswith("render: ValueError: values must be 1-D")
+
+
 def test_resume_renders_nothing_already_done(bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered: list[int] = []
-    real = lazy_render.render_many
+    real = lazy_render.render_each
 
     def counting(items, settings, workers=None):
         return real(((rendered.append(o) or (v, o)) for v, o in items), settings, workers)
 
-    monkeypatch.setattr(lazy_render, "render_many", counting)
+    monkeypatch.setattr(lazy_render, "render_each", counting)
     Runner(_task(bench), ScriptedModel(TEXTS), tmp_path, cache=None, progress=False, limit=2).run()
     assert rendered == [1000, 0]
     rendered.clear()

@@ -69,7 +69,7 @@ class TSBADUTask:
         """Number of series ``samples(limit)`` yields."""
         return len(self.files) if limit is None else min(limit, len(self.files))
 
-    def _load(self, file: str) -> tuple[SeriesInfo | None, np.ndarray, np.ndarray]:
+    def _load(self, file: str) -> tuple[SeriesInfo, np.ndarray, np.ndarray]:
         info = parse_file_name(file)
         values, labels = read_series(find_file(self.data_dir, file))
         return info, values, labels

@@ -37,6 +37,7 @@ from harness.hashing import array_hash, stable_hash
 from harness.metrics import intervals_to_labels, labels_to_intervals
 from harness.registry import register_task
 from harness.types import Prediction, Sample, Target
+from tasks.tsb_ad_u.files import SeriesInfo
 from tasks.tsb_ad_u.task import EmbeddedTSBADUTask, TSBADUTask
 from tasks.visanombench import reasoning
 from tasks.visanombench.lazy_render import Pending, pick_workers, render_stream
@@ -44,6 +45,7 @@ from tasks.visanombench.prompts import DEFAULT_PROMPT, PromptTemplate, load_prom
 from tasks.visanombench.scoring import (
     BINARY_KEYS,
     PROTOCOL,
+    AnswerParses,
     binary_metrics_of,
     interval_metrics,
     rationale_metrics,
@@ -80,6 +82,7 @@ class TSBADUVLMTask(TSBADUTask):
     name = "tsb-ad-u-vlm"
     version = "1"
     needs = frozenset({"image", "text"})
+    accepts = frozenset({"text", "scores"})
     accepts_skip = True
     title = "TSB-AD-U (VLM view)"
 
@@ -104,19 +107,27 @@ class TSBADUVLMTask(TSBADUTask):
         self.settings = render_settings(width, height, dpi)
         self.prompt: PromptTemplate = load_prompt(str(prompt))
         self.workers = None if workers is None else int(workers)
-        self._lengths: dict[str, int | None] = {}
-        self._series_labels: dict[str, np.ndarray] = {}
+        self._lengths: dict[str, int | None] = {}  # by file; None when it cannot be read
+        self._series_labels: dict[str, np.ndarray] = {}  # by series id
+        self._parses = AnswerParses()
 
     # -- data ---------------------------------------------------------------------------
     def _series_files(self, limit: int | None) -> list[str]:
         return self.files if limit is None else self.files[: int(limit)]
 
+    def _read(self, file: str) -> tuple[SeriesInfo, np.ndarray, np.ndarray]:
+        """Read a series file and keep its length and labels, so counting, resuming and scoring
+        need not read it again (the values are not kept: windows still to run read them)."""
+        info, values, labels = self._load(file)
+        self._lengths[file] = int(values.size)
+        self._series_labels[file.removesuffix(".csv")] = labels
+        return info, values, labels
+
     def _length(self, file: str) -> int | None:
         """Points in a series (None when the file cannot be read); read once."""
         if file not in self._lengths:
             try:
-                _, values, _ = self._load(file)
-                self._lengths[file] = int(values.size)
+                self._read(file)
             except DataError:
                 self._lengths[file] = None
         return self._lengths[file]
@@ -137,12 +148,10 @@ class TSBADUVLMTask(TSBADUTask):
                 yield Pending((file, None, s), s, skipped=True)
             return
         try:
-            info, values, labels = self._load(file)
+            info, values, _ = self._read(file)
         except DataError as exc:
             yield Pending((file, None, 0), 0, error=str(exc))
             return
-        self._lengths[file] = int(values.size)
-        self._series_labels[sid] = labels
         for s in window_starts(values.size, self.window, self.stride):
             if window_id(sid, s) in skip:
                 yield Pending((file, info, s), s, skipped=True)
@@ -165,9 +174,12 @@ class TSBADUVLMTask(TSBADUTask):
         wid = window_id(sid, start)
         if entry.skipped:
             return Sample(id=wid, series=np.empty(0), meta={"skipped": True})
-        if entry.values is None or png is None or info is None:
-            return Sample(id=wid, series=np.empty(0), meta={"series": sid, "file": file, "start": start},
-                          error=entry.error or "not rendered", input_hash=stable_hash(["error", wid]))
+        if entry.values is None or png is None or info is None:  # unreadable file, or a window not drawn
+            meta: dict[str, Any] = {"series": sid, "file": file, "start": start}
+            if info is not None:
+                meta.update(dataset=info.dataset, domain=info.domain, series_length=self._lengths[file])
+            return Sample(id=wid, series=np.empty(0), meta=meta, error=entry.error or "not rendered",
+                          input_hash=stable_hash(["error", wid]))
         values = entry.values
         end = start + values.size - 1
         train_end = min(info.train_end - start, values.size) if info.train_end > start else None
@@ -175,12 +187,12 @@ class TSBADUVLMTask(TSBADUTask):
         meta = {"series": sid, "file": file, "dataset": info.dataset, "domain": info.domain, "start": start,
                 "end": end, "length": int(values.size), "series_length": self._lengths[file]}
         return Sample(id=wid, series=values, index_offset=start, train_end=train_end, image=png, prompt=prompt,
-                      meta=meta, input_hash=stable_hash([array_hash(values), start, png, prompt]))
+                      meta=meta, input_hash=stable_hash([array_hash(values), start, train_end, png, prompt]))
 
     def series_labels(self, series: str) -> np.ndarray:
         """Labels of a whole series (read from its file when not already loaded)."""
         if series not in self._series_labels:
-            self._series_labels[series] = self._load(series + ".csv")[2]
+            self._read(series + ".csv")
         return self._series_labels[series]
 
     def target(self, sample_id: str) -> Target:
@@ -193,13 +205,15 @@ class TSBADUVLMTask(TSBADUTask):
     # -- scoring ------------------------------------------------------------------------
     def postprocess(self, prediction: Prediction, sample: Sample) -> Prediction:
         """Parse the text (or threshold the scores) into intervals inside the window."""
-        return read_answer(prediction, window_of(sample))
+        window = window_of(sample)
+        return read_answer(prediction, window, self._parses.parse(sample.id, prediction, window))
 
     def score_sample(self, prediction: Prediction, sample: Sample) -> dict[str, Any]:
         """Per-window interval counts and reasoning signals (series metrics come in aggregate)."""
         window = window_of(sample)
         out = interval_metrics(tuple(prediction.intervals or ()), self.target(sample.id).intervals)
-        out.update(rationale_metrics(prediction, window, self.settings.n_xticks))
+        out.update(rationale_metrics(self._parses.take(sample.id, prediction, window), window,
+                                     self.settings.n_xticks))
         return out
 
     def stitch(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -244,6 +258,11 @@ class TSBADUVLMTask(TSBADUTask):
         n_failed = sum(s["error"] is not None for s in series)
         out["series_counts"] = {"n_series": len(series), "n_scored": len(series) - n_failed, "n_failed": n_failed}
         return out
+
+    def input_fingerprint(self) -> str:
+        """The input hash already covers series, offset, image bytes and prompt text, so
+        predictions are shared across scoring changes (and with the other image+prompt view)."""
+        return stable_hash(["image+prompt/input", 1])
 
     def fingerprint(self) -> str:
         """List and files, windowing, render settings, prompt template text, protocol."""

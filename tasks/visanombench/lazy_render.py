@@ -3,9 +3,11 @@
 A task turns its windows into :class:`Pending` entries (values loaded, or an error, or
 ``skipped`` because the run already has that sample) and pulls them through
 :func:`render_stream`, which renders only the loaded ones with
-:func:`harness.render.render_many` and keeps the input order. Entries are pulled only as
+:func:`harness.render.render_each` and keeps the input order. Entries are pulled only as
 far as the renderer's in-flight window needs, so worker processes render ahead while the
-model works on earlier batches, and nothing is rendered for skipped samples.
+model works on earlier batches, and nothing is rendered for skipped samples. A window that
+fails to draw (or is lost with a broken worker pool) becomes an entry with ``error``, so the
+task yields it as an input-error sample and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.render import RenderSettings, render_many
+from harness.render import RenderSettings, render_each
 
 AUTO_POOL_MIN = 48
 """With ``workers=None``, render in worker processes only when at least this many plots are
@@ -28,18 +30,14 @@ MAX_AUTO_WORKERS = 8
 
 @dataclass
 class Pending:
-    """A window on its way to becoming a sample: ``values`` when loaded, else ``error`` or ``skipped``."""
+    """A window on its way to becoming a sample: ``values`` when loaded (to be drawn), else
+    ``error`` or ``skipped``. A window whose drawing fails keeps its values and gets ``error``."""
 
     key: Any
     start: int = 0
     values: np.ndarray | None = None
     error: str | None = None
     skipped: bool = False
-
-    @property
-    def renderable(self) -> bool:
-        """True when the window has values to draw."""
-        return self.values is not None
 
 
 def pick_workers(workers: int | None, due: int) -> int:
@@ -55,10 +53,18 @@ def pick_workers(workers: int | None, due: int) -> int:
     return max(1, min(MAX_AUTO_WORKERS, cpus))
 
 
+def render_error(exc: BaseException) -> str:
+    """The ``error`` of a window that could not be drawn: ``render: <type>: <first line>``."""
+    lines = str(exc).strip().splitlines()
+    return f"render: {type(exc).__name__}" + (f": {lines[0]}" if lines else "")
+
+
 def render_stream(
     entries: Iterable[Pending], settings: RenderSettings, workers: int
 ) -> Iterator[tuple[Pending, bytes | None]]:
-    """Pair each entry with its PNG (None when not renderable), in input order."""
+    """Pair each entry with its PNG, in input order. The PNG is None for an entry without
+    values, and for one whose drawing failed: that entry gets ``error`` (see
+    :func:`render_error`) and the others still render."""
     queue: deque[Pending] = deque()
 
     def feed() -> Iterator[tuple[np.ndarray, int]]:
@@ -67,9 +73,14 @@ def render_stream(
             if e.values is not None:
                 yield e.values, e.start
 
-    for png in render_many(feed(), settings, workers=workers):
-        while not queue[0].renderable:
+    for out in render_each(feed(), settings, workers=workers):
+        while queue[0].values is None:
             yield queue.popleft(), None
-        yield queue.popleft(), png
+        entry = queue.popleft()
+        if isinstance(out, Exception):
+            entry.error = render_error(out)
+            yield entry, None
+        else:
+            yield entry, out
     while queue:
         yield queue.popleft(), None

@@ -6,6 +6,8 @@
   ``meta['parse_issues']``). A prediction with scores and no text (a classical detector)
   gets ONE interval via :func:`harness.thresholds.peak_interval`, as the paper's classical
   rows do.
+* :func:`rationale_metrics`: the reasoning signals of the parsed text. :class:`AnswerParses`
+  hands the parse made in ``postprocess`` on to ``score_sample``, so each answer is parsed once.
 * :func:`interval_metrics`: the paper's per-sample TP/FP/FN and IoU.
 * :func:`binary_metrics_of`: point-wise and affiliation P/R/F1 of the predicted intervals
   against 0/1 labels.
@@ -21,7 +23,7 @@ import numpy as np
 
 from harness.aggregate import interval_summary
 from harness.metrics import affiliation_prf, interval_counts, interval_iou, intervals_to_labels, point_prf
-from harness.parse import parse_answer
+from harness.parse import ParsedAnswer, parse_answer
 from harness.thresholds import peak_interval
 from harness.types import Interval, Prediction, Sample
 from tasks.visanombench.reasoning import reasoning_signals
@@ -38,10 +40,39 @@ def window_of(sample: Sample) -> Interval:
     return int(sample.index_offset), int(sample.index_offset) + len(sample.series) - 1
 
 
-def read_answer(prediction: Prediction, window: Interval) -> Prediction:
-    """Set ``prediction.intervals`` from its text (preferred) or scores; errors on neither."""
-    if prediction.text is not None:
+class AnswerParses:
+    """Each text answer parsed once: ``postprocess`` parses it (:meth:`parse`, then
+    :func:`read_answer`) and ``score_sample`` takes the same parse back (:meth:`take`) for
+    :func:`rationale_metrics`. A kept parse is used only for the same text and window."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[str, Interval, ParsedAnswer]] = {}
+
+    def parse(self, sample_id: str, prediction: Prediction, window: Interval) -> ParsedAnswer | None:
+        """Parse the prediction's text (None when it has none) and keep it for :meth:`take`."""
+        if prediction.text is None:
+            self._kept.pop(sample_id, None)
+            return None
         parsed = parse_answer(prediction.text, window=window)
+        self._kept[sample_id] = (prediction.text, window, parsed)
+        return parsed
+
+    def take(self, sample_id: str, prediction: Prediction, window: Interval) -> ParsedAnswer | None:
+        """The parse kept for this text and window (parsed now when there is none)."""
+        kept = self._kept.pop(sample_id, None)
+        if kept is not None and kept[:2] == (prediction.text, window):
+            return kept[2]
+        return None if prediction.text is None else parse_answer(prediction.text, window=window)
+
+
+def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer | None = None) -> Prediction:
+    """Set ``prediction.intervals`` from its text (preferred) or scores; errors on neither.
+
+    ``parsed`` is the text's parse in ``window`` when already done (else it is parsed here).
+    """
+    if prediction.text is not None:
+        if parsed is None:
+            parsed = parse_answer(prediction.text, window=window)
         prediction.intervals = parsed.intervals
         prediction.meta.update(
             parse_failed=parsed.failed, parse_format=parsed.format, parse_issues=list(parsed.issues),
@@ -82,11 +113,10 @@ def binary_metrics_of(pred: Sequence[Interval], labels: np.ndarray, offset: int)
     return dict(zip(BINARY_KEYS, values, strict=True))
 
 
-def rationale_metrics(prediction: Prediction, window: Interval, n_xticks: int) -> dict[str, float | None]:
-    """The reasoning signals of a text answer (all None for score-only predictions)."""
-    if prediction.text is None:
+def rationale_metrics(parsed: ParsedAnswer | None, window: Interval, n_xticks: int) -> dict[str, float | None]:
+    """The reasoning signals of a parsed text answer (all None for a score-only prediction: ``parsed=None``)."""
+    if parsed is None:
         return reasoning_signals(None, (), window, n_xticks).as_metrics()
-    parsed = parse_answer(prediction.text, window=window)
     return reasoning_signals(parsed.rationale, parsed.intervals, window, n_xticks).as_metrics()
 
 

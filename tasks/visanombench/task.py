@@ -42,6 +42,7 @@ from tasks.visanombench.prompts import DEFAULT_PROMPT, PromptTemplate, load_prom
 from tasks.visanombench.scoring import (
     BINARY_KEYS,
     PROTOCOL,
+    AnswerParses,
     binary_metrics_of,
     group_summary,
     interval_metrics,
@@ -86,6 +87,7 @@ class VisAnomBenchTask:
     name = "visanombench"
     version = "1"
     needs = frozenset({"image", "text"})
+    accepts = frozenset({"text", "scores"})
     accepts_skip = True
     """``samples(limit, skip=ids)`` yields cheap stubs for ``ids`` (not loaded, not rendered)."""
 
@@ -108,6 +110,7 @@ class VisAnomBenchTask:
         if name:
             self.name = name
         self._labels: dict[str, np.ndarray] = {}
+        self._parses = AnswerParses()
 
     # -- data ---------------------------------------------------------------------------
     def _resolve_dir(self) -> Path:
@@ -208,7 +211,8 @@ class VisAnomBenchTask:
     # -- scoring ------------------------------------------------------------------------
     def postprocess(self, prediction: Prediction, sample: Sample) -> Prediction:
         """Parse the text (or threshold the scores) into intervals inside the window."""
-        return read_answer(prediction, window_of(sample))
+        window = window_of(sample)
+        return read_answer(prediction, window, self._parses.parse(sample.id, prediction, window))
 
     def score_sample(self, prediction: Prediction, sample: Sample) -> dict[str, Any]:
         """Interval counts and IoU, point and affiliation P/R/F1, reasoning signals."""
@@ -217,7 +221,8 @@ class VisAnomBenchTask:
         pred = tuple(prediction.intervals or ())
         out = interval_metrics(pred, target.intervals)
         out.update(binary_metrics_of(pred, target.labels, window[0]))
-        out.update(rationale_metrics(prediction, window, self.settings.n_xticks))
+        out.update(rationale_metrics(self._parses.take(sample.id, prediction, window), window,
+                                     self.settings.n_xticks))
         out["anomaly_kinds"] = self.anomaly_kinds(sample.id)
         return out
 
@@ -251,18 +256,25 @@ class VisAnomBenchTask:
 
     def aggregate(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Pooled interval metrics (headline F1), means of the others, breakdowns."""
-        out = aggregate_means(records, headline="Point-F1", keys=MEAN_KEYS)
+        means = aggregate_means(records, headline="Point-F1", keys=MEAN_KEYS)
         pooled = interval_summary(records)
-        out["headline"] = HEADLINE
-        out["metrics"] = {**pooled["metrics"], **out["metrics"]}
-        out["interval_counts"] = pooled["counts"]
-        out["metrics_fail_as_zero"].update(self._fail_as_empty(records))
         groups = {key: group_breakdown(records, key, group_summary) for key in GROUP_KEYS}
         groups["anomaly_kind"] = self._kind_breakdown(records)
-        out["groups"] = groups
         ok = [r for r in records if r.get("error") is None and r.get("metrics") is not None]
-        out["n_undefined"] = sum(r["metrics"].get("IoU") is None for r in ok)
-        return out
+        return {
+            "headline": HEADLINE,
+            "metrics": {**pooled["metrics"], **means["metrics"]},
+            "metrics_fail_as_zero": {**means["metrics_fail_as_zero"], **self._fail_as_empty(records)},
+            "groups": groups,
+            # this task's undefined count: segments whose Overlap (IoU) is undefined (normal, nothing predicted)
+            "n_undefined": sum(r["metrics"].get("IoU") is None for r in ok),
+            "interval_counts": pooled["counts"],
+        }
+
+    def input_fingerprint(self) -> str:
+        """The input hash already covers series, offset, image bytes and prompt text, so
+        predictions are shared across scoring changes (and with the other image+prompt view)."""
+        return stable_hash(["image+prompt/input", 1])
 
     def fingerprint(self) -> str:
         """Version, split, manifest content, render settings, prompt template text, protocol."""

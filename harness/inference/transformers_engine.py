@@ -11,8 +11,10 @@ one request at a time. Only a model that cannot be loaded at all raises (``Usage
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +229,12 @@ class TransformersEngine:
         conv.append({"role": "user", "content": user})
         return _Item(index, req, conv, meta)
 
+    def _prepare_or_error(self, index: int, req: ChatRequest) -> tuple[_Item | None, str | None]:
+        try:
+            return self._prepare(index, req), None
+        except Exception as exc:
+            return None, f"bad request: {_error_text(exc)}"
+
     def _encode(self, items: Sequence[_Item]) -> Any:
         return self._processor.apply_chat_template(
             [it.conversation for it in items], add_generation_prompt=True, tokenize=True, return_dict=True,
@@ -327,11 +335,14 @@ class TransformersEngine:
         self.load()
         results: list[GenerationResult | None] = [None] * len(requests)
         items: list[_Item] = []
-        for i, req in enumerate(requests):
-            try:
-                items.append(self._prepare(i, req))
-            except Exception as exc:
-                results[i] = GenerationResult(req.request_id, error=f"bad request: {_error_text(exc)}")
+        # PNG decoding and resizing release the GIL: prepare the batch's images in threads
+        with ThreadPoolExecutor(max_workers=max(1, min(len(requests), os.cpu_count() or 1))) as pool:
+            prepared = list(pool.map(self._prepare_or_error, range(len(requests)), requests))
+        for i, (item, error) in enumerate(prepared):
+            if item is not None:
+                items.append(item)
+            else:
+                results[i] = GenerationResult(requests[i].request_id, error=error)
         for start in range(0, len(items), self.batch_size):
             chunk = items[start : start + self.batch_size]
             for it, res in zip(chunk, self._run_chunk(chunk, config), strict=True):

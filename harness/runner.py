@@ -191,6 +191,7 @@ class Runner:
         done = {k: r for k, r in previous.items() if r.get("error") is None}
         if len(done) < len(previous):
             self.dir.rewrite(done.values())
+        self.dir.run_path.unlink(missing_ok=True)  # a run.json always describes finished records
         started, t0 = utc_now(), time.perf_counter()
         total = self.task.count(self.limit) if hasattr(self.task, "count") else None
         order: list[str] = []

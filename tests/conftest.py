@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,20 @@ if str(TESTS) not in sys.path:
 def cache_path(tmp_path: Path) -> Path:
     """A fresh cache file per test."""
     return tmp_path / "cache.sqlite"
+
+
+@pytest.fixture(scope="session")
+def chat_server() -> Iterator:
+    """One fake chat-completions / messages server on 127.0.0.1 for the whole session."""
+    from fake_chat_server import FakeChatServer
+
+    with FakeChatServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def srv(chat_server):
+    """The fake chat server, reset (no queued faults, no latency) for this test."""
+    chat_server.reset()
+    chat_server.latency_s = 0.0
+    return chat_server

@@ -24,6 +24,11 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from harness.inference.retry import RetryPolicy
+
+FAST_RETRIES = RetryPolicy(max_retries=3, base_s=0.01, max_backoff_s=0.05)
+"""A retry policy with tiny backoffs, so fault-injection tests run in milliseconds."""
+
 TRANSIENT_FAULTS = ("429:0", "500", "503", "truncated", "cut", "drop", "empty")
 
 
@@ -203,12 +208,16 @@ class FakeChatServer:
         with self._lock:
             self._faults.extend(faults)
 
-    def reset(self) -> None:
-        """Forget recorded requests, queued faults and the in-flight maximum."""
+    def reset(self, drain_s: float = 10.0) -> None:
+        """Wait (up to ``drain_s``) for requests a previous test left in flight (e.g. one its
+        client gave up on), then forget recorded requests, queued faults and the maximum."""
+        deadline = time.monotonic() + drain_s
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self._lock:
             self.requests.clear()
             self._faults.clear()
-            self.max_in_flight = 0
+            self.max_in_flight = self.in_flight
 
     @property
     def url(self) -> str:

@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 
 import pytest
-from fake_chat_server import FakeChatServer, answer_for
+from fake_chat_server import FAST_RETRIES, FakeChatServer, answer_for
 
 from harness.errors import UsageError
 from harness.inference.anthropic_engine import AnthropicEngine
 from harness.inference.base import ChatRequest, GenerationConfig
-from harness.inference.retry import RetryPolicy
 
 KEY = "sk-ant-test-0123456789SECRET"
-FAST = RetryPolicy(max_retries=3, base_s=0.01, max_backoff_s=0.05)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeChatServer]:
-    with FakeChatServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def srv(server: FakeChatServer) -> FakeChatServer:
-    server.reset()
-    server.latency_s = 0.0
-    return server
 
 
 def engine(srv: FakeChatServer, **kw: object) -> AnthropicEngine:
     kw.setdefault("api_key", KEY)
-    kw.setdefault("retry_policy", FAST)
+    kw.setdefault("retry_policy", FAST_RETRIES)
     kw.setdefault("timeout_s", 5)
     return AnthropicEngine("claude-test", base_url=srv.url, **kw)  # type: ignore[arg-type]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fake_chat_server import FakeChatServer, answer_for
+from fake_chat_server import FAST_RETRIES, FakeChatServer, answer_for
 from PIL import Image
 
 from harness.aggregate import aggregate_means
@@ -32,26 +32,12 @@ from harness.runner import Runner
 from harness.types import Prediction, Sample, Target
 
 KEY = "sk-test-0123456789abcdefSECRET"
-FAST = RetryPolicy(max_retries=3, base_s=0.01, max_backoff_s=0.05)
 PNG = b"\x89PNG\r\n\x1a\nnot-really-a-png"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeChatServer]:
-    with FakeChatServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def srv(server: FakeChatServer) -> FakeChatServer:
-    server.reset()
-    server.latency_s = 0.0
-    return server
 
 
 def engine(srv: FakeChatServer, **kw: Any) -> OpenAICompatEngine:
     kw.setdefault("api_key", KEY)
-    kw.setdefault("retry_policy", FAST)
+    kw.setdefault("retry_policy", FAST_RETRIES)
     kw.setdefault("timeout_s", 5)
     return OpenAICompatEngine(kw.pop("model", "fake-vlm"), base_url=srv.base_url, **kw)
 
@@ -221,7 +207,7 @@ def test_missing_key_is_a_usage_error_naming_the_variable(srv: FakeChatServer, m
 
 def test_custom_key_variable_and_key_from_environment(srv: FakeChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MY_GATEWAY_KEY", raising=False)
-    eng = OpenAICompatEngine("m", base_url=srv.base_url, api_key_env="MY_GATEWAY_KEY", retry_policy=FAST)
+    eng = OpenAICompatEngine("m", base_url=srv.base_url, api_key_env="MY_GATEWAY_KEY", retry_policy=FAST_RETRIES)
     with pytest.raises(UsageError, match="MY_GATEWAY_KEY"):
         eng.generate([req()], GenerationConfig())
     monkeypatch.setenv("MY_GATEWAY_KEY", KEY)
@@ -242,7 +228,7 @@ def test_vllm_serve_needs_a_base_url_but_no_key(srv: FakeChatServer, monkeypatch
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(UsageError, match="base_url"):
         OpenAICompatEngine("m", provider="vllm-serve").generate([req()], GenerationConfig())
-    eng = OpenAICompatEngine("m", provider="vllm-serve", base_url=srv.base_url, retry_policy=FAST)
+    eng = OpenAICompatEngine("m", provider="vllm-serve", base_url=srv.base_url, retry_policy=FAST_RETRIES)
     assert eng.generate([req()], GenerationConfig())[0].error is None
 
 
@@ -320,7 +306,7 @@ def _run(srv: FakeChatServer, tmp_path: Path, cache_path: Path) -> Path:
     from harness.registry import make_model
 
     model = make_model("openai-compat", model="fake-vlm", base_url=srv.base_url, api_key=KEY, concurrency=2)
-    model.engine.retry_policy = FAST
+    model.engine.retry_policy = FAST_RETRIES
     result = Runner(PlotTask(), model, tmp_path / "out", cache=PredictionCache(cache_path), progress=False).run()
     assert result.run["counts"]["n_ok"] == 4 and result.run["counts"]["n_failed"] == 0
     assert result.run["usage"]["completion_tokens"] > 0

@@ -43,14 +43,18 @@ DEFAULT_TEST_FRACTION = 0.223
 
 @dataclass(frozen=True)
 class BuildSettings:
-    """Everything besides the sources that decides the built benchmark."""
+    """Everything besides the sources that decides the built benchmark (flat, as written to
+    the manifest); the segmentation fields take their defaults from :class:`SegmentSettings`."""
 
-    window: int = 1000
-    stride: int = 1000
-    min_length: int = 100
-    keep_normal: bool = True
+    window: int = SegmentSettings.window
+    stride: int = SegmentSettings.stride
+    min_length: int = SegmentSettings.min_length
+    keep_normal: bool = SegmentSettings.keep_normal
     seed: int = 0
     test_fraction: float = DEFAULT_TEST_FRACTION
+
+    def __post_init__(self) -> None:
+        _ = self.segment  # SegmentSettings validates the numbers
 
     @property
     def segment(self) -> SegmentSettings:
@@ -428,7 +432,6 @@ def cmd_bench_build(args: argparse.Namespace, echo: Callable[[str], None] = prin
     try:
         settings = BuildSettings(args.window, args.stride, args.min_length, not args.anomalous_only,
                                  args.seed, args.test_fraction)
-        settings.segment  # noqa: B018 - validates the numbers
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     manifest = build_benchmark(parse_sources(args.sources, gt), Path(args.out), settings, workers=args.workers,

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from harness.errors import UnknownNameError, UsageError
+from harness.spec import public_args
 from harness.types import ModelAdapter, Task
 
 Factory = Callable[..., Any]
@@ -151,19 +152,6 @@ def make_task(name: str, **args: Any) -> Task:
     entry = task_entry(name)
     factory = _resolve_factory(entry, "visanom.tasks")
     return _call(factory, name, "task", {**entry.args, **args})
-
-
-SECRET_WORDS = frozenset({"key", "token", "secret", "password", "authorization", "auth", "url", "headers"})
-
-
-def public_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Arguments safe to record: names with a credential-like part (``api_key``, ``base_url``,
-    ``auth_token``; parts split on ``_``/``-``) are left out; ``max_new_tokens`` stays."""
-
-    def secret(name: str) -> bool:
-        return bool(set(name.lower().replace("-", "_").split("_")) & SECRET_WORDS)
-
-    return {k: v for k, v in args.items() if not secret(k)}
 
 
 def make_model(name: str, **args: Any) -> ModelAdapter:

@@ -167,8 +167,10 @@ class SeriesRenderer:
         self._ax_x0 = width_px * s.left
         self._ax_w = width_px * (s.right - s.left)
 
-    def update(self, values: np.ndarray, index_offset: int = 0) -> None:
-        """Point the figure at a new window (line data, limits, ticks)."""
+    def update(self, values: np.ndarray, index_offset: int = 0,
+               y_limits: tuple[float, float] | None = None) -> None:
+        """Point the figure at a new window (line data, limits, ticks); ``y_limits`` fixes the
+        y-axis range (default: matplotlib's autoscale of the window's values)."""
         s = self.settings
         y = clean_values(values)
         n, first = y.size, int(index_offset)
@@ -179,16 +181,22 @@ class SeriesRenderer:
             cols = np.floor(pixel_x * _BINS_PER_PIXEL)
             x, y = m4_envelope(cols, y)
         finite = y[np.isfinite(y)]
-        ylim = axis_limits(finite.min(), finite.max()) if finite.size else axis_limits(0.0, 0.0)
+        if y_limits is not None:
+            ylim = (float(y_limits[0]), float(y_limits[1]))
+            if not (np.isfinite(ylim).all() and ylim[0] < ylim[1]):
+                raise ValueError(f"y_limits must be finite with low < high, got {y_limits}")
+        else:
+            ylim = axis_limits(finite.min(), finite.max()) if finite.size else axis_limits(0.0, 0.0)
         self.line.set_data(x + first, y)
         self.ax.set_xlim(xlim)
         self.ax.set_ylim(ylim)
         ticks = tick_positions(first, n, s.n_xticks)
         self.ax.set_xticks(ticks, [str(t) for t in ticks], rotation=s.xtick_rotation)
 
-    def render(self, values: np.ndarray, index_offset: int = 0) -> bytes:
+    def render(self, values: np.ndarray, index_offset: int = 0,
+               y_limits: tuple[float, float] | None = None) -> bytes:
         """PNG bytes (RGB, no metadata chunks) of ``values`` drawn at ``index_offset``."""
-        self.update(values, index_offset)
+        self.update(values, index_offset, y_limits)
         with matplotlib.style.context("default"):
             self.canvas.draw()
         size = (int(self.canvas.get_renderer().width), int(self.canvas.get_renderer().height))
@@ -211,11 +219,15 @@ def renderer_for(settings: RenderSettings) -> SeriesRenderer:
 
 
 def render_series(
-    values: np.ndarray, index_offset: int = 0, settings: RenderSettings = DEFAULT_SETTINGS
+    values: np.ndarray, index_offset: int = 0, settings: RenderSettings = DEFAULT_SETTINGS,
+    y_limits: tuple[float, float] | None = None,
 ) -> bytes:
-    """Render one window as PNG bytes; equal inputs and settings give identical bytes."""
+    """Render one window as PNG bytes; equal inputs and settings give identical bytes.
+
+    ``y_limits`` fixes the y-axis range (e.g. ``(0, 1)`` for values normalised over a whole
+    series, so windows drawn separately share one scale); by default each window autoscales."""
     with _LOCK:
-        return renderer_for(settings).render(values, index_offset)
+        return renderer_for(settings).render(values, index_offset, y_limits)
 
 
 def render_each(

@@ -78,6 +78,9 @@ class Runner:
         rerun: bool = False,
         progress: bool = True,
     ):
+        bind = getattr(model, "for_task", None)
+        if callable(bind):  # a model that draws on the task (a recipe's train-split examples)
+            model = bind(task)
         self.task, self.model, self.limit = task, model, limit
         self.batch_size = batch_size or int(getattr(model, "batch_size", 8) or 8)
         self.cache, self.rerun, self.progress = cache, rerun, progress

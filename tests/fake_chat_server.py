@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 that speaks the chat-completions and Anthropic messages APIs.
 
 Answers are deterministic, derived from the request (an answer in the paper's tag format
-whose interval comes from a hash of the image and prompt). Faults can be queued (consumed
+whose interval comes from a hash of the image and prompt), unless a test sets ``answerer``
+(a function of the prompt text and the base64 image) to script answers in another format. Faults can be queued (consumed
 one per request, in arrival order) or drawn at random with ``error_rate``:
 
 ``ok``, ``429`` / ``429:S`` (Retry-After S seconds) / ``429-date:S`` (Retry-After as an HTTP
@@ -21,6 +22,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -96,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(kind), _error(anthropic, "api_error" if kind[0] == "5" else "invalid_request_error",
                                          f"injected {kind}"))
             return
-        text = "" if kind == "empty" else _answer(body, anthropic)
+        text = "" if kind == "empty" else fake.answer(body, anthropic)
         reply = _message(body, text) if anthropic else _completion(body, text)
         data = json.dumps(reply).encode()
         if kind == "truncated":
@@ -147,11 +149,6 @@ def _prompt_and_image(body: dict[str, Any], anthropic: bool) -> tuple[str, str]:
     return prompt, image
 
 
-def _answer(body: dict[str, Any], anthropic: bool) -> str:
-    prompt, image = _prompt_and_image(body, anthropic)
-    return answer_for(image, prompt)
-
-
 def _usage(body: dict[str, Any], text: str) -> tuple[int, int]:
     prompt, image = _prompt_and_image(body, False)
     return len(prompt.split()) + len(image) // 1000, len(text.split())
@@ -199,10 +196,19 @@ class FakeChatServer:
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.answerer: Callable[[str, str], str] | None = None
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------------
+    def answer(self, body: dict[str, Any], anthropic: bool) -> str:
+        """The reply text: ``answerer(prompt, image_b64)`` when a test scripted one (answers in a
+        method's own format), else the deterministic paper-format answer."""
+        prompt, image = _prompt_and_image(body, anthropic)
+        if self.answerer is not None:
+            return self.answerer(prompt, image)
+        return answer_for(image, prompt)
+
     def push(self, *faults: str) -> None:
         """Queue faults for the next requests (one each, in arrival order)."""
         with self._lock:
@@ -214,6 +220,7 @@ class FakeChatServer:
         deadline = time.monotonic() + drain_s
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.01)
+        self.answerer = None
         with self._lock:
             self.requests.clear()
             self._faults.clear()

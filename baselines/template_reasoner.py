@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.builtins import TEMPLATE_REASONER_NOTE
 from harness.errors import UsageError
 from harness.hashing import stable_hash
 from harness.parse import format_answer
-from harness.registry import make_model, register_model
+from harness.registry import make_model
 from harness.thresholds import DEFAULT_K, binarize, binary_to_intervals, peak_interval, score_threshold
 from harness.types import Interval, Prediction, Sample
 
@@ -56,8 +57,7 @@ STEP3_NORMAL = ("Step 3: No anomaly is reported because no {detector} anomaly sc
                 "threshold of mean plus {k} standard deviations of the scores.")
 TEMPLATE_HASH = stable_hash([STEP1, STEP2_USUAL, STEP2_REGION, STEP2_NORMAL, STEP3_REGION, STEP3_NORMAL])
 MODES = ("peak", "peak-above", "all")
-NOTE = ("heuristic baseline, NOT a VLM: a classical detector (default Sub-PCA) thresholded to intervals, "
-        "answered in the paper's format with a rationale filled in from the series' values")
+NOTE = TEMPLATE_REASONER_NOTE
 
 
 def fmt(x: float) -> str:
@@ -163,7 +163,6 @@ class TemplateReasoner:
                           meta={"detector": self.detector_name})
 
 
-@register_model("template-reasoner", group="heuristic baseline", provides=["text"], note=NOTE)
 def template_reasoner(detector: str = "Sub-PCA", k: float = DEFAULT_K, intervals: str = "peak",
                       max_intervals: int = 3, **detector_args: Any) -> TemplateReasoner:
     """The template reasoner over ``detector`` (a registered score model)."""

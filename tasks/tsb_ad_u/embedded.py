@@ -175,8 +175,9 @@ def _real_series() -> list[_Series]:
 
 def _intervals(labels: np.ndarray) -> list[list[int]]:
     """Inclusive ``[start, end]`` runs of 1s."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], labels.astype(np.int8), [0]))))
-    return [[int(s), int(e) - 1] for s, e in zip(edges[::2], edges[1::2], strict=True)]
+    from harness.metrics import labels_to_intervals  # lazy: the metrics package is heavy to import
+
+    return [[s, e] for s, e in labels_to_intervals(labels)]
 
 
 def _csv_bytes(values: np.ndarray, labels: np.ndarray, decimals: int | None) -> bytes:

@@ -35,7 +35,6 @@ from harness.aggregate import aggregate_means, interval_summary
 from harness.errors import DataError, UsageError
 from harness.hashing import array_hash, stable_hash
 from harness.metrics import intervals_to_labels, labels_to_intervals
-from harness.registry import register_task
 from harness.types import Prediction, Sample, Target
 from tasks.tsb_ad_u.files import SeriesInfo
 from tasks.tsb_ad_u.task import EmbeddedTSBADUTask, TSBADUTask
@@ -280,7 +279,6 @@ class TSBADUVLMTask(TSBADUTask):
                 "prompt": self.prompt.name, "companion": "tsb-ad-u (score view, VUS-PR)"}
 
 
-@register_task("tsb-ad-u-vlm", description="TSB-AD-U, VLM view: windows drawn and asked; point/affiliation F1")
 def tsb_ad_u_vlm(data_dir: str | None = None, file_list: str = "eva", window: int = DEFAULT_WINDOW,
                  stride: int | None = None, width: float = 10.0, height: float = 4.0, dpi: int = 100,
                  prompt: str = DEFAULT_PROMPT, workers: int | None = None) -> TSBADUVLMTask:
@@ -294,7 +292,6 @@ class EmbeddedTSBADUVLMTask(TSBADUVLMTask, EmbeddedTSBADUTask):
     title = "TSB-AD-U format: embedded sample set (VLM view)"
 
 
-@register_task("tsb-ad-u-demo-vlm", description="Embedded TSB-AD-U-format set, VLM view (windows drawn and asked)")
 def tsb_ad_u_demo_vlm(data_dir: str | None = None, window: int = DEFAULT_WINDOW, stride: int | None = None,
                       width: float = 10.0, height: float = 4.0, dpi: int = 100, prompt: str = DEFAULT_PROMPT,
                       workers: int | None = None) -> EmbeddedTSBADUVLMTask:

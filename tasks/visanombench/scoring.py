@@ -24,7 +24,7 @@ import numpy as np
 from harness.aggregate import interval_summary
 from harness.metrics import affiliation_prf, interval_counts, interval_iou, intervals_to_labels, point_prf
 from harness.parse import ParsedAnswer, parse_answer
-from harness.thresholds import peak_interval
+from harness.thresholds import threshold_prediction
 from harness.types import Interval, Prediction, Sample
 from tasks.visanombench.reasoning import reasoning_signals
 
@@ -82,15 +82,8 @@ def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer |
     if prediction.scores is None:
         prediction.error = "model returned neither text nor scores"
         return prediction
-    scores = np.asarray(prediction.scores, dtype=np.float64).ravel()
-    length = window[1] - window[0] + 1
-    if scores.size != length:
-        prediction.error = f"scores have length {scores.size}, the window has {length}"
-    elif not np.isfinite(scores).all():
-        prediction.error = "scores contain NaN or inf"
-    else:
-        prediction.scores = scores
-        prediction.intervals = peak_interval(scores, index_offset=window[0])
+    threshold_prediction(prediction, window[1] - window[0] + 1, window[0], what="the window")
+    if prediction.error is None:
         prediction.meta["thresholded"] = "peak_interval"
     return prediction
 

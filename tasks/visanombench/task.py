@@ -32,7 +32,6 @@ from harness.aggregate import aggregate_means, interval_summary
 from harness.errors import DataError, UsageError
 from harness.hashing import array_hash, stable_hash
 from harness.metrics import group_breakdown, prf
-from harness.registry import register_task
 from harness.render import RenderSettings
 from harness.types import Prediction, Sample, Target
 from tasks.visanombench import reasoning
@@ -293,7 +292,6 @@ class VisAnomBenchTask:
                            "dpi": self.settings.dpi}}
 
 
-@register_task("visanombench", description="VisAnomBench (paper's interval P/R/F1/Overlap); data_dir=PATH or hf")
 def visanombench(data_dir: str | None = None, split: str = "test", width: float = 10.0, height: float = 4.0,
                  dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None) -> VisAnomBenchTask:
     """A built VisAnomBench folder (``data_dir``), one split, the paper's plot and question."""
@@ -313,7 +311,6 @@ class EmbeddedVisAnomBenchTask(VisAnomBenchTask):
         return {**super().describe(), "title": "VisAnomBench format: embedded small benchmark"}
 
 
-@register_task("visanombench-demo", description="Small VisAnomBench-format benchmark built offline at first use")
 def visanombench_demo(data_dir: str | None = None, split: str = "test", width: float = 10.0, height: float = 4.0,
                       dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None
                       ) -> EmbeddedVisAnomBenchTask:

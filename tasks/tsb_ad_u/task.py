@@ -44,7 +44,6 @@ class TSBADUTask:
 
     name = "tsb-ad-u"
     version = "1"
-    needs = frozenset({"series"})
     accepts = frozenset({"scores"})
 
     def __init__(self, data_dir: str | Path | None = None, file_list: str = "eva", name: str | None = None):

@@ -71,6 +71,7 @@ HEAVY = ("TSB_AD", "torch", "transformers", "matplotlib", "baselines.classical",
 
 def test_listing_tasks_and_help_import_nothing_heavy() -> None:
     """``visanom ls tasks`` and ``--help`` import no task, detector, tsb-ad, torch or plotting code."""
+    import os
     import subprocess
 
     code = (
@@ -89,7 +90,7 @@ def test_listing_tasks_and_help_import_nothing_heavy() -> None:
     )
     root = Path(__file__).resolve().parent.parent
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
-                         env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ""
 
@@ -174,3 +175,24 @@ def test_a_card_named_like_an_adapter_is_refused(tmp_path: Path, monkeypatch: py
     with pytest.raises(UsageError, match=r"model name 'IForest' is registered twice: by built-in "
                                          r"baselines\.classical:make_IForest and by model card 'IForest'"):
         registry.model_names()
+
+
+def test_listing_models_imports_no_detector_or_tsb_ad() -> None:
+    """``visanom ls models`` tells availability from metadata: no detector module, no tsb-ad."""
+    import os
+    import subprocess
+
+    code = (
+        "import contextlib, io, sys\n"
+        "import harness.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    assert harness.cli.main(['ls', 'models']) == 0\n"
+        "assert 'Sub-PCA' in out.getvalue()\n"
+        "print(','.join(m for m in ('TSB_AD', 'baselines.classical', 'baselines.tsbad.adapter', 'matplotlib',\n"
+        "                           'transformers', 'tasks.tsb_ad_u.task') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""

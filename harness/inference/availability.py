@@ -32,9 +32,17 @@ def has_module(name: str) -> bool:
         return False
 
 
+NVIDIA_DRIVER_MARKERS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0")
+"""Files the NVIDIA driver creates; with none of them no CUDA device can be visible."""
+
+
 def cuda_available() -> bool:
-    """True when torch sees a CUDA device."""
-    if not has_module("torch"):
+    """True when torch sees a CUDA device.
+
+    Without any NVIDIA driver file this is False without importing torch (seconds), so
+    ``visanom ls models`` stays cheap on machines with no GPU.
+    """
+    if not has_module("torch") or not any(os.path.exists(p) for p in NVIDIA_DRIVER_MARKERS):
         return False
     import torch
 

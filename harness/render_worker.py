@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing as mp
-import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -28,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from harness.cpus import available_cpus
 from harness.render import DEFAULT_SETTINGS, RenderSettings, SeriesRenderer, render_series
 
 _IN_FLIGHT_PER_WORKER = 4
@@ -75,14 +75,6 @@ def _forget(pool: ProcessPoolExecutor) -> None:
     with _POOL_LOCK:
         if _POOL is not None and _POOL[2] is pool:
             _POOL = None
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def render_ordered(

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.cpus import available_cpus
 from harness.render import RenderSettings
-from harness.render_worker import available_cpus, render_each
+from harness.render_worker import render_each
 
 AUTO_POOL_MIN = 48
 """With ``workers=None``, render in worker processes only when at least this many plots are

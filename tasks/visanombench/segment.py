@@ -204,18 +204,21 @@ class AroundAnomalies:
         margin = int(round(self.margin * self.length))
         segments: list[Segment] = []
         skipped: list[Skipped] = []
-        floor, number = 0, 0
-        for a, b in events:
-            if self.per_series is not None and number >= self.per_series:
-                break
-            a = max(a, floor)
+        floor, i = 0, 0
+        while i < len(events) and (self.per_series is None or len(segments) + len(skipped) < self.per_series):
+            a, b = max(events[i][0], floor), events[i][1]
+            i += 1
             if a > b:
                 continue  # inside the previous window
+            while i < len(events) and events[i][1] - a + 1 + 2 * margin <= self.length:
+                b = events[i][1]  # anomalies close together share a window
+                i += 1
             size = min(max(self.length, b - a + 1 + 2 * margin), n - floor)
             if size < min(min_length, n):
                 break  # what is left of the series is too short for a window
-            start = _place(a, b, size, floor, n, margin, _rng(seed, series, number))
-            number += 1
+            ceiling = events[i][0] - size if i < len(events) else n - size  # do not cut the next anomaly
+            start = _place(a, b, size, floor, n, margin, ceiling,
+                           _rng(seed, series, len(segments) + len(skipped)))
             floor = start + size
             seg = _make(series, start, start + size)
             if seg is None:
@@ -225,14 +228,21 @@ class AroundAnomalies:
         return segments, skipped
 
 
-def _place(a: int, b: int, size: int, floor: int, n: int, margin: int, rng: np.random.Generator) -> int:
-    """A start in ``[floor, n - size]`` whose window holds ``a..b`` with ``margin`` points around it
-    (less margin, then none, when the bounds do not allow it)."""
+def _place(a: int, b: int, size: int, floor: int, n: int, margin: int, ceiling: int,
+           rng: np.random.Generator) -> int:
+    """A start in ``[floor, n - size]`` whose window holds ``a..b`` with ``margin`` points on each
+    side and ends before the next anomaly (start <= ``ceiling``), drawn uniformly. Where the
+    margins do not fit (near the series ends, the previous window or the next anomaly) the
+    window is as centred on ``a..b`` as the bounds allow, ending before the next anomaly if it can."""
     hi_bound = n - size
-    for m in (margin, 0):
-        lo, hi = max(floor, b + m - size + 1), min(hi_bound, a - m)
+    lo, hi = max(floor, b + margin - size + 1), min(hi_bound, ceiling, a - margin)
+    if lo <= hi:
+        return int(rng.integers(lo, hi + 1))
+    centred = (a + b + 1 - size) // 2
+    for top in (ceiling, hi_bound):
+        lo, hi = max(floor, b - size + 1), min(hi_bound, top, a)
         if lo <= hi:
-            return int(rng.integers(lo, hi + 1))
+            return min(max(centred, lo), hi)
     return max(floor, min(a, hi_bound))
 
 

@@ -170,6 +170,8 @@ def test_kpi_paper_rule_windows_around_anomalies(tmp_path: Path, monkeypatch: py
     assert {(it["series"], it["start"]) for it in d2["items"]} <= {(s, b) for s, b, _e, _iv in items}
     assert not verify(tmp_path / "c")
     assert "1 windows over the cap dropped" in format_stats(bench_stats(tmp_path / "c"))
+    build_benchmark({"kpi": root}, tmp_path / "c2", BuildSettings(), workers=2, progress=False)
+    assert (tmp_path / "c2" / "manifest.json").read_bytes() == (tmp_path / "c" / "manifest.json").read_bytes()
 
 
 # ---------------------------------------------------------------- UCR-EGI layout

@@ -72,7 +72,8 @@ def load(unit: Unit) -> list[Loaded]:
         except (IncompatibleConfig, ValueError, AssertionError, IndexError) as exc:
             errors.append(str(exc))
     else:
-        return [Skipped(f"gutentag:{unit.key}", f"GutenTAG failed {ATTEMPTS} draws, last: {errors[-1]}")]
+        return [Skipped(f"gutentag:{unit.key}", f"GutenTAG failed {ATTEMPTS} draws, last: {errors[-1]}",
+                        "loader-error", SOURCE)]
     origin = (f"timeeval-gutentag {_version()}, base {p['domain']}, seed {series_seed}, draw {attempt}, "
               f"config {stable_hash(config, 16)}")
     name = f"{p['domain']}-{p['index']:04d}"

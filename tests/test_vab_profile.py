@@ -223,7 +223,8 @@ def test_gutentag_paper_profile_and_stats(tmp_path: Path, capsys: pytest.Capture
     assert row["domains"] == 10 and row["normal_share"] == 0.0
     assert stats["split"]["ours"]["test_items"] == 2 == round(10 * 0.223)
     assert stats["split"]["ours"]["test_intervals"] == sum(len(it.intervals) for it in m.by_split("test"))
-    assert stats["split"]["paper_scaled"]["test_items"] == pytest.approx(810 * 740 / 3316)
+    assert stats["split"]["paper_scaled"]["test_items"] == pytest.approx(10 * 740 / 3316)
+    assert stats["split"]["paper_scaled"]["test_intervals"] == pytest.approx(10 * 759 / 3316)
     assert "GutenTAG: mean length 1,500.0, paper 5,000 (-3,500.0)" in stats["differences"]
     assert "KPI: not built (paper: 160 series)" in stats["differences"]
     assert main(["bench", "stats", str(out), "--json"]) == 0

@@ -81,15 +81,14 @@ def bench_stats(root: str | Path) -> dict[str, Any]:
         sources[src] = {"ours": ours, "paper": PAPER_SOURCES.get(src), "rule": info.get("rule"),
                         "skipped": skipped.get(src, {}), "capped": int(info.get("capped", 0) or 0)}
     built_paper = [s for s in PAPER_SOURCES if s in by_source]
-    scale = sum(PAPER_SOURCES[s]["series"] for s in built_paper) / sum(r["series"] for r in PAPER_SOURCES.values())
+    scale = len(manifest.items) / sum(r["series"] for r in PAPER_SOURCES.values())
     train, test = (_part(manifest.by_split(name)) for name in ("train", "test"))
     split = {
         "ours": {"train_items": train["items"], "test_items": test["items"], "test_intervals": test["intervals"],
                  "train_series": train["series"], "test_series": test["series"],
                  "test_normal_share": test["normal_share"]},
         "paper": dict(PAPER_SPLIT),
-        "paper_scaled": ({k: v * scale for k, v in PAPER_SPLIT.items()}
-                         if built_paper and len(built_paper) < len(PAPER_SOURCES) else None),
+        "paper_scaled": {k: v * scale for k, v in PAPER_SPLIT.items()},
     }
     stats = {
         "folder": str(root), "profile": manifest_profile(manifest.settings), "created_by": manifest.created_by,
@@ -126,8 +125,8 @@ def differences(stats: Mapping[str, Any]) -> list[str]:
             out.append(f"{src}: anomaly rate {ours['anomaly_rate']:.2%}, paper {paper['anomaly_rate']:.1%} "
                        f"({100 * (ours['anomaly_rate'] - paper['anomaly_rate']):+.2f} points)")
     split = stats["split"]
-    ref = split["paper_scaled"] or split["paper"]
-    what = "paper scaled to the sources built" if split["paper_scaled"] else "paper"
+    ref = split["paper_scaled"]
+    what = "the paper's proportions at our size"
     for key, label in (("train_items", "train items"), ("test_items", "test items"),
                        ("test_intervals", "ground-truth intervals in the test split")):
         if round(ref[key]) != split["ours"][key]:
@@ -166,14 +165,14 @@ def format_stats(stats: Mapping[str, Any]) -> str:
                  "the paper's total mean length and rate are derived from its rows)")
     s = stats["split"]
     scaled = s["paper_scaled"]
-    lines += ["", f"{'split':<40}{'ours':>8}{'paper':>8}" + (f"{'paper, sources built':>22}" if scaled else "")]
+    lines += ["", f"{'split':<40}{'ours':>8}{'paper':>8}{'paper at our size':>19}"]
     for key, label in (("train_items", "train items"), ("test_items", "test items"),
                        ("test_intervals", "ground-truth intervals in test")):
-        lines.append(f"{label:<40}{_num(s['ours'][key]):>8}{_num(s['paper'][key]):>8}"
-                     + (f"{_num(scaled[key]):>22}" if scaled else ""))
+        lines.append(f"{label:<40}{_num(s['ours'][key]):>8}{_num(s['paper'][key]):>8}{_num(scaled[key]):>19}")
     lines.append(f"{'normal items in test':<40}{_pct(s['ours']['test_normal_share'], 1):>8}{'n/a':>8}")
     lines.append(f"(split by series: {_num(s['ours']['train_series'])} train / {_num(s['ours']['test_series'])} "
-                 "test series; the paper: 759 intervals in 740 test series, about one each)")
+                 "test series; 'paper at our size': the paper's 2,576 : 740 split and 759 intervals per 740 test "
+                 "items applied to our item count)")
     rules = [(src, row["rule"]) for src, row in stats["sources"].items() if row["rule"]]
     if rules:
         lines += ["", "rules:"]

@@ -58,12 +58,17 @@ def _paper_total(sources: Iterable[str]) -> dict[str, Any]:
             if points else None}
 
 
-def _skipped(manifest: Manifest) -> dict[str, dict[str, int]]:
-    """Skipped inputs per source and kind (manifests before kinds: ``unknown`` / ``unreadable``)."""
+def _skipped(manifest: Manifest) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, str]]]:
+    """Skipped inputs per source and kind (manifests before kinds: ``unknown`` / ``unreadable``),
+    and the first reason of each (source, kind) as an example."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
+    examples: dict[str, dict[str, str]] = defaultdict(dict)
     for s in manifest.skipped:
-        out[str(s.get("source") or "unknown")][str(s.get("kind") or "unreadable")] += 1
-    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
+        source, kind = str(s.get("source") or "unknown"), str(s.get("kind") or "unreadable")
+        out[source][kind] += 1
+        examples[source].setdefault(kind, f"{s.get('path', '')}: {s.get('reason', '')}")
+    return ({k: dict(sorted(v.items())) for k, v in sorted(out.items())},
+            {k: dict(sorted(v.items())) for k, v in sorted(examples.items())})
 
 
 def bench_stats(root: str | Path) -> dict[str, Any]:
@@ -73,7 +78,7 @@ def bench_stats(root: str | Path) -> dict[str, Any]:
     for it in manifest.items:
         by_source[it.source].append(it)
     order = [s for s in PAPER_SOURCES if s in by_source] + sorted(s for s in by_source if s not in PAPER_SOURCES)
-    skipped = _skipped(manifest)
+    skipped, examples = _skipped(manifest)
     sources: dict[str, Any] = {}
     for src in [*order, *(s for s in PAPER_SOURCES if s not in by_source)]:
         ours = _part(by_source.get(src, []))
@@ -96,7 +101,7 @@ def bench_stats(root: str | Path) -> dict[str, Any]:
         "total": {"ours": _part(manifest.items), "paper": _paper_total(PAPER_SOURCES),
                   "paper_built_sources": _paper_total(built_paper) if built_paper else None},
         "split": split,
-        "skipped": {"total": len(manifest.skipped), "by_source": skipped},
+        "skipped": {"total": len(manifest.skipped), "by_source": skipped, "examples": examples},
     }
     stats["differences"] = differences(stats)
     return stats
@@ -184,9 +189,14 @@ def format_stats(stats: Mapping[str, Any]) -> str:
         lines += ["", f"skipped: {sk['total']:,}"]
         for src, kinds in sk["by_source"].items():
             lines.append(f"  {src}: " + ", ".join(f"{n:,} {k} ({SKIP_KINDS.get(k, k)})" for k, n in kinds.items()))
+            lines += [f"    e.g. {_clip(sk['examples'][src][k])}" for k in kinds if sk.get("examples", {}).get(src, {}).get(k)]
     lines += ["", "differences from the paper:" if stats["differences"] else "differences from the paper: none"]
     lines += [f"  - {d}" for d in stats["differences"]]
     return "\n".join(lines)
+
+
+def _clip(text: str, n: int = 240) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _rule_text(rule: Mapping[str, Any]) -> str:

@@ -36,7 +36,7 @@ from .manifest import (
     write_manifest,
 )
 from .profiles import DEFAULT_PROFILE, Profile, get_profile, known_profiles
-from .segment import SegmentSettings
+from .segment import Rule, SegmentSettings
 from .sources import Skipped, Unit, canonical, load_unit, loader
 from .split import TEST, TRAIN, split_groups
 
@@ -100,6 +100,7 @@ class _SeriesResult:
     origin: str
     n_points: int
     segments: tuple[tuple[int, int, tuple[tuple[int, int], ...], tuple[str, ...], bytes, str], ...]
+    rule: Rule
 
 
 def _work(unit: Unit, profile: Profile, seed: int) -> tuple[list[_SeriesResult], list[Skipped]]:
@@ -117,14 +118,15 @@ def _work(unit: Unit, profile: Profile, seed: int) -> tuple[list[_SeriesResult],
         if isinstance(item, Skipped):
             skipped.append(item if item.source else replace(item, source=unit.source))
             continue
-        segments, skips = profile.rule_for(item.source).segment(item, seed)
+        rule = profile.rule_for(item.source, unit.source)
+        segments, skips = rule.segment(item, seed)
         skipped.extend(skips)
         encoded = []
         for s in segments:
             data = segment_csv(s.index, s.values, s.labels)
             encoded.append((s.start, s.end, s.intervals, s.anomaly_kinds, data, hashlib.sha256(data).hexdigest()))
         results.append(_SeriesResult(item.source, item.domain, item.name, str(item.group), item.split,
-                                     item.anomaly_kinds, item.origin, int(item.values.size), tuple(encoded)))
+                                     item.anomaly_kinds, item.origin, int(item.values.size), tuple(encoded), rule))
     return results, skipped
 
 
@@ -227,7 +229,7 @@ def _build_into(tmp: Path, units: Sequence[Unit], specs: Mapping[str, Any], sett
         for results, skips in stream:
             skipped.extend(skips)
             series.extend(_write_new(tmp, results, seen, skipped))
-    series, capped = _apply_caps(tmp, series, profile, settings.seed)
+    series, capped = _apply_caps(tmp, series, settings.seed)
     splits = _split(series, settings)
     items = sorted(
         (ManifestItem(id=(iid := item_id(r.source, r.name, start)), source=r.source, domain=r.domain,
@@ -275,15 +277,17 @@ def _write_new(tmp: Path, results: Iterable[_SeriesResult], seen: dict[tuple[str
     return kept
 
 
-def _apply_caps(tmp: Path, series: list[_SeriesResult], profile: Profile,
-                seed: int) -> tuple[list[_SeriesResult], dict[str, int]]:
+def _apply_caps(tmp: Path, series: list[_SeriesResult], seed: int) -> tuple[list[_SeriesResult], dict[str, int]]:
     """Keep at most ``rule.max_items`` segments per source: those with the smallest seeded hash of
     (source, series, start), so the choice depends only on the candidates and the seed. The
     files of dropped segments are removed; returns the kept series and the number dropped per source."""
-    caps = {r.source: profile.rule_for(r.source).max_items for r in series}
+    caps: dict[str, int] = {}
+    for r in series:
+        if r.rule.max_items is not None:
+            caps[r.source] = min(caps.get(r.source, r.rule.max_items), r.rule.max_items)
     ranked: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
     for i, r in enumerate(series):
-        if caps[r.source] is not None:
+        if r.rule.max_items is not None:
             for start, *_rest in r.segments:
                 ranked[r.source].append((stable_hash(["visanombench-cap", seed, r.source, r.name, start], 16), i, start))
     drop: set[tuple[int, int]] = set()
@@ -328,7 +332,9 @@ def _source_counts(series: Sequence[_SeriesResult], items: Sequence[ManifestItem
                 "domains": defaultdict(int), "skipped": defaultdict(int), "capped": 0}
 
     out: dict[str, Any] = {}
+    rules: dict[str, dict[str, Any]] = {}
     for r in series:
+        rules.setdefault(r.source, r.rule.to_dict())
         c = out.setdefault(r.source, fresh())
         c["series"] += 1
         c["points"] += r.n_points
@@ -343,7 +349,7 @@ def _source_counts(series: Sequence[_SeriesResult], items: Sequence[ManifestItem
     for source, c in out.items():
         c["domains"] = dict(sorted(c["domains"].items()))
         c["skipped"] = dict(sorted(c["skipped"].items()))
-        c["rule"] = profile.rule_for(source).to_dict()
+        c["rule"] = rules.get(source) or profile.rule_for(source).to_dict()
     return out
 
 

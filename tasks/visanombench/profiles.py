@@ -32,22 +32,34 @@ KNOWN = ("paper", "fixed-1000")
 
 @dataclass(frozen=True)
 class Profile:
-    """A named mapping from source label (``GutenTAG``, ``UCR-TSAD`` ...) to rule, with a default rule."""
+    """A named mapping from source label (``GutenTAG``, ``UCR-TSAD`` ...) to rule, with a default rule.
+
+    ``loader_rules`` map a loader's label (``Unit.source``) to a rule for everything that loader
+    yields, whatever the series' own source label (the published dataset's rows say ``KPI``
+    etc. but are already the paper's items); they win over ``rules``.
+    """
 
     name: str
     description: str
     rules: tuple[tuple[str, Rule], ...] = ()
     default: Rule = field(default_factory=WholeSeries)
+    loader_rules: tuple[tuple[str, Rule], ...] = ()
 
-    def rule_for(self, source: str) -> Rule:
-        """The rule of one source label."""
+    def rule_for(self, source: str, loader: str | None = None) -> Rule:
+        """The rule of a series of ``source`` loaded by ``loader``."""
+        by_loader = dict(self.loader_rules)
+        if loader is not None and loader in by_loader:
+            return by_loader[loader]
         return dict(self.rules).get(source, self.default)
 
     def to_dict(self) -> dict[str, Any]:
-        """Manifest form: name, description, per-source rules and the default rule."""
-        return {"name": self.name, "description": self.description,
-                "rules": {src: rule.to_dict() for src, rule in sorted(self.rules)},
-                "default": self.default.to_dict()}
+        """Manifest form: name, description, per-source and per-loader rules and the default rule."""
+        out = {"name": self.name, "description": self.description,
+               "rules": {src: rule.to_dict() for src, rule in sorted(self.rules)},
+               "default": self.default.to_dict()}
+        if self.loader_rules:
+            out["loader_rules"] = {src: rule.to_dict() for src, rule in sorted(self.loader_rules)}
+        return out
 
 
 def paper_profile() -> Profile:
@@ -55,7 +67,10 @@ def paper_profile() -> Profile:
     from .sources import LOADERS
 
     rules = tuple(sorted((m.SOURCE, m.PAPER_RULE) for m in LOADERS.values() if hasattr(m, "PAPER_RULE")))
-    return Profile("paper", "per-source rules that reproduce the paper's source table", rules, WholeSeries())
+    loader_rules = tuple(sorted((m.SOURCE, m.PAPER_LOADER_RULE) for m in LOADERS.values()
+                                if hasattr(m, "PAPER_LOADER_RULE")))
+    return Profile("paper", "per-source rules that reproduce the paper's source table", rules, WholeSeries(),
+                   loader_rules)
 
 
 def fixed_profile(window: int = 1000, stride: int | None = None, min_length: int | None = None,

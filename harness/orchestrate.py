@@ -14,6 +14,7 @@ from typing import Any
 
 from harness import registry
 from harness.cache import PredictionCache
+from harness.draws import draw_seeds, model_for_draw
 from harness.errors import UsageError
 from harness.hashing import stable_hash
 from harness.runner import Runner, RunResult
@@ -118,13 +119,19 @@ def run_specs(
             tasks[tk] = registry.make_task(spec.task, **spec.task_args)
         if mk not in models:
             models[mk] = registry.make_model(spec.model, **spec.model_args)
-    runners: dict[str, list[Runner]] = {mk: [] for mk in models}
-    for spec in specs:
+    planned = []
+    for spec in specs:  # every pair, generation override and draw is checked before any folder is made
         task, model = tasks[_key(spec.task, spec.task_args)], models[_key(spec.model, spec.model_args)]
         check_compatible(task, model)
+        model = apply_generation(model, spec.generation)
+        for seed in draw_seeds(spec):
+            model_for_draw(model, seed)
+        planned.append((spec, task, model))
+    runners: dict[str, list[Runner]] = {mk: [] for mk in models}
+    for spec, task, model in planned:
         runners[_key(spec.model, spec.model_args)].append(
-            Runner(task, apply_generation(model, spec.generation), Path(output), spec=spec, batch_size=batch_size,
-                   cache=cache, rerun=rerun, progress=progress))
+            Runner(task, model, Path(output), spec=spec, batch_size=batch_size, cache=cache, rerun=rerun,
+                   progress=progress))
     results = []
     for mk, model in models.items():
         try:

@@ -233,3 +233,18 @@ def test_two_model_args_give_two_leaderboard_rows(tmp_path: Path) -> None:
                     for r in table["rows"]))
     assert set(rows) == {"toy-deviation (delay=0, task.n=3)", "toy-deviation (delay=0.001, task.n=3)"}
     assert len({r["spec_id"] for r in table["rows"]}) == 2 and {r["model"] for r in table["rows"]} == {"toy-deviation"}
+
+
+def test_incompatible_pair_is_refused_before_any_folder(tmp_path: Path) -> None:
+    class TextOnly(toy.DeviationModel):
+        provides = frozenset({"text"})
+
+    registry.register_model("toy-text-only", group="test")(TextOnly)
+    specs = matrix_specs(["toy-deviation", "toy-text-only"], ["toy"], task_args={"n": 2})
+    toy.ToyTask.accepts = frozenset({"scores"})
+    try:
+        with pytest.raises(UsageError, match="accepts scores output"):
+            run_specs(specs, output=tmp_path / "out", cache=None, progress=False, echo=None)
+    finally:
+        del toy.ToyTask.accepts
+    assert not (tmp_path / "out").exists()

@@ -147,17 +147,8 @@ def run_specs(
     return results
 
 
-def run_spec(
-    spec: RunSpec,
-    *,
-    output: str | Path,
-    cache: PredictionCache | None,
-    batch_size: int | None = None,
-    rerun: bool = False,
-    progress: bool = True,
-    echo: Echo = print,
-) -> RunResult:
-    """Run one spec (see :func:`run_specs`)."""
-    (result,) = run_specs([spec], output=output, cache=cache, batch_size=batch_size, rerun=rerun,
-                          progress=progress, echo=echo)
+def run_spec(spec: RunSpec, **options: Any) -> RunResult:
+    """Run one spec; ``options`` are those of :func:`run_specs` (``output``, ``cache``,
+    ``batch_size``, ``rerun``, ``progress``, ``echo``)."""
+    (result,) = run_specs([spec], **options)
     return result

@@ -54,8 +54,9 @@ def _json_default(obj: Any) -> Any:
 
 def json_safe(obj: Any) -> Any:
     """A JSON-ready copy of model-supplied data: NaN/inf become None, numpy becomes Python,
-    tuples and sets become lists, anything else unknown becomes its ``str``."""
-    if isinstance(obj, dict):
+    mappings become dicts with text keys, tuples and sets become lists, anything else unknown
+    becomes its ``str``. The one such helper (records, cache and leaderboard use it)."""
+    if isinstance(obj, Mapping):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [json_safe(v) for v in obj]

@@ -400,7 +400,8 @@ class Runner:
             },
             "model": {
                 "name": spec.model, "adapter": _adapter_name(self.model, model_display), "fingerprint": self.model_fp,
-                "args": public_args(spec.model_args), "display": model_display,
+                "args": public_args(getattr(self.model, "public_args", None) or spec.model_args),
+                "display": model_display,
             },
             "limit": self.limit,
             "draws": {"n": spec.draws, "reducer": spec.reducer, "reduce_by": spec.reduce_by,

@@ -233,6 +233,27 @@ def test_two_model_args_give_two_leaderboard_rows(tmp_path: Path) -> None:
                     for r in table["rows"]))
     assert set(rows) == {"toy-deviation (delay=0, task.n=3)", "toy-deviation (delay=0.001, task.n=3)"}
     assert len({r["spec_id"] for r in table["rows"]}) == 2 and {r["model"] for r in table["rows"]} == {"toy-deviation"}
+    from leaderboard.build import build_site
+
+    html = build_site(out, tmp_path / "site").read_text(encoding="utf-8")
+    assert all(f"<code>{label}</code>" in html for label in rows)
+
+
+def test_generation_overrides_make_a_copy_on_the_same_engine() -> None:
+    from harness.orchestrate import apply_generation
+
+    model = registry.make_model("openai-compat", model="m", base_url="http://127.0.0.1:9", api_key="k")
+    hot = apply_generation(model, {"temperature": 0.7, "seed": 3})
+    assert hot.engine is model.engine and hot.generation.temperature == 0.7 and hot.generation.seed == 3
+    assert model.generation.temperature == 0.0 and hot.fingerprint() != model.fingerprint()
+    assert hot.display["generation"]["temperature"] == 0.7 and hot.registered_name == "openai-compat"
+    assert hot.with_draw(9).generation.seed == 9 and hot.generation.seed == 3
+    with pytest.raises(UsageError, match="unknown generation setting"):
+        apply_generation(model, {"temprature": 0.7})
+    with pytest.raises(UsageError, match="bad generation settings"):
+        apply_generation(model, {"temperature": "hot"})
+    spec = RunSpec(task="t", model="GPT-4o", generation={"temperature": 0.7}, draws=3, seed=1, reducer="majority")
+    assert spec.label == "GPT-4o (temperature=0.7, seed=1, n=3, majority)"
 
 
 def test_incompatible_pair_is_refused_before_any_folder(tmp_path: Path) -> None:

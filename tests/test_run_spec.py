@@ -269,3 +269,15 @@ def test_incompatible_pair_is_refused_before_any_folder(tmp_path: Path) -> None:
     finally:
         del toy.ToyTask.accepts
     assert not (tmp_path / "out").exists()
+
+
+def test_reader_takes_a_bom_and_refuses_deep_nesting_with_a_message(tmp_path: Path) -> None:
+    spec = RunSpec(task="toy", model="toy-deviation", task_args={"n": 2})
+    res = run_spec(spec, output=tmp_path, cache=None, progress=False, echo=None)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + (res.path / "run.json").read_bytes())
+    assert read_run(bom)["spec_id"] == spec.id
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(RecordError, match="deep.json: not valid JSON"):
+        read_run(deep)

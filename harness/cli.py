@@ -20,6 +20,8 @@ from harness.spec import REDUCERS
 log = logging.getLogger("visanom")
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
+
+
 def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
     """``["k=v", ...]`` to a dict; values are read as YAML scalars (``3`` is an int, ``true`` a bool)."""
     out: dict[str, Any] = {}

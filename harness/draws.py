@@ -36,6 +36,7 @@ VIEW_KEYS = ("text", "scores_file", "intervals", "error", "parse_failed", "metri
 """The per-draw keys that make a sample line's headline view."""
 
 Rescore = Callable[[list[list[int]], Sequence[int]], "dict[str, Any] | None"]
+"""Scores majority intervals for a task: ``(intervals, voting draw indices) -> metrics``."""
 
 
 def draw_seeds(spec: RunSpec) -> list[int | None]:

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from harness.cache import PredictionCache, cache_key
-from harness.draws import aggregate_draws, draw_seeds, model_for_draw, reduce_sample
+from harness.draws import Rescore, aggregate_draws, draw_seeds, model_for_draw, reduce_sample
 from harness.errors import OutputError, UsageError
 from harness.hashing import array_hash, stable_hash
 from harness.provenance import environment, utc_now
@@ -234,7 +234,7 @@ class Runner:
             "pred_meta": json_safe({k: v for k, v in pred.meta.items() if k != "parse_failed"}),
         }
 
-    def _rescore(self, sample: Sample, preds: Sequence[Prediction]):  # noqa: ANN202 - a closure
+    def _rescore(self, sample: Sample, preds: Sequence[Prediction]) -> Rescore:
         """The task's metrics of majority intervals (scores: the voters' mean, when all have them)."""
 
         def rescore(intervals: list[list[int]], voters: Sequence[int]) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ Deterministic: the detector is seeded per series. It gives every text-model metr
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,6 +144,15 @@ class TemplateReasoner:
             # the default format is left out, so answers cached before formats were chosen still match
             **({} if self.answer.name == DEFAULT_ANSWER_FORMAT else {"answer": self.answer.fingerprint()}),
         })
+
+    def with_draw(self, seed: int) -> TemplateReasoner:
+        """The draw hook (``harness.draws``): a copy over the detector re-seeded with ``seed``."""
+        hook = getattr(self.detector, "with_draw", None)
+        if not callable(hook):
+            raise UsageError(f"detector {self.detector_name!r} cannot be re-seeded")
+        twin = copy.copy(self)
+        twin.detector = hook(seed)
+        return twin
 
     def describe(self) -> dict[str, Any]:
         """Display metadata: a heuristic baseline, not a VLM."""

@@ -230,10 +230,10 @@ def _run(demo: Any, srv: Any, name: str, tmp_path: Path, limit: int, **kw: Any) 
 
 
 @pytest.mark.parametrize("name,kw,expected", [
-    ("AnomLLM", {}, lambda start: [[start + 10, start + 19]]),
-    ("AnomLLM-text", {}, lambda start: [[start + 10, start + 19]]),
-    ("LLMAD", {}, lambda start: [[start + w + 4, start + w + 6] for w in (0, 400, 800)]),
-    ("LLM-TSAD", {"window": 500}, lambda start: [[start + w, start + w + 1] for w in (0, 500)]),
+    ("AnomLLM", {}, lambda start, n: [[start + 10, start + 19]]),
+    ("AnomLLM-text", {}, lambda start, n: [[start + 10, start + 19]]),
+    ("LLMAD", {}, lambda start, n: [[start + w + 4, start + w + 6] for w in range(0, n, 400) if w + 6 < n]),
+    ("LLM-TSAD", {"window": 500}, lambda start, n: [[start + w, start + w + 1] for w in range(0, n, 500) if w + 1 < n]),
 ])
 def test_recipe_end_to_end_on_the_demo_set(demo: Any, srv: Any, tmp_path: Path, name: str, kw: dict,
                                            expected: Any) -> None:
@@ -243,7 +243,7 @@ def test_recipe_end_to_end_on_the_demo_set(demo: Any, srv: Any, tmp_path: Path, 
     assert run["model"]["display"]["group"] == "LLM/VLM detector" and run["model"]["args"]["backbone"] == "GPT-4o"
     assert "api_key" not in json.dumps(run["model"]["args"])
     for r in records:
-        assert r["intervals"] == expected(r["meta"]["start"]), r["sample_id"]
+        assert r["intervals"] == expected(r["meta"]["start"], r["meta"]["length"]), r["sample_id"]
         assert r["metrics"] is not None and r["error"] is None and not r["parse_failed"]
         assert r["pred_meta"]["recipe"]["answers"] and r["usage"]["prompt_tokens"] > 0
         assert parse_answer(r["text"], (r["meta"]["start"], r["meta"]["end"])).intervals == tuple(

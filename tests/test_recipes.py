@@ -297,6 +297,8 @@ def test_in_context_examples_come_from_the_train_split(demo: Any) -> None:
     assert origins and origins <= train_ids and not origins & test_ids
     assert m.pool.anomaly_segments() and m.fingerprint() != make("LLMAD").fingerprint()
     assert make("LLMAD", examples="none").for_task(demo).pool.examples == []
+    train_run = registry.make_task("visanombench-demo", data_dir=str(demo.data_dir), split="train")
+    assert make("LLMAD").for_task(train_run).pool.examples == []  # never the samples themselves
 
 
 @needs_encoder

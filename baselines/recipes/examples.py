@@ -120,9 +120,10 @@ def _spread(items: Sequence[Any], k: int) -> list[Any]:
 
 def pool_for_task(task: Any, max_series: int = 64) -> ExamplePool:
     """The train split of a VisAnomBench-format task (``task.data_dir`` holds a manifest), at most
-    ``max_series`` series spread over it; an empty pool for other tasks."""
-    if not hasattr(task, "items") or not hasattr(task, "split"):
-        return ExamplePool()
+    ``max_series`` series spread over it; an empty pool for other tasks and when the task itself
+    evaluates the train split (its examples would be the samples)."""
+    if not hasattr(task, "split") or str(task.split) == "train" or not hasattr(task, "items"):
+        return ExamplePool()  # not VisAnomBench-format, or evaluating the train split itself
     from tasks.visanombench.manifest import load_manifest, read_segment
 
     root = task.data_dir

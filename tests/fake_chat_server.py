@@ -9,6 +9,10 @@ date), ``500``, ``503``, ``400``, ``401``, ``slow:S`` (sleep S seconds first), `
 (a well-framed 200 whose JSON body is cut in half), ``cut`` (the body stops short of its
 Content-Length and the connection closes), ``drop`` (the connection closes with no reply),
 ``empty`` (a completion with empty text), ``400-leak`` (a 400 whose message quotes the key).
+
+A request can also be *held*: :meth:`FakeChatServer.hold` returns a gate, and every request
+whose prompt contains the given text waits (before answering) until the gate is released,
+so tests can order completions with events instead of timing.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         anthropic = self.path.rstrip("/").endswith("/messages")
         fake._record(self.path, dict(self.headers.items()), body, fault)
+        fake._wait_if_held(_prompt_and_image(body, anthropic)[0])
         time.sleep(fake.latency_s)
         kind, _, arg = fault.partition(":")
         if kind == "slow":
@@ -183,6 +188,26 @@ class _Server(ThreadingHTTPServer):
     fake: FakeChatServer
 
 
+class Gate:
+    """Holds the requests whose prompt contains ``match`` until :meth:`release` (or ``max_hold_s``)."""
+
+    def __init__(self, match: str, max_hold_s: float, count: int | None = None):
+        self.match = match
+        self.count = count  # hold only the first ``count`` matching requests (None: all)
+        self.max_hold_s = max_hold_s  # a hang guard: a forgotten gate lets go eventually
+        self.released = threading.Event()
+        self.arrived = threading.Semaphore(0)  # one release per held request that arrived
+
+    def release(self) -> None:
+        """Let every held request (and later matching ones) through."""
+        self.released.set()
+
+    def wait_arrived(self, n: int = 1, timeout: float = 30.0) -> None:
+        """Block until ``n`` matching requests have arrived (AssertionError after ``timeout``)."""
+        for _ in range(n):
+            assert self.arrived.acquire(timeout=timeout), f"no request matching {self.match!r} arrived"
+
+
 class FakeChatServer:
     """The server; use as a context manager. ``base_url`` ends in ``/v1`` (OpenAI SDK style)."""
 
@@ -201,6 +226,7 @@ class FakeChatServer:
         self.max_in_flight = 0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._gates: list[Gate] = []
 
     # -- control ------------------------------------------------------------------------
     def push(self, *faults: str) -> None:
@@ -208,9 +234,29 @@ class FakeChatServer:
         with self._lock:
             self._faults.extend(faults)
 
+    def hold(self, match: str, count: int | None = None, max_hold_s: float = 60.0) -> Gate:
+        """Hold the requests whose prompt contains ``match`` (the first ``count`` of them, or
+        all) until the returned gate is released."""
+        gate = Gate(match, max_hold_s, count)
+        with self._lock:
+            self._gates.append(gate)
+        return gate
+
+    def wait_in_flight(self, n: int, timeout: float = 30.0) -> None:
+        """Block until ``n`` requests are in flight at once (AssertionError after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight < n:
+            assert time.monotonic() < deadline, f"{self.in_flight} requests in flight, never {n}"
+            time.sleep(0.005)
+
     def reset(self, drain_s: float = 10.0) -> None:
-        """Wait (up to ``drain_s``) for requests a previous test left in flight (e.g. one its
-        client gave up on), then forget recorded requests, queued faults and the maximum."""
+        """Release held requests, wait (up to ``drain_s``) for requests a previous test left in
+        flight (e.g. one its client gave up on), then forget recorded requests, queued faults,
+        gates and the maximum."""
+        with self._lock:
+            gates, self._gates = self._gates, []
+        for gate in gates:
+            gate.release()
         deadline = time.monotonic() + drain_s
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -238,6 +284,8 @@ class FakeChatServer:
         return self
 
     def stop(self) -> None:
+        for gate in self._gates:
+            gate.release()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -263,6 +311,16 @@ class FakeChatServer:
             self.requests.append({"path": path, "headers": {k.lower(): v for k, v in headers.items()},
                                   "body": body if self.keep_bodies else None, "fault": fault,
                                   "t": time.monotonic()})
+
+    def _wait_if_held(self, prompt: str) -> None:
+        with self._lock:
+            gates = [g for g in self._gates if g.match in prompt and g.count != 0]
+            for g in gates:
+                if g.count is not None:
+                    g.count -= 1
+        for gate in gates:
+            gate.arrived.release()
+            gate.released.wait(gate.max_hold_s)
 
     def _enter(self) -> None:
         with self._lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fake_chat_server import FAST_RETRIES, FakeChatServer, answer_for
@@ -65,10 +65,22 @@ def test_retry_after_is_honoured(srv: FakeChatServer) -> None:
 
 
 def test_concurrency_bound(srv: FakeChatServer) -> None:
-    srv.latency_s = 0.1
-    t0 = time.monotonic()
-    out = engine(srv, concurrency=3).generate([req(i) for i in range(9)], GenerationConfig())
-    assert all(r.error is None for r in out) and 2 <= srv.max_in_flight <= 3 and time.monotonic() - t0 >= 0.28
+    gate = srv.hold("anomalies")
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(engine(srv, concurrency=3).generate, [req(i) for i in range(9)], GenerationConfig())
+        gate.wait_arrived(3)
+        srv.wait_in_flight(3)
+        gate.release()
+        out = job.result(timeout=60)
+    assert all(r.error is None for r in out) and srv.max_in_flight == 3 and len(srv.requests) == 9
+
+
+def test_stream_yields_each_result_as_it_completes(srv: FakeChatServer) -> None:
+    gate = srv.hold("#0")
+    stream = engine(srv, concurrency=2).generate_stream((req(i) for i in range(5)), GenerationConfig())
+    assert sorted(next(stream).request_id for _ in range(4)) == ["r1", "r2", "r3", "r4"]
+    gate.release()
+    assert next(stream).request_id == "r0" and next(stream, None) is None
 
 
 def test_missing_key_names_the_variable(srv: FakeChatServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from harness.inference.base import GenerationConfig
 from harness.inference.openai_engine import OpenAICompatEngine
 from harness.registry import register_model
 
-BATCHES_PER_SLOT = 4  # the runner's batch holds this many requests per concurrency slot
+BATCHES_PER_SLOT = 4  # batch size per slot when a runner batches (the streaming path does not)
 
 
 @register_model("openai-compat", group="large VLM", engine="openai-compat", provides=["text"], open=False)
@@ -33,6 +33,7 @@ def make_openai_compat(
     extra_body: Mapping[str, Any] | None = None,
     image_detail: str | None = None,
     max_pixels: int | None = None,
+    http_backend: str = "auto",
     max_new_tokens: int = 1024,
     temperature: float = 0.0,
     top_p: float = 1.0,
@@ -46,6 +47,7 @@ def make_openai_compat(
         model, base_url=base_url, api_key=api_key, api_key_env=api_key_env, concurrency=int(concurrency),
         timeout_s=float(timeout_s), max_retries=int(max_retries), provider=provider,
         extra_body=dict(extra_body or {}), image_detail=image_detail, max_pixels=max_pixels,
+        http_backend=http_backend,
     )
     return VLMModel("openai-compat", engine, GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop),
                     system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))
@@ -63,6 +65,7 @@ def make_anthropic(
     max_retries: int = 6,
     extra_body: Mapping[str, Any] | None = None,
     max_pixels: int | None = None,
+    http_backend: str = "auto",
     max_new_tokens: int = 1024,
     temperature: float = 0.0,
     top_p: float = 1.0,
@@ -75,6 +78,7 @@ def make_anthropic(
     engine = AnthropicEngine(
         model, api_key=api_key, base_url=base_url, concurrency=int(concurrency), timeout_s=float(timeout_s),
         max_retries=int(max_retries), extra_body=dict(extra_body or {}), max_pixels=max_pixels,
+        http_backend=http_backend,
     )
     return VLMModel("anthropic", engine, GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop),
                     system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))

@@ -436,6 +436,7 @@ class ApiEngine:
         loop = self._ensure_started()
         done: queue.SimpleQueue[Future] = queue.SimpleQueue()
         in_flight: dict[Future, int] = {}
+        running: set[asyncio.Task[Any]] = set()  # this stream's tasks that have started (loop side)
         pending: Iterator[tuple[int, ChatRequest]] | None = _chain(first, source)
         try:
             while True:
@@ -449,7 +450,7 @@ class ApiEngine:
                     if isinstance(prepared, GenerationResult):
                         yield index, prepared
                         continue
-                    fut = loop.submit(self._send(prepared))
+                    fut = loop.submit(_tracked(self._send(prepared), running))
                     in_flight[fut] = index
                     fut.add_done_callback(done.put)
                 if not in_flight:
@@ -462,8 +463,11 @@ class ApiEngine:
                                      f"({result.error}); {self.describe_key()}")
                 yield index, result
         finally:
-            for fut in in_flight:
-                fut.cancel()
+            if in_flight:  # closed early or failed: nothing of this stream may stay in flight
+                for fut in in_flight:
+                    fut.cancel()
+                with contextlib.suppress(Exception):
+                    loop.run(_cancel_all(running), timeout=30)
 
     def _prepared(self, request: ChatRequest, config: GenerationConfig) -> _Prepared | GenerationResult:
         meta: dict[str, Any] = {}
@@ -484,7 +488,7 @@ class ApiEngine:
                 try:
                     t0 = time.perf_counter()
                     try:
-                        return await asyncio.wait_for(self._attempt(client, prepared.body, meta), self.timeout_s)
+                        return await _within(self._attempt(client, prepared.body, meta), self.timeout_s)
                     except asyncio.TimeoutError:
                         raise Transient(f"timed out after {self.timeout_s:g} s") from None
                     finally:
@@ -521,6 +525,34 @@ class ApiEngine:
             message = message.replace(self._key, "[redacted]")
         message = _KEYLIKE.sub("[redacted]", message)
         return message[:MAX_ERROR_CHARS]
+
+
+async def _within(coro: Any, seconds: float) -> Any:
+    """``await coro`` with a deadline (``asyncio.timeout`` where there is one: no extra task)."""
+    timeout = getattr(asyncio, "timeout", None)
+    if timeout is None:  # Python 3.10
+        return await asyncio.wait_for(coro, seconds)
+    async with timeout(seconds):
+        return await coro
+
+
+async def _tracked(coro: Any, running: set[asyncio.Task[Any]]) -> Any:
+    """``await coro``, listed in ``running`` meanwhile (so a closed stream can cancel and wait)."""
+    task = asyncio.current_task()
+    assert task is not None
+    running.add(task)
+    try:
+        return await coro
+    finally:
+        running.discard(task)
+
+
+async def _cancel_all(running: set[asyncio.Task[Any]]) -> None:
+    """Cancel the started tasks of a stream and wait until they have finished."""
+    tasks = list(running)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

@@ -2,7 +2,8 @@
 
 Answers are deterministic, derived from the request (an answer in the paper's tag format
 whose interval comes from a hash of the image and prompt). Faults can be queued (consumed
-one per request, in arrival order) or drawn at random with ``error_rate``:
+one per request, in arrival order), queued for requests whose body contains a given text
+(``push_for``), or drawn at random with ``error_rate``:
 
 ``ok``, ``429`` / ``429:S`` (Retry-After S seconds) / ``429-date:S`` (Retry-After as an HTTP
 date), ``500``, ``503``, ``400``, ``401``, ``slow:S`` (sleep S seconds first), ``truncated``
@@ -65,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
-        fault = fake._next_fault()
+        fault = fake._next_fault(raw)
         fake._enter()
         try:
             self._serve(fake, raw, fault)
@@ -227,12 +228,18 @@ class FakeChatServer:
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._gates: list[Gate] = []
+        self._targeted: list[tuple[bytes, deque[str]]] = []
 
     # -- control ------------------------------------------------------------------------
     def push(self, *faults: str) -> None:
         """Queue faults for the next requests (one each, in arrival order)."""
         with self._lock:
             self._faults.extend(faults)
+
+    def push_for(self, match: str, *faults: str) -> None:
+        """Queue faults for the next requests whose body contains ``match`` (one each, in order)."""
+        with self._lock:
+            self._targeted.append((match.encode(), deque(faults)))
 
     def hold(self, match: str, count: int | None = None, max_hold_s: float = 60.0) -> Gate:
         """Hold the requests whose prompt contains ``match`` (the first ``count`` of them, or
@@ -263,6 +270,7 @@ class FakeChatServer:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self._targeted.clear()
             self.max_in_flight = self.in_flight
 
     @property
@@ -298,8 +306,11 @@ class FakeChatServer:
         self.stop()
 
     # -- used by the handler ------------------------------------------------------------
-    def _next_fault(self) -> str:
+    def _next_fault(self, raw: bytes = b"") -> str:
         with self._lock:
+            for match, queued in self._targeted:
+                if queued and match in raw:
+                    return queued.popleft()
             if self._faults:
                 return self._faults.popleft()
             if self.error_rate and self._rng.random() < self.error_rate:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import pickle
@@ -454,3 +455,31 @@ def test_runner_writes_each_record_as_its_sample_is_answered(srv: FakeChatServer
     assert result.run["counts"]["n_failed"] == 2
     blobs = b"".join(p.read_bytes() for p in result.path.rglob("*") if p.is_file())
     assert KEY.encode() not in blobs
+
+
+def test_provider_slots_survive_cancelled_waiters() -> None:
+    from harness.inference.api_base import _Limiter
+
+    async def main() -> None:
+        slots = _Limiter()
+        slots.register(1, 1)
+        await slots.acquire()
+        waiting = [asyncio.ensure_future(slots.acquire()) for _ in range(2)]
+        await asyncio.sleep(0)
+        waiting[0].cancel()  # gives up while queued: takes no slot
+        slots.release()  # the slot goes to the next waiter still waiting
+        await asyncio.wait_for(waiting[1], 30)
+        assert slots.in_use == 1 and waiting[0].cancelled()
+        granted = asyncio.ensure_future(slots.acquire())
+        await asyncio.sleep(0)
+        slots.release()  # granted to `granted`...
+        granted.cancel()  # ...which is cancelled before it runs: the slot comes back
+        with contextlib.suppress(asyncio.CancelledError):
+            await granted
+        assert slots.in_use == 0
+        slots.register(2, 3)  # a larger engine of the same provider widens the pool
+        for _ in range(3):
+            await asyncio.wait_for(slots.acquire(), 30)
+        assert slots.in_use == 3
+
+    asyncio.run(main())

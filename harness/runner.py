@@ -136,76 +136,6 @@ class Runner:
                 self.cache.put(key, p)
         return preds
 
-    def _streamed(self, samples: Iterator[Sample]) -> Iterator[tuple[list[Sample], dict[str, Prediction]]]:
-        """``(samples, predictions)`` as each sample is answered, for a model with ``predict_stream``.
-
-        Samples with input errors and cache hits are answered without the model and come out
-        with the next answer; when ``batch_size`` of them wait, the model's stream is let
-        finish and a new one begun, so they are never held for long. A failure of the stream itself fails the samples it
-        holds; one of the task's own sample iterator is raised, as on the batch path.
-        """
-        local: list[tuple[Sample, Prediction]] = []
-        handed: dict[str, tuple[Sample, float]] = {}
-        source = iter(samples)
-        state: dict[str, Any] = {"more": True, "error": None, "pulled": 0}
-
-        def todo() -> Iterator[Sample]:
-            while True:
-                try:
-                    s = next(source)
-                    state["pulled"] += 1
-                except StopIteration:
-                    state["more"] = False
-                    return
-                except Exception as exc:  # the task's, not the model's: raised after the stream
-                    state["more"], state["error"] = False, exc
-                    return
-                key = self._key(s) if self.cache is not None and s.error is None else None
-                hit = self.cache.get(key, s.id) if key is not None else None
-                if s.error is not None or hit is not None:
-                    local.append((s, hit or Prediction(sample_id=s.id, error=f"input: {s.error}")))
-                    if len(local) >= self.batch_size:
-                        return
-                    continue
-                handed[s.id] = (s, time.perf_counter())
-                yield s
-
-        while True:
-            state["pulled"] = 0
-            try:
-                for p in self.model.predict_stream(todo()):
-                    s, t0 = handed.pop(p.sample_id, (None, 0.0))
-                    if s is None:
-                        continue
-                    p.latency_s = p.latency_s or time.perf_counter() - t0
-                    key = self._key(s) if self.cache is not None else None
-                    if key is not None and p.error is None and getattr(self.model, "cacheable", True):
-                        self.cache.put(key, p)
-                    yield [s], {s.id: p}
-                    if local:
-                        yield [s for s, _ in local], {s.id: p for s, p in local}
-                        local.clear()
-            except UsageError:
-                raise
-            except Exception as exc:  # the stream broke: what it held fails, the run goes on
-                if not state["pulled"]:  # it cannot stream at all: batches for the rest
-                    yield from ((b, self._predict(b)) for b in _batches(source, self.batch_size))
-                    return
-                err = f"model: {describe_error(exc)}"
-                yield [s for s, _ in handed.values()], {i: Prediction(sample_id=i, error=err) for i in handed}
-                handed.clear()
-            if handed:
-                err = "model: returned no prediction for this sample"
-                yield [s for s, _ in handed.values()], {i: Prediction(sample_id=i, error=err) for i in handed}
-                handed.clear()
-            if local:
-                yield [s for s, _ in local], {s.id: p for s, p in local}
-                local.clear()
-            if state["error"] is not None:
-                raise state["error"]
-            if not state["more"]:
-                return
-
     # -- records ----------------------------------------------------------------------
     def _record(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
         metrics = None
@@ -280,11 +210,8 @@ class Runner:
                 yield s
 
         with bar:
-            if callable(getattr(self.model, "predict_stream", None)):  # each sample as soon as it is answered
-                groups = self._streamed(pending())
-            else:
-                groups = ((batch, self._predict(batch)) for batch in _batches(pending(), self.batch_size))
-            for batch, preds in groups:
+            for batch in _batches(pending(), self.batch_size):
+                preds = self._predict(batch)
                 records = [self._record(s, preds[s.id]) for s in batch]
                 self.dir.append(records)
                 for r in records:

@@ -408,6 +408,55 @@ def test_runner_never_records_the_base_url(srv: FakeChatServer, tmp_path: Path, 
     assert srv.base_url not in (path / "run.json").read_text()
 
 
+class NamedPromptTask(PlotTask):
+    """PlotTask whose prompts name their sample, so a gate can hold one of them; w2 has no plot."""
+
+    name = "plot-mini-named"
+
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
+        for s in super().samples(limit):
+            if s.id == "w2":
+                yield Sample(id=s.id, series=s.series, index_offset=0, error="no plot for this window",
+                             input_hash=s.input_hash)
+                continue
+            yield Sample(id=s.id, series=s.series, index_offset=0, image=s.image, prompt=f"{s.prompt} [{s.id}]",
+                         input_hash=stable_hash([s.input_hash, s.id]))
+
+
+def test_runner_writes_each_record_as_its_sample_is_answered(srv: FakeChatServer, tmp_path: Path,
+                                                             cache_path: Path) -> None:
+    import baselines.api_models  # noqa: F401  (registers the adapters)
+    from harness.registry import make_model
+
+    gate = srv.hold("[w0]")  # w0's answer waits until the other records are on disk
+    srv.push_for("[w1]", "500")  # w1 is retried
+    srv.push_for("[w3]", "400")  # w3 fails alone
+    model = make_model("openai-compat", model="fake-vlm", base_url=srv.base_url, api_key=KEY, concurrency=2,
+                       batch_size=4)
+    model.engine.retry_policy = FAST_RETRIES
+    runner = Runner(NamedPromptTask(), model, tmp_path / "out", cache=PredictionCache(cache_path), progress=False)
+    lines = runner.dir.path / "samples.jsonl"
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(runner.run)
+        deadline = time.monotonic() + 60  # a hang guard only
+        while not (lines.exists() and len(lines.read_text().splitlines()) == 3):
+            assert time.monotonic() < deadline and not job.done(), "the other records were not written"
+            time.sleep(0.01)
+        written = [json.loads(line) for line in lines.read_text().splitlines()]
+        assert sorted(r["sample_id"] for r in written) == ["w1", "w2", "w3"]  # w0 is still in flight
+        gate.release()
+        result = job.result(timeout=60)
+    records = {r["sample_id"]: r for r in map(json.loads, lines.read_text().splitlines())}
+    assert records["w0"]["error"] is None and records["w0"]["intervals"]
+    assert records["w2"]["error"] == "input: no plot for this window"
+    assert records["w1"]["error"] is None and records["w1"]["pred_meta"]["retries"] == 1
+    assert "HTTP 500" in records["w1"]["pred_meta"]["retry_errors"][0]
+    assert records["w3"]["error"].startswith("HTTP 400") and records["w3"]["pred_meta"]["attempts"] == 1
+    assert result.run["counts"]["n_failed"] == 2
+    blobs = b"".join(p.read_bytes() for p in result.path.rglob("*") if p.is_file())
+    assert KEY.encode() not in blobs
+
+
 def test_provider_slots_survive_cancelled_waiters() -> None:
     from harness.inference.api_base import _Limiter
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fake_chat_server import FAST_RETRIES, FakeChatServer, answer_for
+from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 
 from harness.errors import UsageError
 from harness.inference.anthropic_engine import AnthropicEngine
@@ -65,14 +64,9 @@ def test_retry_after_is_honoured(srv: FakeChatServer) -> None:
 
 
 def test_concurrency_bound(srv: FakeChatServer) -> None:
-    gate = srv.hold("anomalies")
-    with ThreadPoolExecutor(1) as pool:
-        job = pool.submit(engine(srv, concurrency=3).generate, [req(i) for i in range(9)], GenerationConfig())
-        gate.wait_arrived(3)
-        srv.wait_in_flight(3)
-        gate.release()
-        out = job.result(timeout=60)
-    assert all(r.error is None for r in out) and srv.max_in_flight == 3 and len(srv.requests) == 9
+    srv.overlap_at = 3  # the server answers once 3 requests are in flight together
+    out = engine(srv, concurrency=3, timeout_s=HANG_GUARD_S).generate([req(i) for i in range(9)], GenerationConfig())
+    assert all(r.error is None for r in out) and srv.max_in_flight == 3
 
 
 def test_stream_yields_each_result_as_it_completes(srv: FakeChatServer) -> None:

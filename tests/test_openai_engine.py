@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fake_chat_server import FAST_RETRIES, FakeChatServer, answer_for
+from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 from PIL import Image
 
 from harness.aggregate import aggregate_means
@@ -115,7 +115,7 @@ def test_engine_pickles_without_its_loop(srv: FakeChatServer) -> None:
 
 @pytest.mark.parametrize("fault", ["429:0", "500", "503", "truncated", "cut", "drop", "empty"])
 def test_transient_faults_are_retried(srv: FakeChatServer, fault: str) -> None:
-    eng = engine(srv)
+    eng = engine(srv, timeout_s=HANG_GUARD_S)  # no timeout can fire: the verdict is the count
     srv.push(fault)
     (res,) = eng.generate([req()], GenerationConfig())
     assert res.error is None and res.text == expected(req())
@@ -123,14 +123,18 @@ def test_transient_faults_are_retried(srv: FakeChatServer, fault: str) -> None:
     assert [q["fault"] for q in srv.requests] == [fault, "ok"]
 
 
-def test_a_request_that_times_out_is_retried(srv: FakeChatServer) -> None:
-    gate = srv.hold("#0", count=1)  # the first attempt never answers; the retry is not held
-    try:
-        (res,) = engine(srv, timeout_s=2).generate([req(0)], GenerationConfig())
-    finally:
-        gate.release()
-    assert res.error is None and res.text == expected(req(0))
-    assert res.meta["retries"] == 1 and "timed out after 2 s" in res.meta["retry_errors"][0]
+def test_a_timed_out_request_is_retried(srv: FakeChatServer) -> None:
+    """The first request gets no reply until the retry arrives, so its timeout must fire, however
+    slow the machine. A retry that is itself slow may time out too: every extra attempt must then
+    be a timeout of an answered-in-time ``ok`` request, so the verdict does not depend on speed."""
+    eng = engine(srv, timeout_s=2)
+    srv.push("hang")
+    (res,) = eng.generate([req()], GenerationConfig())
+    assert res.error is None and res.text == expected(req())
+    faults = [q["fault"] for q in srv.requests]
+    assert faults[0] == "hang" and set(faults[1:]) == {"ok"}
+    assert res.meta["retries"] == len(faults) - 1 >= 1
+    assert all("timed out" in e for e in res.meta["retry_errors"])
 
 
 def test_retries_run_out_into_a_per_request_error(srv: FakeChatServer) -> None:
@@ -154,10 +158,9 @@ def test_client_errors_are_not_retried(srv: FakeChatServer, fault: str) -> None:
 def test_retry_after_seconds_is_honoured(srv: FakeChatServer) -> None:
     eng = engine(srv)
     srv.push("429:1")
-    t0 = time.monotonic()
     (res,) = eng.generate([req()], GenerationConfig())
     gap = srv.requests[1]["t"] - srv.requests[0]["t"]
-    assert res.error is None and gap >= 0.95 and time.monotonic() - t0 < 30.0  # waited, not stuck
+    assert res.error is None and gap >= 0.95  # waited for Retry-After (the backoff alone is ~0.01 s)
 
 
 def test_retry_after_http_date_is_honoured(srv: FakeChatServer) -> None:
@@ -165,7 +168,7 @@ def test_retry_after_http_date_is_honoured(srv: FakeChatServer) -> None:
     srv.push("429-date:2")  # one-second resolution: the wait is in (1, 2] s
     (res,) = eng.generate([req()], GenerationConfig())
     gap = srv.requests[1]["t"] - srv.requests[0]["t"]
-    assert res.error is None and 0.95 <= gap < 30.0  # waited for the date, and was not stuck
+    assert res.error is None and 0.95 <= gap < HANG_GUARD_S  # waited for the date (not the tiny backoff)
 
 
 def test_parse_retry_after_forms() -> None:
@@ -191,16 +194,11 @@ def test_backoff_is_full_jitter_with_retry_after_floor() -> None:
 
 
 def test_concurrency_bound_is_respected(srv: FakeChatServer) -> None:
-    gate = srv.hold("anomalies")  # every request waits until the slots are full
-    eng = engine(srv, concurrency=4)
-    with ThreadPoolExecutor(1) as pool:
-        job = pool.submit(eng.generate, [req(i) for i in range(12)], GenerationConfig())
-        gate.wait_arrived(4)
-        srv.wait_in_flight(4)
-        gate.release()
-        out = job.result(timeout=60)
-    assert all(r.error is None for r in out) and [r.request_id for r in out] == [f"r{i}" for i in range(12)]
-    assert srv.max_in_flight == 4 and len(srv.requests) == 12  # the slots were full and never exceeded
+    srv.overlap_at = 4  # the server answers once 4 requests are in flight together
+    eng = engine(srv, concurrency=4, timeout_s=HANG_GUARD_S)
+    out = eng.generate([req(i) for i in range(12)], GenerationConfig())
+    assert all(r.error is None for r in out) and len(srv.requests) == 12
+    assert srv.max_in_flight == 4  # all 4 slots were used at once, and never more
 
 
 def test_stream_yields_each_result_as_it_completes(srv: FakeChatServer) -> None:
@@ -342,7 +340,6 @@ class PlotTask:
 
     name = "plot-mini"
     version = "1"
-    needs = frozenset({"image", "prompt"})
 
     def count(self, limit: int | None = None) -> int:
         return 4 if limit is None else min(limit, 4)

@@ -197,11 +197,11 @@ class _ImageCache:
                 self._items.move_to_end(key)
                 self.hits += 1
                 return hit
-        record = None
-        if max_pixels:
-            from harness.inference.images import fit_pixel_budget
+        from harness.inference.images import budget_png
 
-            png, record = fit_pixel_budget(png, max_pixels)
+        meta: dict[str, Any] = {}
+        png = budget_png(png, max_pixels, meta)
+        record = meta.get("image")
         import base64
 
         value = (base64.b64encode(png), record)

@@ -28,6 +28,7 @@ import email.utils
 import hashlib
 import json
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -199,6 +200,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512
     fake: FakeChatServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a cancelled or timed-out request) is not a server error."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Gate:

@@ -136,15 +136,18 @@ def test_cache_under_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "internal error" not in err and "cannot create the cache folder" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
 def test_cache_in_a_read_only_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    if os.geteuid() == 0:  # root ignores folder permissions; /proc refuses new files even to root
+        folder = Path("/proc")
+    else:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
         code = _exit_code(_cache_run(tmp_path, folder / "c.sqlite"))
     finally:
-        folder.chmod(stat.S_IRWXU)
+        if folder != Path("/proc"):
+            folder.chmod(stat.S_IRWXU)
     err = capsys.readouterr().err
     assert code == 3, err
     assert "internal error" not in err

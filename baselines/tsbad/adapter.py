@@ -33,6 +33,7 @@ from baselines.tsbad.catalog import SEMI_SUPERVISED, DetectorSpec, lookup
 from baselines.tsbad.hparams import check_hyperparameters, is_int, is_number
 from harness.errors import UnknownNameError, UsageError
 from harness.hashing import stable_hash
+from harness.metrics.degenerate import degenerate_scores
 from harness.types import Prediction, Sample
 
 ADAPTER_VERSION = "1"
@@ -288,6 +289,7 @@ class TsbAdDetector:
             assert scores is not None
             constant = bool(np.ptp(scores) == 0.0)
             meta["constant_scores"] = constant
+            meta["degenerate_scores"] = degenerate_scores(scores)  # judged on the raw scores
             if self.minmax:
                 scores = np.zeros(n) if constant else (scores - scores.min()) / np.ptp(scores)
             return Prediction(sample.id, scores=scores, latency_s=latency, meta=meta)

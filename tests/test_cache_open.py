@@ -15,37 +15,44 @@ from harness.cache import PredictionCache
 from harness.errors import EXIT_IO, CacheError
 from harness.types import Prediction
 
-WORKERS = 6
-ROUNDS = 25
+WORKERS = 4
+ROUNDS = 200
 
 
-def _open_at_once(path: str, barrier, worker: int, results) -> None:
-    """Wait until every worker is ready, then open (create) the cache and write one entry."""
-    try:
-        barrier.wait(timeout=120)  # a hang guard only; the verdict never depends on time
-        cache = PredictionCache(path)
-        cache.put(f"k{worker}", Prediction(sample_id="x", scores=np.arange(3.0) + worker))
-        got = cache.get(f"k{worker}", "x")
-        results.put((worker, "ok" if got is not None and got.scores[0] == worker else "wrong value"))
-    except BaseException as exc:  # report every failure to the parent, whatever it is
-        results.put((worker, f"{type(exc).__name__}: {exc}"))
+def _create_together(folder: str, barrier, worker: int, results) -> None:
+    """For each round: wait until every worker is ready, then all open (create) that round's
+    new cache file at once, write, read and close it. Reports the rounds that failed."""
+    failures = []
+    for rnd in range(ROUNDS):
+        try:
+            barrier.wait(timeout=120)  # a hang guard only; the verdict never depends on time
+            cache = PredictionCache(Path(folder) / f"round{rnd}" / "cache.sqlite")
+            cache.put(f"k{worker}", Prediction(sample_id="x", scores=np.arange(3.0) + worker))
+            got = cache.get(f"k{worker}", "x")
+            cache.close()
+            if got is None or got.scores[0] != worker:
+                failures.append(f"round {rnd} worker {worker}: wrong value")
+        except BaseException as exc:  # every failure is reported to the parent, whatever it is
+            failures.append(f"round {rnd} worker {worker}: {type(exc).__name__}: {exc}")
+    results.put(failures)
 
 
 def test_simultaneous_creation_of_one_new_cache_never_fails(tmp_path: Path) -> None:
+    """Issue 10 item 5: SQLite answers the first ``PRAGMA journal_mode=WAL`` with "database is
+    locked", without waiting, when another process holds the new file at that instant. The old
+    code failed each of 3 runs of this test (1 or 2 of its 800 opens); the set-up must wait."""
     ctx = mp.get_context("fork")
-    failures = []
-    for rnd in range(ROUNDS):
-        path = str(tmp_path / f"round{rnd}" / "cache.sqlite")
-        barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
-        procs = [ctx.Process(target=_open_at_once, args=(path, barrier, w, results)) for w in range(WORKERS)]
-        for p in procs:
-            p.start()
-        outcome = dict(results.get(timeout=300) for _ in procs)
-        for p in procs:
-            p.join(timeout=300)
-        failures += [f"round {rnd} worker {w}: {why}" for w, why in outcome.items() if why != "ok"]
-        assert len(PredictionCache(path)) == WORKERS or failures
-    assert not failures, "\n".join(failures[:10])
+    barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
+    procs = [ctx.Process(target=_create_together, args=(str(tmp_path), barrier, w, results))
+             for w in range(WORKERS)]
+    for p in procs:
+        p.start()
+    failures = [f for _ in procs for f in results.get(timeout=600)]
+    for p in procs:
+        p.join(timeout=60)
+    assert not failures, f"{len(failures)} failed opens:\n" + "\n".join(failures[:10])
+    for rnd in (0, ROUNDS // 2, ROUNDS - 1):
+        assert len(PredictionCache(tmp_path / f"round{rnd}" / "cache.sqlite")) == WORKERS
 
 
 def test_unusable_paths_raise_cache_errors(tmp_path: Path) -> None:

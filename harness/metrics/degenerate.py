@@ -29,7 +29,7 @@ def degenerate_scores(scores: np.ndarray) -> str | None:
         return "no finite score" if s.size else None
     lo, hi = float(finite.min()), float(finite.max())
     if lo == hi:
-        return f"constant scores (every point scores {lo:.6g})"
+        return f"constant scores (every point scores {lo + 0.0:.6g})"  # + 0.0: no "-0"
     with np.errstate(over="ignore"):
         spread = hi - lo
     scale = max(abs(lo), abs(hi))

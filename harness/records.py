@@ -165,9 +165,15 @@ class RunDir:
         atomic_write_bytes(self.run_path, (dumps(run, indent=2) + "\n").encode())
 
 
+RUN_SCHEMAS_READ = (RUN_SCHEMA, "visanom.run/2")
+
+
 def read_run(path: Path) -> dict[str, Any]:
-    """Read a ``run.json`` (raises ``ValueError`` on a file of another schema)."""
-    data = json.loads(Path(path).read_text())
-    if data.get("schema") != RUN_SCHEMA:
+    """Read a ``run.json`` (a UTF-8 byte-order mark is accepted); raises ``ValueError`` on a
+    file that is not a JSON object of a known run schema."""
+    data = json.loads(Path(path).read_bytes().decode("utf-8-sig"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    if data.get("schema") not in RUN_SCHEMAS_READ:
         raise ValueError(f"{path}: not a visanom run record (schema {data.get('schema')!r})")
     return data

@@ -8,12 +8,13 @@ metrics (reasoning signals included), and what to draw:
   hash into ``SITE/inputs/<task>/``), with the x position of every interval computed here from
   the render settings (fixed margins and matplotlib's default x limits, as
   :mod:`harness.render` draws them), so the overlay lines up with the plot's x axis;
-* a score model's series and score curve, reduced to :data:`CURVE_POINTS` values each (a
-  min/max envelope per bucket) and quantised to integers 0..999 over the curve's range, with the
-  threshold of :func:`harness.thresholds.score_threshold` on the same scale.
+* a score model's series and score curve, reduced to :data:`CURVE_POINTS` values each (the
+  min and max of each of :data:`CURVE_BUCKETS` buckets) and quantised to integers 0..999 over
+  the curve's range, with the threshold of :func:`harness.thresholds.score_threshold` on the
+  same scale.
 
-Budget: a sample's drawing data is at most ``2 * CURVE_POINTS`` small integers (about 3 KB of
-JSON), so a 1,000-sample score run embeds about 3 MB whatever the series length.
+Budget: a sample's drawing data is at most ``2 * CURVE_POINTS`` integers below 1000 (under
+2 KB of JSON), so a 1,000-sample score run embeds about 2 MB whatever the series length.
 Every path read from a record is untrusted: it must resolve inside the results folder.
 """
 
@@ -31,7 +32,8 @@ import numpy as np
 
 from harness.thresholds import score_threshold
 
-CURVE_POINTS = 400
+CURVE_BUCKETS = 100
+CURVE_POINTS = 2 * CURVE_BUCKETS
 MAX_TEXT = 20_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HASH = re.compile(r"[0-9A-Za-z_-]{1,128}")
@@ -54,32 +56,25 @@ def inside(root: Path, rel: Any) -> Path | None:
     return path if path.is_file() else None
 
 
-def envelope(values: np.ndarray, points: int = CURVE_POINTS) -> tuple[list[float], np.ndarray]:
-    """Reduce ``values`` to at most ``points`` values: per bucket its min and max, in index order.
+def envelope(values: np.ndarray, buckets: int = CURVE_BUCKETS) -> dict[str, Any]:
+    """A curve reduced to at most ``2 * buckets`` values, quantised (see :func:`quantise`).
 
-    Returns ``(x, y)``: the index (relative to the series start) and the value of each kept point.
+    Short series (``n <= 2 * buckets``) keep every value (``mode: "raw"``, value ``k`` at index
+    ``k``); longer ones keep each bucket's min and max (``mode: "minmax"``, ``q`` holds
+    ``min_0, max_0, min_1, max_1, ...``; bucket ``k`` covers indices ``[k*n/B, (k+1)*n/B)``).
     """
     y = np.asarray(values, dtype=np.float64).reshape(-1)
     n = y.size
-    if n <= points:
-        return list(range(n)), y
-    buckets = points // 2
+    if n <= 2 * buckets:
+        return {"n": int(n), "mode": "raw", "buckets": int(n), **quantise(y)}
     edges = np.linspace(0, n, buckets + 1).astype(int)
-    xs: list[float] = []
-    ys: list[float] = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        chunk = y[a:b]
-        finite = np.isfinite(chunk)
-        if not finite.any():
-            xs += [a, b - 1]
-            ys += [math.nan, math.nan]
-            continue
-        masked = np.where(finite, chunk, np.nan)
-        i_min, i_max = int(np.nanargmin(masked)), int(np.nanargmax(masked))
-        for i in sorted((i_min, i_max)):
-            xs.append(a + i)
-            ys.append(float(chunk[i]))
-    return xs, np.asarray(ys)
+    clean = np.where(np.isfinite(y), y, np.nan)
+    out = np.full(2 * buckets, np.nan)
+    for k, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        chunk = clean[a:b]
+        if np.isfinite(chunk).any():
+            out[2 * k], out[2 * k + 1] = np.nanmin(chunk), np.nanmax(chunk)
+    return {"n": int(n), "mode": "minmax", "buckets": int(buckets), **quantise(out)}
 
 
 def quantise(values: np.ndarray) -> dict[str, Any]:
@@ -200,8 +195,7 @@ class SampleViews:
                 except (OSError, ValueError, TypeError):
                     values = None
                 if values is not None and values.size:
-                    xs, ys = envelope(values)
-                    self._series[rel] = {"x": xs, "n": int(values.size), **quantise(ys)}
+                    self._series[rel] = envelope(values)
         return self._series[rel]
 
     def entry(self, record: Mapping[str, Any], run_dir: Path | None) -> dict[str, Any]:
@@ -265,8 +259,7 @@ class SampleViews:
                 except (OSError, ValueError, TypeError):
                     scores = None
                 if scores is not None and scores.size:
-                    xs, ys = envelope(scores)
-                    curve = {"x": xs, "n": int(scores.size), **quantise(ys)}
+                    curve = envelope(scores)
                     finite = scores[np.isfinite(scores)]
                     threshold = score_threshold(scores) if finite.size else None
                     lo, hi = curve["lo"], curve["hi"]

@@ -83,15 +83,26 @@
     figure.appendChild(box);
   }
 
+  /* SVG path of a reduced curve: "raw" keeps one value per index; "minmax" holds each
+   * bucket's min and max, drawn as a vertical stroke at the bucket's x, joined in order. */
   function curvePath(curve, x0, n, w, y0, h) {
     var d = "";
     var pen = false;
-    for (var k = 0; k < curve.q.length; k += 1) {
-      var q = curve.q[k];
-      if (q === null) { pen = false; continue; }
-      var x = (curve.x[k] / Math.max(1, n - 1)) * w + x0;
-      var y = y0 + h - (q / 999) * h;
-      d += (pen ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
+    var span = Math.max(1, n - 1);
+    function yOf(q) { return (y0 + h - (q / 999) * h).toFixed(1); }
+    if (curve.mode === "raw") {
+      curve.q.forEach(function (q, k) {
+        if (q === null) { pen = false; return; }
+        d += (pen ? "L" : "M") + ((k / span) * w + x0).toFixed(1) + " " + yOf(q);
+        pen = true;
+      });
+      return d;
+    }
+    for (var k = 0; k < curve.buckets; k += 1) {
+      var lo = curve.q[2 * k], hi = curve.q[2 * k + 1];
+      if (lo === null || hi === null) { pen = false; continue; }
+      var x = ((((k + 0.5) * curve.n) / curve.buckets) / span * w + x0).toFixed(1);
+      d += (pen ? "L" : "M") + x + " " + yOf(lo) + "L" + x + " " + yOf(hi);
       pen = true;
     }
     return d;

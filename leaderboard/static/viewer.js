@@ -83,8 +83,8 @@
     figure.appendChild(box);
   }
 
-  /* SVG path of a reduced curve: "raw" keeps one value per index; "minmax" holds each
-   * bucket's min and max, drawn as a vertical stroke at the bucket's x, joined in order. */
+  /* SVG path of a reduced curve: "raw" keeps one value per index (a line); "minmax" holds
+   * each bucket's min and max (drawn as the filled band between them). */
   function curvePath(curve, x0, n, w, y0, h) {
     var d = "";
     var pen = false;
@@ -98,13 +98,20 @@
       });
       return d;
     }
+    /* each run of buckets with values becomes one closed shape: maxima forward, minima back */
+    var top = [], bottom = [];
+    function flush() {
+      if (top.length) { d += "M" + top.join("L") + "L" + bottom.reverse().join("L") + "Z"; }
+      top = []; bottom = [];
+    }
     for (var k = 0; k < curve.buckets; k += 1) {
       var lo = curve.q[2 * k], hi = curve.q[2 * k + 1];
-      if (lo === null || hi === null) { pen = false; continue; }
+      if (lo === null || hi === null) { flush(); continue; }
       var x = ((((k + 0.5) * curve.n) / curve.buckets) / span * w + x0).toFixed(1);
-      d += (pen ? "L" : "M") + x + " " + yOf(lo) + "L" + x + " " + yOf(hi);
-      pen = true;
+      top.push(x + " " + yOf(hi));
+      bottom.push(x + " " + yOf(lo));
     }
+    flush();
     return d;
   }
 
@@ -126,13 +133,13 @@
     }
     if (s.series) {
       bands(y);
-      plot.appendChild(svg("path", { "class": "series", d: curvePath(s.series, 10, n, w, y, h) }));
+      plot.appendChild(svg("path", { "class": "series " + s.series.mode, d: curvePath(s.series, 10, n, w, y, h) }));
       var t1 = svg("text", { x: 14, y: y + 12, "class": "curve-label" }); t1.textContent = "series"; plot.appendChild(t1);
       y += h + gap;
     }
     if (s.scores) {
       bands(y);
-      plot.appendChild(svg("path", { "class": "score", d: curvePath(s.scores, 10, s.scores.n, w, y, h) }));
+      plot.appendChild(svg("path", { "class": "score " + s.scores.mode, d: curvePath(s.scores, 10, s.scores.n, w, y, h) }));
       if (s.scores.threshold !== null && s.scores.threshold !== undefined) {
         var ty = y + h - (Math.min(999, Math.max(0, s.scores.threshold)) / 999) * h;
         plot.appendChild(svg("line", { "class": "threshold", x1: 10, x2: w + 10, y1: ty, y2: ty }));

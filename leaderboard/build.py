@@ -236,7 +236,10 @@ def build(
         writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
         writer.write(f"tasks/{task['slug']}/compare.html",
                      render.render_compare(summary, task, compact_by_task[task["name"]], site))
-    report.notes[:0] = [f"{note['path']}: {note['reason']}" for note in summary["notes"]]
+    report.notes[:0] = [f"{note['path']}: {note['reason']}" for note in summary["notes"]] + [
+        f"chose {row['run_dir']} for {task['name']} / {row['label']}: {row['choice']}"
+        for task in summary["tasks"] for row in task["rows"] if row["superseded"]
+    ]
     for rel, raw in _static_files():
         writer.write(rel, raw)
     writer.write("summary.json", summary_bytes(_public_summary(summary)))

@@ -63,7 +63,8 @@ def json_depth(data: bytes) -> int:
 
 def safe_loads(data: bytes, max_depth: int = MAX_DEPTH) -> tuple[Any, str]:
     """Parse one JSON document after the depth check; ``(value, "")`` or ``(None, reason)``."""
-    depth = json_depth(data)
+    openers = data.count(b"[") + data.count(b"{")
+    depth = json_depth(data) if openers > max_depth else 0  # fewer openers cannot nest deeper
     if depth > max_depth:
         return None, f"nested {depth} levels deep (limit {max_depth}); not parsed"
     try:

@@ -20,11 +20,13 @@ Every path read from a record is untrusted: it must resolve inside the results f
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
 import shutil
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,23 +39,58 @@ CURVE_POINTS = 2 * CURVE_BUCKETS
 MAX_TEXT = 20_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HASH = re.compile(r"[0-9A-Za-z_-]{1,128}")
+_FAST_HEADER = re.compile(rb"\{'descr': '<f8', 'fortran_order': False, 'shape': \((\d+),\), \}\s*$")
 # harness.render.RenderSettings defaults (fractions of the figure), used when a record has none
 _DEFAULT_RENDER = {"left": 0.10, "right": 0.985, "bottom": 0.25, "top": 0.925}
 _AXIS_MARGIN = 0.05
 
 
+@lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
 def inside(root: Path, rel: Any) -> Path | None:
-    """``root / rel`` when ``rel`` is a relative path string that stays inside ``root``, else None."""
+    """``root / rel`` when ``rel`` is a relative path string that stays inside ``root`` (after
+    resolving symlinks, ``..`` and absolute parts) and names a regular file; else None."""
     if not isinstance(rel, str) or not rel or "\x00" in rel:
         return None
+    base = _real_dir(str(root))
+    joined = os.path.join(base, rel)
     try:
-        base = root.resolve()
-        path = (base / rel).resolve()
-    except (OSError, RuntimeError):
+        folder = _real_dir(os.path.dirname(joined))  # folders resolved once, then cached
+        path = os.path.join(folder, os.path.basename(joined))
+        if os.path.islink(path):
+            path = os.path.realpath(path)
+        if not (path.startswith(base + os.sep) and os.path.isfile(path)):
+            return None
+    except (OSError, ValueError):
         return None
-    if base != path and base not in path.parents:
+    return Path(path)
+
+
+def load_vector(path: Path) -> np.ndarray | None:
+    """A 1-D float64 array from a ``.npy`` file (None when it cannot be read as one).
+
+    The common case (little-endian float64, C order, version 1 header) is read directly; any
+    other file goes through ``np.load`` (never with pickles)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
         return None
-    return path if path.is_file() else None
+    if data[:8] == b"\x93NUMPY\x01\x00" and len(data) >= 10:
+        header_len = int.from_bytes(data[8:10], "little")
+        header = data[10:10 + header_len]
+        match = _FAST_HEADER.match(header)
+        if match:
+            n = int(match.group(1))
+            body = data[10 + header_len:]
+            if len(body) == 8 * n:
+                return np.frombuffer(body, dtype="<f8").astype(np.float64)
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False).astype(np.float64).reshape(-1)
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def envelope(values: np.ndarray, buckets: int = CURVE_BUCKETS) -> dict[str, Any]:
@@ -67,13 +104,12 @@ def envelope(values: np.ndarray, buckets: int = CURVE_BUCKETS) -> dict[str, Any]
     n = y.size
     if n <= 2 * buckets:
         return {"n": int(n), "mode": "raw", "buckets": int(n), **quantise(y)}
-    edges = np.linspace(0, n, buckets + 1).astype(int)
+    starts = np.linspace(0, n, buckets + 1).astype(int)[:-1]
     clean = np.where(np.isfinite(y), y, np.nan)
-    out = np.full(2 * buckets, np.nan)
-    for k, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        chunk = clean[a:b]
-        if np.isfinite(chunk).any():
-            out[2 * k], out[2 * k + 1] = np.nanmin(chunk), np.nanmax(chunk)
+    out = np.empty(2 * buckets)
+    with np.errstate(invalid="ignore"):
+        out[0::2] = np.fmin.reduceat(clean, starts)  # fmin/fmax skip NaN; an all-NaN bucket stays NaN
+        out[1::2] = np.fmax.reduceat(clean, starts)
     return {"n": int(n), "mode": "minmax", "buckets": int(buckets), **quantise(out)}
 
 
@@ -86,6 +122,8 @@ def quantise(values: np.ndarray) -> dict[str, Any]:
     lo, hi = float(y[finite].min()), float(y[finite].max())
     span = hi - lo if hi > lo else 1.0
     q = np.round((np.where(finite, y, lo) - lo) / span * 999).astype(int).tolist()
+    if finite.all():
+        return {"lo": lo, "hi": hi, "q": q}
     return {"lo": lo, "hi": hi, "q": [v if ok else None for v, ok in zip(q, finite.tolist(), strict=True)]}
 
 
@@ -140,6 +178,11 @@ def _short(value: Any, limit: int = 300) -> str:
     return text[:limit]
 
 
+# Per process: the same input is shared by every run of a task, so each worker reads it once.
+_SERIES_CACHE: dict[tuple[str, str], dict[str, Any] | None] = {}
+_COPIED: dict[tuple[str, str, str], str | None] = {}
+
+
 class SampleViews:
     """Turns a run's sample records into viewer entries; copies plots into the site once."""
 
@@ -147,8 +190,6 @@ class SampleViews:
         self.results = results
         self.site = site
         self.inputs_rel = f"inputs/{task_slug}"
-        self._copied: dict[str, str | None] = {}
-        self._series: dict[str, dict[str, Any] | None] = {}
 
     def image(self, record: Mapping[str, Any]) -> str | None:
         """The site path of the plot the model saw (copied on first use), or None."""
@@ -156,8 +197,9 @@ class SampleViews:
         rel = inp.get("image")
         if not isinstance(rel, str):
             return None
-        if rel in self._copied:
-            return self._copied[rel]
+        key = (str(self.results), str(self.site), rel)
+        if key in _COPIED:
+            return _COPIED[key]
         src = inside(self.results, rel)
         result = None
         if src is not None and src.suffix.lower() in IMAGE_SUFFIXES:
@@ -177,7 +219,9 @@ class SampleViews:
                 result = f"{self.inputs_rel}/{dest.name}"
             except OSError:
                 result = None
-        self._copied[rel] = result
+        if len(_COPIED) > 20_000:
+            _COPIED.clear()
+        _COPIED[key] = result
         return result
 
     def series(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -186,17 +230,17 @@ class SampleViews:
         rel = inp.get("series")
         if not isinstance(rel, str):
             return None
-        if rel not in self._series:
-            self._series[rel] = None
+        key = (str(self.results), rel)
+        if key not in _SERIES_CACHE:
+            if len(_SERIES_CACHE) > 20_000:
+                _SERIES_CACHE.clear()
+            _SERIES_CACHE[key] = None
             src = inside(self.results, rel)
             if src is not None and src.suffix == ".npy":
-                try:
-                    values = np.load(src, allow_pickle=False).astype(np.float64).reshape(-1)
-                except (OSError, ValueError, TypeError):
-                    values = None
+                values = load_vector(src)
                 if values is not None and values.size:
-                    self._series[rel] = envelope(values)
-        return self._series[rel]
+                    _SERIES_CACHE[key] = envelope(values)
+        return _SERIES_CACHE[key]
 
     def entry(self, record: Mapping[str, Any], run_dir: Path | None) -> dict[str, Any]:
         """One sample's viewer entry (JSON-ready; every string still untrusted)."""
@@ -254,10 +298,7 @@ class SampleViews:
         if run_dir is not None and isinstance(scores_rel, str):
             src = inside(run_dir, scores_rel)
             if src is not None:
-                try:
-                    scores = np.load(src, allow_pickle=False).astype(np.float64).reshape(-1)
-                except (OSError, ValueError, TypeError):
-                    scores = None
+                scores = load_vector(src)
                 if scores is not None and scores.size:
                     curve = envelope(scores)
                     finite = scores[np.isfinite(scores)]

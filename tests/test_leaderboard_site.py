@@ -237,3 +237,29 @@ def test_title_and_base_url(results: Path, tmp_path: Path) -> None:
     build(results, tmp_path / "site2", base_url="https://example.org/board/")
     assert '<link rel="canonical" href="https://example.org/board/">' in (tmp_path / "site2" / "index.html").read_text(
         encoding="utf-8")
+
+
+def test_record_paths_cannot_leave_the_results_folder(tmp_path: Path) -> None:
+    from leaderboard.samples import inside
+
+    root = tmp_path / "results"
+    (root / "t" / "inputs").mkdir(parents=True)
+    (root / "t" / "inputs" / "a.png").write_bytes(b"x")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s", encoding="utf-8")
+    os_link = root / "t" / "inputs" / "b.png"
+    os_link.symlink_to(secret)
+    assert inside(root, "t/inputs/a.png") == (root / "t" / "inputs" / "a.png").resolve()
+    for bad in ("../secret.txt", str(secret), "t/inputs/b.png", "t/../../secret.txt", "t/inputs", "", None, "a\x00b"):
+        assert inside(root, bad) is None, bad
+
+
+@pytest.mark.parametrize("array", [np.arange(5, dtype=np.float64), np.arange(6, dtype=np.float32).reshape(2, 3),
+                                   np.array([1, 2, 3], dtype=">f8"), np.asfortranarray(np.ones((2, 2)))])
+def test_load_vector_matches_numpy(tmp_path: Path, array: np.ndarray) -> None:
+    from leaderboard.samples import load_vector
+
+    np.save(tmp_path / "a.npy", array)
+    assert np.array_equal(load_vector(tmp_path / "a.npy"), np.asarray(array, dtype=np.float64).reshape(-1))
+    (tmp_path / "b.npy").write_bytes(b"\x93NUMPY garbage")
+    assert load_vector(tmp_path / "b.npy") is None

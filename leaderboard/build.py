@@ -150,7 +150,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     compact = [
         {"id": e["id"], "status": e["status"], "pred": e["pred"], "gt": e["gt"], "offset": e["offset"],
          "length": e["length"], "degenerate": e["degenerate"],
-         "value": e["metrics"].get(headline) if headline else None}
+         "value": round(v, 4) if isinstance(v := e["metrics"].get(headline) if headline else None, float) else v}
         for e in entries
     ]
     page = render.render_samples(job["context"], entries, problems)

@@ -169,10 +169,11 @@ def samples_stat(path: Path) -> dict[str, int] | None:
         st = path.stat()
         if not path.is_file():
             return None
-        with open(path, "rb") as fh:
-            lines = sum(1 for line in fh if line.strip())
+        data = path.read_bytes()
     except OSError:
         return None
+    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    lines -= sum(1 for line in data.splitlines() if not line.strip()) if b"\n\n" in data or data[:1] in b" \t\r\n" else 0
     return {"lines": lines, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 

@@ -114,14 +114,15 @@ def render_compare(
 ) -> str:
     """A task's sample-across-models page: one sample, every model's prediction on it."""
     models = []
-    ids: dict[str, None] = {}
+    samples: dict[str, dict[str, Any]] = {}
     for row in task["rows"]:
         items = compact.get(row["key"]) or []
         for item in items:
-            ids.setdefault(item["id"], None)
+            samples.setdefault(item["id"], {"gt": item["gt"], "offset": item["offset"], "length": item["length"]})
         models.append({"label": row["label"], "href": "../../" + row["pages"]["samples"], "group": row["group"],
-                       "samples": {item["id"]: item for item in items}})
-    data = {"headline": task["headline"], "ids": list(ids), "models": models}
+                       "samples": {item["id"]: [item["status"], item["pred"], item["value"], item["degenerate"]]
+                                   for item in items}})
+    data = {"headline": task["headline"], "ids": list(samples), "truth": samples, "models": models}
     return _render("compare.html.j2", summary=summary, task=task, data_json=embed_json(data), root="../../",
                    site=site, page="compare")
 

@@ -255,13 +255,15 @@ class SampleViews:
         parse_failed = bool(record.get("parse_failed"))
         status = "failed" if error else ("parse failed" if parse_failed else "ok")
         pred_meta = record.get("pred_meta") if isinstance(record.get("pred_meta"), Mapping) else {}
-        degenerate = bool(record.get("degenerate") or pred_meta.get("degenerate"))
+        flag = record.get("degenerate_scores", record.get("degenerate", pred_meta.get("degenerate_scores")))
+        degenerate = bool(flag)
         issues = record.get("parse_issues")
         out: dict[str, Any] = {
             "id": _short(record.get("sample_id"), 500),
             "status": status,
             "error": _short(error, 2000) if error else None,
             "degenerate": degenerate,
+            "degenerate_reason": _short(flag, 300) if isinstance(flag, str) and flag else None,
             "gt": _intervals(target.get("intervals")),
             "pred": _intervals(record.get("intervals")),
             "offset": offset,

@@ -91,8 +91,7 @@ def write_run2(
             "target": {"intervals": gt, "length": length, "index_offset": offset},
             "input": inp, "parse_issues": ["two index tags; the first was used"] if i == 1 else [],
         }
-        if i in degenerate:
-            record["degenerate"] = True
+        record["degenerate_scores"] = ("constant scores" if i in degenerate else False) if kind == "score" else None
         if kind == "score":
             scores = np.abs(np.sin(np.arange(length) / 3.0)) + (np.arange(length) == 15) * 5
             rel = f"scores/{sid}.npy"
@@ -105,7 +104,7 @@ def write_run2(
     (folder / "samples.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     counts = {"n": n, "n_ok": n, "n_failed": 0, "n_cached": 0, "n_parse_failed": 0, "n_undefined": 0}
     if degenerate:
-        counts["n_degenerate"] = len(degenerate)
+        counts["n_degenerate"] = len(degenerate)  # as the hardening branch writes it (with run["degenerate"])
     counts.update(extra_counts or {})
     run = {
         "schema": "visanom.run/2", "run_id": run_id, "status": "complete",

@@ -78,6 +78,8 @@ def test_groups_marks_reported_and_counts(results: Path, tmp_path: Path) -> None
     poly = tsb["rows"][0]
     assert poly["counts"]["n_degenerate"] == 1 and tsb["has_degenerate"] is True
     assert poly["reported"]["value"] == pytest.approx(0.3898, abs=1e-4)
+    flags = [(s["degenerate"], s["degenerate_reason"]) for s in viewer_data(tmp_path / "site" / poly["pages"]["samples"])["samples"]]
+    assert flags == [(False, None), (True, "constant scores"), (False, None), (False, None), (False, None)]
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert html.count('class="reported"') == len(vab["reported"]) + len(tsb["reported"])
     assert "Δ reported" in html and "not reproduced" in html and "degen." in html
@@ -263,3 +265,34 @@ def test_load_vector_matches_numpy(tmp_path: Path, array: np.ndarray) -> None:
     assert np.array_equal(load_vector(tmp_path / "a.npy"), np.asarray(array, dtype=np.float64).reshape(-1))
     (tmp_path / "b.npy").write_bytes(b"\x93NUMPY garbage")
     assert load_vector(tmp_path / "b.npy") is None
+
+
+def test_build_says_which_run_it_chose(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    older = write_run2(root, "t", "m", spec_id="spec-a", finished="2026-11-01T00:00:00Z")
+    newest = write_run2(root, "t", "m", spec_id="spec-a", finished="2026-11-02T00:00:00Z")
+    messages = build(root, tmp_path / "site").messages()
+    assert [m for m in messages if m.startswith("chose")] == [
+        f"chose {newest.relative_to(root).as_posix()} for t / m: newest of 2 complete runs of this spec "
+        f"(finished 2026-11-02T00:00:00+00:00); older: {older.name} (2026-11-01T00:00:00+00:00)"
+    ]
+
+
+def test_serve_previews_the_site(results: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    site = tmp_path / "site"
+    build(results, site)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "leaderboard", "serve", str(site), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line
+        with urllib.request.urlopen(url.group(0) + "index.html", timeout=30) as response:
+            assert b"Leaderboard" in response.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

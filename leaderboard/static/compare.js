@@ -25,14 +25,14 @@
     return (typeof v === "number" && isFinite(v)) ? v.toFixed(3) : "—";
   }
 
-  function band(item) {
+  function band(truth, item) {
     var box = svg("svg", { "class": "band", viewBox: "0 0 300 20", preserveAspectRatio: "none", role: "img" });
     if (!item) { return box; }
-    var n = item.length || 1, off = item.offset || 0;
+    var n = truth.length || 1, off = truth.offset || 0;
     function x(v) { return Math.max(0, Math.min(300, ((v - off) / Math.max(1, n - 1)) * 300)); }
     box.appendChild(svg("rect", { "class": "track", x: 0, y: 0, width: 300, height: 20 }));
-    (item.gt || []).forEach(function (iv) { box.appendChild(svg("rect", { "class": "gt", x: x(iv[0]), y: 0, width: Math.max(2, x(iv[1]) - x(iv[0])), height: 10 })); });
-    (item.pred || []).forEach(function (iv) { box.appendChild(svg("rect", { "class": "pred", x: x(iv[0]), y: 10, width: Math.max(2, x(iv[1]) - x(iv[0])), height: 10 })); });
+    (truth.gt || []).forEach(function (iv) { box.appendChild(svg("rect", { "class": "gt", x: x(iv[0]), y: 0, width: Math.max(2, x(iv[1]) - x(iv[0])), height: 10 })); });
+    (item[1] || []).forEach(function (iv) { box.appendChild(svg("rect", { "class": "pred", x: x(iv[0]), y: 10, width: Math.max(2, x(iv[1]) - x(iv[0])), height: 10 })); });
     return box;
   }
 
@@ -46,6 +46,7 @@
     if (!data.ids.length) { return; }
     current = Math.max(0, Math.min(data.ids.length - 1, index));
     var id = data.ids[current];
+    var truth = data.truth[id] || {};
     document.getElementById("sample-select").value = String(current);
     document.getElementById("sample-title").textContent = id;
     document.getElementById("position").textContent = (current + 1) + " of " + data.ids.length;
@@ -60,10 +61,11 @@
       link.setAttribute("href", model.href + "#s=" + encodeURIComponent(id));
       name.appendChild(link);
       tr.appendChild(name);
-      tr.appendChild(el("td", item && item.status !== "ok" ? "bad" : null, item ? item.status + (item.degenerate ? ", degenerate" : "") : "not run"));
-      tr.appendChild(el("td", "num", item ? fmt(item.value) : "—"));
+      /* item: [status, predicted intervals, per-sample headline value, degenerate] */
+      tr.appendChild(el("td", item && item[0] !== "ok" ? "bad" : null, item ? item[0] + (item[3] ? ", degenerate" : "") : "not run"));
+      tr.appendChild(el("td", "num", item ? fmt(item[2]) : "—"));
       var cell = el("td", "band-col");
-      cell.appendChild(band(item));
+      cell.appendChild(band(truth, item));
       tr.appendChild(cell);
       var step = el("td");
       var open = el("a", null, "open ▶");

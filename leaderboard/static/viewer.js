@@ -165,7 +165,7 @@
     document.getElementById("sample-title").textContent = s.id;
     document.getElementById("position").textContent = (current + 1) + " of " + order.length;
     var status = document.getElementById("status");
-    status.textContent = "status: " + s.status + (s.degenerate ? " · degenerate scores" : "") + (s.cached ? " · cached" : "");
+    status.textContent = "status: " + s.status + (s.degenerate ? " · degenerate scores" + (s.degenerate_reason ? " (" + s.degenerate_reason + ")" : "") : "") + (s.cached ? " · cached" : "");
     status.className = "status status-" + s.status.replace(" ", "-");
     var figure = document.getElementById("plot");
     while (figure.firstChild) { figure.removeChild(figure.firstChild); }

@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -125,6 +127,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, default=None, help="build here and keep it (default: a temp folder)")
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     work = args.keep or Path(tempfile.mkdtemp(prefix="visanom-lb-bench-"))
     results, site = work / "results", work / "site"
     shutil.rmtree(work, ignore_errors=True)
@@ -139,13 +142,24 @@ def main() -> int:
     print(f"results: {args.models} models x 2 tasks x {args.samples} samples, {size_of(results) / 1e6:.0f} MB, "
           f"written in {time.perf_counter() - t0:.1f} s")
 
+    def cpu() -> tuple[float, float]:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
     def timed(label: str, reference: float | None) -> float:
-        start = time.perf_counter()
+        (main0, kids0), start = cpu(), time.perf_counter()
         report = build(results, site, workers=args.workers)
         took = time.perf_counter() - start
+        main1, kids1 = cpu()
+        main_s, kids_s = main1 - main0, kids1 - kids0
+        # what the wall time would be on a quiet machine: the parent's CPU time plus the workers'
+        # CPU time shared over the workers (an estimate that ignores waiting on the disk)
+        quiet = main_s + kids_s / max(1, args.workers)
         ratio = f", {took / reference:.2f} x the {reference:.0f} s reference" if reference else ""
-        print(f"{label}: {took:.2f} s{ratio} ({report.runs_rendered} runs rendered, {report.runs_reused} reused, "
-              f"{report.written} files written, {report.unchanged} unchanged)")
+        qratio = f" ({quiet / reference:.2f} x)" if reference else ""
+        print(f"{label}: {took:.2f} s wall{ratio}; CPU {main_s:.1f} s main + {kids_s:.1f} s workers, "
+              f"quiet-machine estimate {quiet:.1f} s{qratio}; {report.runs_rendered} runs rendered, "
+              f"{report.runs_reused} reused, {report.written} files written, {report.unchanged} unchanged")
         return took
 
     scratch = timed("build from scratch", FROM_SCRATCH_S)

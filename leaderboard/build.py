@@ -146,15 +146,8 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     records, problems = read_samples(run_dir / SAMPLES_FILE)
     views = SampleViews(results, site, job["task_slug"])
     entries = [views.entry(record, run_dir) for record in records]
-    headline = job["headline"]
-    compact = [
-        {"id": e["id"], "status": e["status"], "pred": e["pred"], "gt": e["gt"], "offset": e["offset"],
-         "length": e["length"], "degenerate": e["degenerate"],
-         "value": round(v, 4) if isinstance(v := e["metrics"].get(headline) if headline else None, float) else v}
-        for e in entries
-    ]
     page = render.render_samples(job["context"], entries, problems)
-    return {"page": page, "compact": compact, "problems": problems}
+    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems}
 
 
 def build(
@@ -175,17 +168,19 @@ def build(
     results, out = Path(results_dir), Path(out_dir)
     check_results(results)
     prepare_out(out)
-    runs, skipped = scan_runs(results)
+    manifest = _read_manifest(out)
+    stats = manifest.get("stats") if isinstance(manifest.get("stats"), dict) else {}
+    stats = {k: v for k, v in stats.items() if isinstance(v, list) and len(v) == 3}
+    runs, skipped = scan_runs(results, stats)
     summary = summarise(runs, skipped, generated=generated)
     site = {"title": title or "visanom leaderboard", "base_url": render.safe_url(base_url) if base_url else None}
-    manifest = _read_manifest(out)
     writer = SiteWriter(out, manifest)
     report = BuildReport(index=out / "index.html", skipped=list(skipped))
     version = _code_version()
     old_runs = manifest.get("runs", {}) if isinstance(manifest.get("runs"), dict) else {}
     new_runs: dict[str, Any] = {}
     jobs: list[tuple[str, str, dict[str, Any]]] = []
-    compact_by_task: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    compact_by_task: dict[str, dict[str, dict[str, Any]]] = {}
     for task in summary["tasks"]:
         task_slug = slug(task["name"])
         task["slug"] = task_slug
@@ -207,7 +202,7 @@ def build(
             cache = out / CACHE_DIR / f"{row['slug']}-{task['slug']}.json"
             if old_runs.get(page) == key and (out / page).is_file() and cache.is_file():
                 try:
-                    cached = json.loads(cache.read_text(encoding="utf-8"))
+                    cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
                     row["sample_problems"] = cached["problems"]
                     writer.keep(page)
@@ -223,7 +218,7 @@ def build(
     for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
         writer.write(job["page"], result["page"])
         write_atomic(Path(job["cache"]), json.dumps(
-            {"compact": result["compact"], "problems": result["problems"]}).encode("utf-8"))
+            {"compact": result["compact"], "problems": result["problems"]}, ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
         row["sample_problems"] = result["problems"]
@@ -245,7 +240,7 @@ def build(
     writer.write("summary.json", summary_bytes(_public_summary(summary)))
     writer.write("index.html", render.render_index(summary, site=site))
     _remove_stale(out, writer.old, writer.files)
-    write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs}).encode("utf-8"))
+    write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats}).encode("utf-8"))
     report.written, report.unchanged = writer.written, writer.unchanged
     return report
 

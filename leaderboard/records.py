@@ -83,8 +83,13 @@ def _walk(root: Path) -> Iterator[tuple[Path, set[str]]]:
         yield Path(folder), set(files) | {d for d in dirs if d in (RUN_FILE, SAMPLES_FILE)}
 
 
-def scan_runs(results_dir: str | Path) -> tuple[list[dict[str, Any]], list[Skipped]]:
-    """Load every usable run under ``results_dir``; return ``(runs, skipped)`` in path order."""
+def scan_runs(
+    results_dir: str | Path, stat_cache: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[Skipped]]:
+    """Load every usable run under ``results_dir``; return ``(runs, skipped)`` in path order.
+
+    ``stat_cache`` (path -> ``[bytes, mtime_ns, lines]``) lets a rebuild skip counting the
+    records of a ``samples.jsonl`` whose size and mtime did not change; it is updated in place."""
     root = Path(results_dir)
     runs: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
@@ -101,7 +106,7 @@ def scan_runs(results_dir: str | Path) -> tuple[list[dict[str, Any]], list[Skipp
             skipped.append(Skipped(shown, reason))
             continue
         run[SOURCE_KEY] = rel
-        run[SAMPLES_KEY] = samples_stat(folder / SAMPLES_FILE)
+        run[SAMPLES_KEY] = samples_stat(folder / SAMPLES_FILE, stat_cache)
         runs.append(run)
     return runs, skipped
 
@@ -163,17 +168,23 @@ def check_run(run: Any) -> str:
     return ""
 
 
-def samples_stat(path: Path) -> dict[str, int] | None:
-    """Lines, size and mtime of a ``samples.jsonl`` (None when absent or unreadable)."""
+def samples_stat(path: Path, cache: dict[str, Any] | None = None) -> dict[str, int] | None:
+    """Records (non-blank lines), size and mtime of a ``samples.jsonl`` (None when absent or
+    unreadable); counted again only when ``cache`` has no entry of the same size and mtime."""
     try:
         st = path.stat()
         if not path.is_file():
             return None
+        known = (cache or {}).get(str(path))
+        if isinstance(known, list) and known[:2] == [st.st_size, st.st_mtime_ns]:
+            return {"lines": known[2], "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
         data = path.read_bytes()
     except OSError:
         return None
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     lines -= sum(1 for line in data.splitlines() if not line.strip()) if b"\n\n" in data or data[:1] in b" \t\r\n" else 0
+    if cache is not None:
+        cache[str(path)] = [st.st_size, st.st_mtime_ns, lines]
     return {"lines": lines, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 

@@ -109,21 +109,41 @@ def render_samples(context: dict[str, Any], entries: list[dict[str, Any]], probl
                    root="../../", page="samples")
 
 
+def compare_fragments(entries: list[dict[str, Any]], headline: str | None) -> dict[str, Any]:
+    """What the compare page needs from one run, as ready-to-embed JSON text (escaped like
+    :func:`embed_json`), so a rebuild can splice cached runs without parsing them:
+    ``ids`` (list), ``truth`` (``{id: {gt, offset, length}}`` text) and ``samples``
+    (``{id: [status, predicted intervals, headline value, degenerate]}`` text)."""
+    truth = {e["id"]: {"gt": e["gt"], "offset": e["offset"], "length": e["length"]} for e in entries}
+    samples = {}
+    for e in entries:
+        value = e["metrics"].get(headline) if headline else None
+        samples[e["id"]] = [e["status"], e["pred"], round(value, 4) if isinstance(value, float) else value,
+                            e["degenerate"]]
+    return {"ids": [e["id"] for e in entries], "truth": embed_json(truth), "samples": embed_json(samples)}
+
+
 def render_compare(
-    summary: dict[str, Any], task: dict[str, Any], compact: dict[str, list[dict[str, Any]]], site: dict[str, Any]
+    summary: dict[str, Any], task: dict[str, Any], compact: dict[str, dict[str, Any]], site: dict[str, Any]
 ) -> str:
-    """A task's sample-across-models page: one sample, every model's prediction on it."""
+    """A task's sample-across-models page: one sample, every model's prediction on it.
+
+    The page data is spliced from each run's :func:`compare_fragments`: ids in row order (first
+    seen first), the truth of the run covering most samples, and each model's predictions."""
+    ids: dict[str, None] = {}
+    truth, covered = "{}", -1
     models = []
-    samples: dict[str, dict[str, Any]] = {}
     for row in task["rows"]:
-        items = compact.get(row["key"]) or []
-        for item in items:
-            samples.setdefault(item["id"], {"gt": item["gt"], "offset": item["offset"], "length": item["length"]})
-        models.append({"label": row["label"], "href": "../../" + row["pages"]["samples"], "group": row["group"],
-                       "samples": {item["id"]: [item["status"], item["pred"], item["value"], item["degenerate"]]
-                                   for item in items}})
-    data = {"headline": task["headline"], "ids": list(samples), "truth": samples, "models": models}
-    return _render("compare.html.j2", summary=summary, task=task, data_json=embed_json(data), root="../../",
+        part = compact.get(row["key"]) or {"ids": [], "truth": "{}", "samples": "{}"}
+        for sample_id in part["ids"]:
+            ids.setdefault(sample_id, None)
+        if len(part["ids"]) > covered:
+            truth, covered = part["truth"], len(part["ids"])
+        head = embed_json({"label": row["label"], "href": "../../" + row["pages"]["samples"], "group": row["group"]})
+        models.append(head[:-1] + ',"samples":' + part["samples"] + "}")
+    data_json = ('{"headline":' + embed_json(task["headline"]) + ',"ids":' + embed_json(list(ids))
+                 + ',"truth":' + truth + ',"models":[' + ",".join(models) + "]}")
+    return _render("compare.html.j2", summary=summary, task=task, data_json=data_json, root="../../",
                    site=site, page="compare")
 
 

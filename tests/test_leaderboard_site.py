@@ -189,6 +189,9 @@ def test_hostile_strings_never_become_markup(tmp_path: Path) -> None:
         assert all('src="' in attrs or 'type="application/json"' in attrs for attrs in scripts)
     data = viewer_data(next(site.glob("samples/*/*.html")))
     assert data["samples"][0]["text"] in HOSTILE  # the JSON still decodes to the exact text
+    compare = (next(site.glob("tasks/*/compare.html"))).read_text(encoding="utf-8")
+    raw = re.search(r'<script type="application/json" id="compare-data">(.*?)</script>', compare, re.S)
+    assert raw is not None and sorted(m["label"] for m in json.loads(raw.group(1))["models"]) == sorted(HOSTILE)
 
 
 def attribute_names(html: str) -> set[str]:

@@ -146,8 +146,8 @@ def load_run(path: Path) -> tuple[dict[str, Any] | None, str]:
         return None, problem
     try:
         run = read_run(path)  # the one reader (migrates older schemas once it learns to)
-    except (ValueError, OSError, TypeError, AttributeError, RecursionError) as exc:
-        return None, f"refused by the run reader: {exc}"
+    except (ValueError, OSError, TypeError, AttributeError, RecursionError) as exc:  # RecordError is a ValueError
+        return None, str(exc).removeprefix(f"{path}: ")
     return (None, check_run(run)) if check_run(run) else (run, "")
 
 
@@ -157,6 +157,8 @@ def check_run(run: Any) -> str:
         return "not a JSON object"
     if run.get("schema") not in SCHEMAS:
         return f"unsupported schema {str(run.get('schema'))[:80]!r} (expected one of {', '.join(SCHEMAS)})"
+    if run.get("status") == "stale":
+        return "status is 'stale': a re-run was interrupted before it finished (run it again)"
     if run.get("status") != "complete":
         return f"status is {str(run.get('status'))[:40]!r}, not 'complete' (partial run)"
     for part in ("task", "model"):

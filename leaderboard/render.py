@@ -301,7 +301,7 @@ def fmt_params(value: Any) -> str:
 def model_view(row: dict[str, Any]) -> dict[str, Any]:
     """What the model cell shows: label, link, chips and a tooltip of the other display keys."""
     display = row.get("display") or {}
-    label = next((str(display[k]) for k in LABEL_KEYS if display.get(k)), row.get("label") or row["model"])
+    label = next((str(display[k]) for k in LABEL_KEYS if display.get(k)), row["model"])
     chips = []
     for key in CHIP_KEYS:
         if display.get(key) not in (None, ""):

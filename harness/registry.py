@@ -35,6 +35,7 @@ BUILTIN_MODULES = (
     "baselines.hf_models",
     "baselines.api_models",
     "baselines.vllm_models",
+    "baselines.lm_eval_models",
 )
 MODEL_CARDS_FILE = Path(__file__).resolve().parent.parent / "baselines" / "models.yaml"
 

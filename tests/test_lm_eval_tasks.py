@@ -1,0 +1,134 @@
+"""Our tasks inside lm-evaluation-harness: the same answers give the same metrics as ``visanom run``.
+
+A fake OpenAI-compatible server on 127.0.0.1 answers each plot with a scripted answer chosen
+by the plot's PIXELS (lm-eval re-encodes the PNG, so bytes differ; pixels do not): exact
+hits, shifted and partial intervals, a normal verdict, an answer outside the window and an
+unparsable one. ``visanom run`` (openai-compat against the server) and ``lm_eval`` (its
+``local-chat-completions`` backend, run as the README's command in a subprocess) must report
+the same P/R/F1/Overlap.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("lm_eval")
+
+from fake_chat_server import FAST_RETRIES, FakeChatServer  # noqa: E402
+
+from harness.registry import make_model, make_task  # noqa: E402
+from harness.runner import Runner  # noqa: E402
+from tasks.lm_eval_tasks import INCLUDE_PATH  # noqa: E402
+
+LIMIT = 10
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pixel_key(png: bytes) -> str:
+    """A hash of an image's RGB pixels (independent of how the PNG was encoded)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        rgb = img.convert("RGB")
+        return hashlib.sha256(repr(rgb.size).encode() + rgb.tobytes()).hexdigest()
+
+
+def scripted(i: int, start: int, end: int, intervals: list[tuple[int, int]]) -> str:
+    """The i-th sample's answer, one of several kinds (hits, misses, parse failures)."""
+    kind = i % 6
+    if kind == 0 and intervals:  # exact
+        a, b = intervals[0]
+        return f"<anomaly>True</anomaly>\n<index>({a}, {b})</index>\nStep 1: the x-axis runs {start} to {end}."
+    if kind == 1:  # shifted / partial
+        a, b = intervals[0] if intervals else (start + 10, start + 40)
+        return f"<anomaly>True</anomaly>\n<index>({a + 5}, {b + 30})</index>\nStep 1: something odd."
+    if kind == 2:
+        return "<anomaly>False</anomaly>\nStep 1: the pattern repeats; nothing departs from it."
+    if kind == 3:
+        return "The plot is pretty."  # no interval in any format: a parse failure
+    if kind == 4:  # a prose answer with two intervals
+        return (f"<anomaly>True</anomaly>\n<index>({start + 100}, {start + 150}), ({start + 400}, {start + 420})"
+                "</index>")
+    return f"<anomaly>True</anomaly>\n<index>({end + 500}, {end + 600})</index>"  # outside the window
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("vab-demo")
+
+
+@pytest.fixture(scope="module")
+def server(bench: Path):
+    task = make_task("visanombench-demo", data_dir=str(bench), workers=1)
+    table = {}
+    for i, s in enumerate(task.samples(limit=LIMIT)):
+        target = task.target(s.id)
+        table[pixel_key(s.image)] = scripted(i, s.index_offset, s.index_offset + len(s.series) - 1,
+                                             list(target.intervals))
+    assert len(table) == LIMIT
+
+    def answer(image_b64: str, prompt: str) -> str:
+        return table.get(pixel_key(base64.b64decode(image_b64)), "no such plot") if image_b64 else "no image"
+
+    with FakeChatServer(answer=answer) as srv:
+        yield srv
+
+
+def visanom_run(server: FakeChatServer, bench: Path, out: Path, model: str = "openai-compat",
+                **model_args) -> dict:
+    task = make_task("visanombench-demo", data_dir=str(bench), workers=1)
+    if model == "openai-compat":
+        model_args = {"model": "fake-vlm", "base_url": server.base_url, "api_key": "k", "concurrency": 2,
+                      **model_args}
+    vlm = make_model(model, **model_args)
+    if hasattr(vlm.engine, "retry_policy"):
+        vlm.engine.retry_policy = FAST_RETRIES
+    result = Runner(task, vlm, out, cache=None, limit=LIMIT, progress=False).run()
+    return result.run
+
+
+def lm_eval_cli(server: FakeChatServer, bench: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    meta = json.dumps({"visanom_task_args": {"data_dir": str(bench), "workers": 1}})
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "local-chat-completions",
+           "--model_args", f"model=fake-vlm,base_url={server.base_url}/chat/completions,max_retries=1",
+           "--tasks", "visanombench-demo", "--include_path", str(INCLUDE_PATH), "--apply_chat_template",
+           "--limit", str(LIMIT), "--metadata", meta, "--output_path", str(out)]
+    env = {**os.environ, "OPENAI_API_KEY": "k", "HF_DATASETS_OFFLINE": "1", **(env or {})}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, cwd=out.parent)
+
+
+def lm_eval_results(out: Path) -> dict:
+    files = sorted(out.rglob("results_*.json"))
+    assert files, f"no results under {out}"
+    return json.loads(files[-1].read_text())["results"]["visanombench-demo"]
+
+
+def test_lm_eval_and_visanom_run_agree_on_the_same_answers(server: FakeChatServer, bench: Path,
+                                                           tmp_path: Path) -> None:
+    run = visanom_run(server, bench, tmp_path / "visanom")
+    assert run["counts"]["n_ok"] == LIMIT
+    ours = {k: v["value"] for k, v in run["metrics"].items()}
+    assert 0 < ours["F1"] < 1 and ours["P"] is not None and ours["Overlap"] is not None  # a mixed set
+
+    proc = lm_eval_cli(server, bench, tmp_path / "lm-eval")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    theirs = lm_eval_results(tmp_path / "lm-eval")
+    for name in ("P", "R", "F1", "Overlap", "Point-F1", "Affiliation-F1"):
+        assert theirs[f"{name},none"] == pytest.approx(ours[name], abs=1e-12), name
+    records = [json.loads(line) for line in (Path(run_path(tmp_path / "visanom")) / "samples.jsonl").open()]
+    assert theirs["n_parse_failed,none"] == sum(r["parse_failed"] for r in records) > 0
+    assert theirs["n_failed,none"] == 0
+
+
+def run_path(out: Path) -> Path:
+    (path,) = {p.parent for p in out.rglob("run.json")}
+    return path

@@ -83,13 +83,13 @@ def server(bench: Path):
         yield srv
 
 
-def visanom_run(server: FakeChatServer, bench: Path, out: Path, model: str = "openai-compat",
+def visanom_run(server: FakeChatServer, bench: Path, out: Path, adapter: str = "openai-compat",
                 **model_args) -> dict:
     task = make_task("visanombench-demo", data_dir=str(bench), workers=1)
-    if model == "openai-compat":
+    if adapter == "openai-compat":
         model_args = {"model": "fake-vlm", "base_url": server.base_url, "api_key": "k", "concurrency": 2,
                       **model_args}
-    vlm = make_model(model, **model_args)
+    vlm = make_model(adapter, **model_args)
     if hasattr(vlm.engine, "retry_policy"):
         vlm.engine.retry_policy = FAST_RETRIES
     result = Runner(task, vlm, out, cache=None, limit=LIMIT, progress=False).run()
@@ -132,3 +132,62 @@ def test_lm_eval_and_visanom_run_agree_on_the_same_answers(server: FakeChatServe
 def run_path(out: Path) -> Path:
     (path,) = {p.parent for p in out.rglob("run.json")}
     return path
+
+
+def test_lm_eval_backend_as_our_model_gives_the_same_records(server: FakeChatServer, bench: Path,
+                                                             tmp_path: Path) -> None:
+    """``--model lm-eval lm_model=local-chat-completions`` through our runner: same answers, same metrics."""
+    ours = visanom_run(server, bench, tmp_path / "direct")
+    via = visanom_run(server, bench, tmp_path / "via", adapter="lm-eval", lm_model="local-chat-completions",
+                      model="fake-vlm", base_url=f"{server.base_url}/chat/completions", max_retries=1)
+    assert via["counts"]["n_ok"] == LIMIT
+    assert via["model"]["name"] == "lm-eval"
+    a = {r["sample_id"]: r for r in map(json.loads, (run_path(tmp_path / "direct") / "samples.jsonl").open())}
+    b = {r["sample_id"]: r for r in map(json.loads, (run_path(tmp_path / "via") / "samples.jsonl").open())}
+    assert a.keys() == b.keys() and all(a[k]["text"] == b[k]["text"] for k in a)
+    assert {k: v["value"] for k, v in via["metrics"].items()} == {k: v["value"] for k, v in ours["metrics"].items()}
+
+
+def test_unknown_lm_eval_backend_is_a_clear_error() -> None:
+    from harness.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown lm-eval model 'no-such-backend'.*hf-multimodal"):
+        make_model("lm-eval", lm_model="no-such-backend")
+
+
+def test_tasks_without_visanom_importable_say_what_to_install(tmp_path: Path) -> None:
+    """lm-eval loads utils.py by path; with visanom not importable it must say what to install."""
+    script = f"""
+import importlib.abc, importlib.util, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tasks", "harness", "baselines"):
+            raise ImportError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, Block())
+spec = importlib.util.spec_from_file_location("utils", {str(INCLUDE_PATH / "utils.py")!r})
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+try:
+    mod.load_docs(visanom_task="visanombench-demo")
+except ImportError as exc:
+    print("MESSAGE:", exc)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "MESSAGE: the visanom lm-eval tasks need the visanom package importable" in proc.stdout
+    assert "pip install" in proc.stdout
+
+
+def test_the_configs_name_our_tasks_and_metrics() -> None:
+    import yaml
+
+    from tasks.lm_eval_tasks import bridge
+
+    names = sorted(p.stem for p in INCLUDE_PATH.glob("*.yaml"))
+    assert names == ["tsb-ad-u-demo-vlm", "tsb-ad-u-vlm", "visanombench", "visanombench-demo"]
+    for name in names:
+        text = (INCLUDE_PATH / f"{name}.yaml").read_text().replace("!function ", "")
+        cfg = yaml.safe_load(text)
+        assert cfg["task"] == name == cfg["dataset_kwargs"]["visanom_task"]
+        expected = bridge.TSB_AD_U_METRICS if name.startswith("tsb") else bridge.VISANOMBENCH_METRICS
+        assert [m["metric"] for m in cfg["metric_list"]] == list(expected)

@@ -2,7 +2,8 @@
 
 Each :class:`~harness.inference.base.ChatRequest` becomes one lm-eval ``generate_until``
 request with the image, built as lm-eval builds a multimodal task's request: the context is
-``<image>`` + prompt, passed through the backend's ``apply_chat_template`` (with the
+``<image>`` + prompt (API backends send the image as its own content part, so the prompt
+alone, exactly as our own API engines send it), passed through the backend's ``apply_chat_template`` (with the
 system prompt, when given) unless ``apply_chat_template=False``; the generation kwargs are
 ``until`` / ``max_gen_toks`` / ``do_sample`` / ``temperature`` (and ``top_p``, ``seed`` when
 set); the image goes in the ``{"visual": [PIL image]}`` argument. So any backend that
@@ -112,9 +113,16 @@ class LMEvalEngine:
         return {"engine": "lm-eval", "lm_model": self.lm_model, "lm_args": self.public_args(),
                 "apply_chat_template": self.apply_chat_template, "lm_eval_version": lm_eval_version()}
 
+    def _is_api(self) -> bool:
+        """API backends send the image as its own content part and need no placeholder."""
+        from lm_eval.models.api_models import TemplateAPI
+
+        return isinstance(self.lm, TemplateAPI)
+
     def context(self, request: ChatRequest) -> Any:
         """The lm-eval context for one request (what ``lm_eval`` builds for a multimodal task)."""
-        text = f"{IMAGE_PLACEHOLDER}{request.prompt}" if request.image_png is not None else request.prompt
+        placeholder = request.image_png is not None and not self._is_api()
+        text = f"{IMAGE_PLACEHOLDER}{request.prompt}" if placeholder else request.prompt
         if not self.apply_chat_template:
             return text if request.system is None else f"{request.system}\n\n{text}"
         chat = [] if request.system is None else [{"role": "system", "content": request.system}]

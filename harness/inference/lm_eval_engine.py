@@ -73,9 +73,8 @@ class LMEvalEngine:
     def __init__(self, lm_model: str, lm_args: Mapping[str, Any] | None = None, *,
                  apply_chat_template: bool = True, batch_size: int = 8) -> None:
         require_lm_eval()
-        from lm_eval.api.registry import MODEL_REGISTRY
-
         import lm_eval.models  # noqa: F401 - registers the built-in backends
+        from lm_eval.api.registry import MODEL_REGISTRY
 
         if lm_model not in MODEL_REGISTRY:
             raise UsageError(f"unknown lm-eval model {lm_model!r}; lm-eval has: {', '.join(backend_names())}")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from baselines.tsbad.adapter import TsbAdDetector, effective_hyperparameters
-from baselines.tsbad.catalog import SPECS, DetectorSpec
+from baselines.tsbad.catalog import REPLACED, SPECS, DetectorSpec
 from harness.registry import register_model
 
 _HP_DEFAULTS_SOURCE = "tsb-ad HP_list.Optimal_Uni_algo_HP_dict over the run_<name> defaults"
@@ -46,10 +46,12 @@ def _display(spec: DetectorSpec) -> dict[str, Any]:
 
 
 def register_all() -> list[str]:
-    """Register every catalogue detector (idempotent); returns the registered names."""
-    for spec in SPECS:
+    """Register every catalogue detector (idempotent) but those in ``REPLACED`` (Chronos and
+    TimesFM: :mod:`baselines.foundation`); returns the registered names."""
+    own = [spec for spec in SPECS if spec.name not in REPLACED]
+    for spec in own:
         register_model(spec.name, **_display(spec))(_factory(spec))
-    return [s.name for s in SPECS]
+    return [s.name for s in own]
 
 
 REGISTERED: list[str] = register_all()

@@ -31,6 +31,7 @@ BUILTIN_MODULES = (
     "tasks.tsb_ad_u.vlm_view",
     "tasks.visanombench.task",
     "baselines.classical",
+    "baselines.foundation",
     "baselines.template_reasoner",
     "baselines.hf_models",
     "baselines.api_models",

@@ -131,6 +131,13 @@ NOT_REGISTERED: dict[str, str] = {
     "CBLOF": "raises 'Could not form valid cluster separation' on univariate points",
 }
 
+# Pool members registered by another module over their current packages (tsb-ad's wrappers
+# need AutoGluon / the timesfm 1.x API, which do not install beside our pins).
+REPLACED: dict[str, str] = {
+    "Chronos": "baselines.foundation (chronos-forecasting, extra 'chronos')",
+    "TimesFM": "baselines.foundation (timesfm 3, extra 'timesfm')",
+}
+
 BY_NAME: dict[str, DetectorSpec] = {s.name: s for s in SPECS}
 BY_TSB_NAME: dict[str, DetectorSpec] = {s.tsb_name: s for s in SPECS}
 

@@ -35,7 +35,6 @@ import numpy as np
 
 from harness.errors import UsageError
 from harness.hashing import stable_hash
-from harness.registry import register_model
 from harness.types import Prediction, Sample
 
 ADAPTER_VERSION = "1"
@@ -225,14 +224,6 @@ class TimesFMDetector(ForecastDetector):
         return forecast
 
 
-def _display(tsb_name: str, package: str, extra: str, repo: str, win: int) -> dict[str, Any]:
-    return {"group": "foundation", "supervision": "unsupervised", "provides": ["scores"], "source": package,
-            "tsb_ad_name": tsb_name, "hyperparameters": {"win_size": win}, "weights": repo,
-            "requires": [f"pip install 'visanom[{extra}]'"], "on_tsb_ad_u_leaderboard": True,
-            "note": "tsb-ad's forecasting protocol over the current package (docs/detectors.md)"}
-
-
-@register_model("Chronos", **_display("Chronos", "chronos-forecasting", "chronos", CHRONOS_REPO, 50))
 def make_chronos(model_id: str = CHRONOS_REPO, revision: str | None = None, win_size: int = 50,
                  batch_size: int = 64, device: str = "auto", seed: int = OFFICIAL_SEED, minmax: bool = True,
                  download: bool = False) -> ChronosDetector:
@@ -242,7 +233,6 @@ def make_chronos(model_id: str = CHRONOS_REPO, revision: str | None = None, win_
                            device=device, seed=seed, minmax=minmax, download=download)
 
 
-@register_model("TimesFM", **_display("TimesFM", "timesfm", "timesfm", TIMESFM_REPO, 96))
 def make_timesfm(model_id: str = TIMESFM_REPO, revision: str | None = None, win_size: int = 96,
                  batch_size: int = 32, device: str = "auto", seed: int = OFFICIAL_SEED, minmax: bool = True,
                  download: bool = False) -> TimesFMDetector:

@@ -16,11 +16,8 @@ from typing import Any
 from baselines.vlm import VLMModel
 from harness.inference.base import GenerationConfig
 from harness.inference.lm_eval_engine import LMEvalEngine
-from harness.registry import register_model
 
 
-@register_model("lm-eval", group="VLM", engine="lm-eval", provides=["text"],
-                requires="pip install 'visanom[lm-eval]'")
 def make_lm_eval(
     lm_model: str,
     *,

@@ -122,6 +122,8 @@ def test_lm_eval_and_visanom_run_agree_on_the_same_answers(server: FakeChatServe
     proc = lm_eval_cli(server, bench, tmp_path / "lm-eval")
     assert proc.returncode == 0, proc.stderr[-3000:]
     theirs = lm_eval_results(tmp_path / "lm-eval")
+    print("\nvisanom run:", {k: ours[k] for k in ("P", "R", "F1", "Overlap")})
+    print("lm_eval:    ", {k: theirs[f"{k},none"] for k in ("P", "R", "F1", "Overlap", "n_parse_failed")})
     for name in ("P", "R", "F1", "Overlap", "Point-F1", "Affiliation-F1"):
         assert theirs[f"{name},none"] == pytest.approx(ours[name], abs=1e-12), name
     records = [json.loads(line) for line in (Path(run_path(tmp_path / "visanom")) / "samples.jsonl").open()]

@@ -193,3 +193,23 @@ def test_the_configs_name_our_tasks_and_metrics() -> None:
         assert cfg["task"] == name == cfg["dataset_kwargs"]["visanom_task"]
         expected = bridge.TSB_AD_U_METRICS if name.startswith("tsb") else bridge.VISANOMBENCH_METRICS
         assert [m["metric"] for m in cfg["metric_list"]] == list(expected)
+
+
+def test_an_unreadable_sample_is_a_recorded_failure_not_a_crash(bench: Path) -> None:
+    from harness.types import Sample
+    from tasks.lm_eval_tasks import bridge
+
+    task = make_task("visanombench-demo", data_dir=str(bench), workers=1)
+    good = next(iter(task.samples(limit=1)))
+    args = {"data_dir": str(bench), "workers": 1}
+    bad = bridge.sample_to_doc("visanombench-demo", args, Sample(id=good.id, series=good.series[:0],
+                                                                  error="segment file is corrupt"))
+    assert bridge.doc_to_image(bad)[0].size == (bridge.BLANK_SIDE, bridge.BLANK_SIDE)
+    rec = bridge.process_results(bad, ["<anomaly>False</anomaly>"])["F1"]
+    assert rec["error"] == "input not loaded: segment file is corrupt" and rec["metrics"] is None
+    ok_doc = bridge.sample_to_doc("visanombench-demo", args, good)
+    assert bridge.doc_to_sample(ok_doc).image == good.image  # the renderer's bytes, unchanged
+    empty = bridge.process_results(ok_doc, [""])["F1"]
+    assert empty["error"] == "empty completion"
+    metrics = bridge.run_metrics([rec, empty, bridge.process_results(ok_doc, ["no idea"])["F1"]])
+    assert metrics["n_failed"] == 2 and metrics["n_parse_failed"] == 1

@@ -213,3 +213,20 @@ def test_an_unreadable_sample_is_a_recorded_failure_not_a_crash(bench: Path) -> 
     assert empty["error"] == "empty completion"
     metrics = bridge.run_metrics([rec, empty, bridge.process_results(ok_doc, ["no idea"])["F1"]])
     assert metrics["n_failed"] == 2 and metrics["n_parse_failed"] == 1
+
+
+def test_a_backend_failure_is_recorded_per_sample(server: FakeChatServer, bench: Path, tmp_path: Path) -> None:
+    server.reset()
+    server.push("400")  # lm-eval's API backend raises after max_retries=1 attempt
+    try:
+        task = make_task("visanombench-demo", data_dir=str(bench), workers=1)
+        vlm = make_model("lm-eval", lm_model="local-chat-completions", model="fake-vlm",
+                         base_url=f"{server.base_url}/chat/completions", max_retries=1, batch_size=2)
+        run = Runner(task, vlm, tmp_path / "out", cache=None, limit=2, progress=False).run().run
+    finally:
+        server.reset()
+    assert run["counts"]["n_failed"] == 2  # the batch's call failed: both samples recorded, no crash
+    records = [json.loads(line) for line in (run_path(tmp_path / "out") / "samples.jsonl").open()]
+    assert all(r["error"].startswith("lm-eval local-chat-completions:") for r in records)
+    for name in ("samples.jsonl", "run.json"):  # the server's URL is a credential-like argument
+        assert server.base_url not in (run_path(tmp_path / "out") / name).read_text()

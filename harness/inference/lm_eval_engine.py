@@ -23,9 +23,9 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
+from harness.spec import is_secret_arg, public_args
 
 IMAGE_PLACEHOLDER = "<image>"
-SECRET_KEYS = ("api_key", "token", "hf_token", "password")
 
 
 def lm_eval_version() -> str | None:
@@ -99,8 +99,15 @@ class LMEvalEngine:
         return self._lm
 
     def public_args(self) -> dict[str, Any]:
-        """The backend arguments without credentials."""
-        return {k: v for k, v in self.lm_args.items() if not any(s in k.lower() for s in SECRET_KEYS)}
+        """The backend arguments without credentials or URLs (:func:`harness.spec.public_args`)."""
+        return public_args(self.lm_args)
+
+    def redact(self, text: str) -> str:
+        """``text`` with the values of credential-like arguments (keys, tokens, URLs) masked."""
+        for key, value in self.lm_args.items():
+            if is_secret_arg(key) and isinstance(value, str) and value:
+                text = text.replace(value, f"<{key}>")
+        return text
 
     def fingerprint(self) -> str:
         """Backend name and arguments (no secrets), chat-template use, lm-eval version."""
@@ -151,7 +158,7 @@ class LMEvalEngine:
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - a backend failure is a per-sample record
-            why = f"lm-eval {self.lm_model}: {type(exc).__name__}: {exc}"
+            why = self.redact(f"lm-eval {self.lm_model}: {type(exc).__name__}: {exc}")
             return [GenerationResult(r.request_id, error=why) for r in requests]
         each = (time.perf_counter() - t0) / len(requests)
         out = []

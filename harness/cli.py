@@ -41,6 +41,27 @@ def split_names(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def positive_int(value: str) -> int:
+    """argparse type of a count flag (``--limit``, ``--batch-size``): a whole number of at least 1.
+
+    A bad value is a usage error (exit 2) that argparse reports with the flag's name."""
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def name_list(value: str) -> str:
+    """argparse type of a comma-separated name flag (``--model``, ``--task``, ``--models``):
+    the value unchanged when it holds at least one name, else a usage error naming the flag."""
+    if not split_names(value):
+        raise argparse.ArgumentTypeError(f"no name given ({value!r}); expected one or more names, comma-separated")
+    return value
+
+
 def _open_cache(args: argparse.Namespace) -> PredictionCache | None:
     if args.no_cache:
         return None
@@ -97,10 +118,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from leaderboard.build import build_site
+    from leaderboard.build import build
 
-    index = build_site(Path(args.results), Path(args.out))
-    print(f"leaderboard written to {index}")
+    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url)
+    for message in report.messages():
+        print(f"visanom: {message}", file=sys.stderr)
+    print(f"leaderboard written to {report.index} ({report.written} files written, {report.unchanged} unchanged)")
+    return EXIT_OK
+
+
+def cmd_leaderboard_serve(args: argparse.Namespace) -> int:
+    from leaderboard.build import serve
+
+    try:
+        serve(Path(args.site), port=args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from exc
+    return EXIT_OK
+
+
+def cmd_leaderboard_export(args: argparse.Namespace) -> int:
+    from leaderboard.export import export_results, push_to_hub
+
+    written = export_results(Path(args.results), Path(args.out))
+    for config, n in written.items():
+        print(f"{config}: {n} records")
+    print(f"dataset written to {args.out}")
+    if args.push_to_hub:
+        url = push_to_hub(Path(args.out), args.push_to_hub, private=args.private)
+        print(f"pushed to {url}")
     return EXIT_OK
 
 
@@ -125,9 +171,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lm_eval_path(args: argparse.Namespace) -> int:
+    """Print the folder to pass to ``lm_eval --include_path`` (docs/lm-eval.md)."""
+    from tasks.lm_eval_tasks import INCLUDE_PATH
+
+    print(INCLUDE_PATH)
+    return EXIT_OK
+
+
 def _add_run_options(p: argparse.ArgumentParser, output_default: str = "results") -> None:
     p.add_argument("--output", default=output_default, help="results folder (default: %(default)s)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N samples of each task")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N samples of each task")
     p.add_argument("--cache", default=None, help=f"prediction cache file (default: {DEFAULT_CACHE})")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     p.add_argument("--rerun", action="store_true", help="start the run folder afresh instead of resuming")
@@ -147,15 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_ls)
 
     run = sub.add_parser("run", help="run models on tasks (resumes an interrupted run)")
-    run.add_argument("--model", required=True, help="model name(s), comma-separated")
-    run.add_argument("--task", required=True, help="task name(s), comma-separated")
+    run.add_argument("--model", required=True, type=name_list, help="model name(s), comma-separated")
+    run.add_argument("--task", required=True, type=name_list, help="task name(s), comma-separated")
     run.add_argument("--model-args", nargs="*", default=[], metavar="K=V", help="arguments for the model(s)")
     run.add_argument("--task-args", nargs="*", default=[], metavar="K=V", help="arguments for the task(s)")
-    run.add_argument("--batch-size", type=int, default=None, help="samples per predict call")
+    run.add_argument("--batch-size", type=positive_int, default=None, help="samples per predict call")
     run.add_argument("--gen", nargs="*", default=[], metavar="K=V",
                      help="decoding overrides for text models (temperature=0.7 top_p=0.9 max_new_tokens=256)")
     run.add_argument("--seed", type=int, default=None, help="seed of draw 0 (draw i uses seed+i)")
-    run.add_argument("--draws", type=int, default=1, help="answers asked per sample (default: %(default)s)")
+    run.add_argument("--draws", type=positive_int, default=1, help="answers asked per sample (default: %(default)s)")
     run.add_argument("--reducer", default="first", choices=REDUCERS,
                      help="how draws become one answer (default: %(default)s; see docs/records.md)")
     run.add_argument("--reduce-by", default=None, metavar="METRIC", help="the metric --reducer best picks by")
@@ -167,10 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     build = lb_sub.add_parser("build", help="build the site from run records")
     build.add_argument("results", help="results folder")
     build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
+    build.add_argument("--title", default=None, help="site title (default: visanom leaderboard)")
+    build.add_argument("--base-url", default=None, help="public URL of the site (http/https), for canonical links")
     build.set_defaults(func=cmd_leaderboard)
+    serve = lb_sub.add_parser("serve", help="preview a built site on http://127.0.0.1:PORT/")
+    serve.add_argument("site", help="site folder")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    serve.set_defaults(func=cmd_leaderboard_serve)
+    export = lb_sub.add_parser("export", help="per-sample records as a Hugging Face dataset (parquet)")
+    export.add_argument("results", help="results folder")
+    export.add_argument("--out", required=True, help="dataset folder")
+    export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
+    export.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    export.set_defaults(func=cmd_leaderboard_export)
 
     demo = sub.add_parser("demo", help="the embedded default sweep over built-in data, then site/index.html")
-    demo.add_argument("--models", default=None, help="run only these models on every demo task")
+    demo.add_argument("--models", type=name_list, default=None, help="run only these models on every demo task")
     demo.add_argument("--site", default="site", help="site folder (default: %(default)s)")
     _add_run_options(demo)
     demo.set_defaults(func=cmd_demo)
@@ -182,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--out", required=True, help="folder to unpack into")
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
     dl.set_defaults(func=cmd_data)
+
+    lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
+    lmp.set_defaults(func=cmd_lm_eval_path)
 
     from tasks.visanombench.build import add_bench_cli
 

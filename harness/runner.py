@@ -25,6 +25,7 @@ from harness.cache import PredictionCache, cache_key
 from harness.draws import Rescore, aggregate_draws, draw_seeds, model_for_draw, reduce_sample
 from harness.errors import OutputError, UsageError
 from harness.hashing import array_hash, stable_hash
+from harness.metrics.degenerate import degenerate_scores
 from harness.provenance import environment, utc_now
 from harness.records import RUN_SCHEMA, STATUS_COMPLETE, InputStore, RunDir, dumps, inside, json_safe
 from harness.spec import RunSpec, public_args, slug
@@ -83,6 +84,26 @@ def describe_error(exc: BaseException) -> str:
     where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {msg}{where}"[:1000]
+
+
+def degenerate_flag(pred: Prediction) -> str | bool | None:
+    """The ``degenerate_scores`` field of a sample record: None when the sample has no scores
+    (a text model, a failure), else the reason the scores rank nothing (the model's own verdict
+    on its raw scores first, see harness.metrics.degenerate), else False."""
+    if pred.error is not None or pred.scores is None:
+        return None
+    own = pred.meta.get("degenerate_scores")
+    return own if isinstance(own, str) and own else degenerate_scores(pred.scores) or False
+
+
+def sample_degenerate(draws: Sequence[dict[str, Any]]) -> str | bool | None:
+    """A sample's ``degenerate_scores`` from its draws' flags: the first degenerate draw's
+    reason (``"draw 2: ..."`` when there are several), else False when a draw has scores, else None."""
+    flags = [d.get("degenerate_scores") for d in draws]
+    for d, flag in zip(draws, flags, strict=True):
+        if flag:
+            return flag if len(draws) == 1 else f"draw {d['draw']}: {flag}"
+    return False if any(f is False for f in flags) else None
 
 
 def _batches(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:
@@ -198,6 +219,83 @@ class Runner:
                 self.cache.put(key, p)
         return preds
 
+    def _streamed(self, samples: Iterator[Sample]) -> Iterator[tuple[list[Sample], list[dict[str, Prediction]]]]:
+        """``(samples, [predictions])`` as each sample is answered, for a one-draw run of a
+        model with ``predict_stream`` (the same shape as the batch path's, one draw).
+
+        Samples with input errors and cache hits are answered without the model and come out
+        with the next answer; when ``batch_size`` of them wait, the model's stream is let
+        finish and a new one begun, so they are never held for long. A failure of the stream
+        itself fails the samples it holds; one of the task's own sample iterator is raised,
+        as on the batch path.
+        """
+        model = self.draw_models[0]
+        local: list[tuple[Sample, Prediction]] = []
+        handed: dict[str, tuple[Sample, float]] = {}
+        source = iter(samples)
+        state: dict[str, Any] = {"more": True, "error": None, "pulled": 0}
+
+        def todo() -> Iterator[Sample]:
+            while True:
+                try:
+                    s = next(source)
+                    state["pulled"] += 1
+                except StopIteration:
+                    state["more"] = False
+                    return
+                except Exception as exc:  # the task's, not the model's: raised after the stream
+                    state["more"], state["error"] = False, exc
+                    return
+                key = self._key(s) if self.cache is not None and s.error is None else None
+                hit = self.cache.get(key, s.id) if key is not None else None
+                if s.error is not None or hit is not None:
+                    local.append((s, hit or Prediction(sample_id=s.id, error=f"input: {s.error}")))
+                    if len(local) >= self.batch_size:
+                        return
+                    continue
+                handed[s.id] = (s, time.perf_counter())
+                yield s
+
+        def flush(preds: list[tuple[Sample, Prediction]]) -> tuple[list[Sample], list[dict[str, Prediction]]]:
+            out = [s for s, _ in preds], [{s.id: p for s, p in preds}]
+            preds.clear()
+            return out
+
+        def fail(err: str) -> tuple[list[Sample], list[dict[str, Prediction]]]:
+            lost = [(s, Prediction(sample_id=s.id, error=err)) for s, _ in handed.values()]
+            handed.clear()
+            return flush(lost)
+
+        while True:
+            state["pulled"] = 0
+            try:
+                for p in model.predict_stream(todo()):
+                    s, t0 = handed.pop(p.sample_id, (None, 0.0))
+                    if s is None:
+                        continue
+                    p.latency_s = p.latency_s or time.perf_counter() - t0
+                    key = self._key(s) if self.cache is not None else None
+                    if key is not None and p.error is None and getattr(model, "cacheable", True):
+                        self.cache.put(key, p)
+                    yield [s], [{s.id: p}]
+                    if local:
+                        yield flush(local)
+            except UsageError:
+                raise
+            except Exception as exc:  # the stream broke: what it held fails, the run goes on
+                if not state["pulled"]:  # it cannot stream at all: batches for the rest
+                    yield from ((b, [self._predict(b)]) for b in _batches(source, self.batch_size))
+                    return
+                yield fail(f"model: {describe_error(exc)}")
+            if handed:
+                yield fail("model: returned no prediction for this sample")
+            if local:
+                yield flush(local)
+            if state["error"] is not None:
+                raise state["error"]
+            if not state["more"]:
+                return
+
     # -- records ----------------------------------------------------------------------
     def _score(self, sample: Sample, pred: Prediction) -> tuple[Prediction, dict[str, Any] | None]:
         metrics = None
@@ -235,6 +333,7 @@ class Runner:
             "usage": json_safe(pred.usage),
             "cached": pred.cached,
             "pred_meta": json_safe({k: v for k, v in pred.meta.items() if k != "parse_failed"}),
+            "degenerate_scores": degenerate_flag(pred),
         }
 
     def _rescore(self, sample: Sample, preds: Sequence[Prediction]) -> Rescore:
@@ -309,6 +408,7 @@ class Runner:
             "cached": all(d["cached"] for d in draws),
             "pred_meta": view["pred_meta"],
             "parse_issues": view["parse_issues"],
+            "degenerate_scores": sample_degenerate(draws),
             "target": self._target(sample),
             "input": self._input(sample),
             "draws": draws,
@@ -364,8 +464,12 @@ class Runner:
                 yield s
 
         with bar:
-            for batch in _batches(pending(), self.batch_size):
-                per_draw = [self._predict(batch, d) for d in range(len(self.seeds))]
+            if len(self.seeds) == 1 and callable(getattr(self.draw_models[0], "predict_stream", None)):
+                groups = self._streamed(pending())  # each sample's record as soon as it is answered
+            else:
+                groups = ((batch, [self._predict(batch, d) for d in range(len(self.seeds))])
+                          for batch in _batches(pending(), self.batch_size))
+            for batch, per_draw in groups:
                 records = [self._record(s, [p[s.id] for p in per_draw]) for s in batch]
                 self.dir.append(records)
                 for r in records:
@@ -380,6 +484,7 @@ class Runner:
 
     def _summarise(self, records: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:
         failed = [r for r in records if r["error"] is not None]
+        degenerate = [r["sample_id"] for r in records if r["error"] is None and r.get("degenerate_scores")]
         usage: dict[str, float] = {}
         for r in records:
             for k, v in (r.get("usage") or {}).items():
@@ -417,8 +522,10 @@ class Runner:
                 "n_cached": sum(bool(r.get("cached")) for r in records),
                 "n_parse_failed": sum(bool(r.get("parse_failed")) for r in records),
                 "n_undefined": n_undefined,
+                "n_degenerate": len(degenerate),
             },
             "failures": [{"sample_id": r["sample_id"], "error": r["error"]} for r in failed[:MAX_FAILURES_LISTED]],
+            "degenerate": degenerate[:MAX_FAILURES_LISTED],
             "usage": usage,
             "timing": {
                 "started": started, "finished": utc_now(), "wall_s": round(wall_s, 3),

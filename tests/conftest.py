@@ -33,4 +33,5 @@ def srv(chat_server):
     """The fake chat server, reset (no queued faults, no latency) for this test."""
     chat_server.reset()
     chat_server.latency_s = 0.0
+    chat_server.answer = None  # a test may script answers (answer(image_b64, prompt) -> text)
     return chat_server

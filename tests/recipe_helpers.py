@@ -46,7 +46,7 @@ LLM_TSAD_ANSWER = '{"reasoning": "Step 1: periodic. Step 2: a spike. Step 3: ind
 _CANDIDATES_RE = re.compile(r"screening \(x-axis index values\): (\[.*\])")
 
 
-def method_answer(prompt: str, image: str) -> str:
+def method_answer(image: str, prompt: str) -> str:
     """The scripted answer of the method a prompt belongs to (VLM4TS confirms its candidates)."""
     if "Output template" in prompt:
         return ANOMLLM_ANSWER

@@ -237,7 +237,7 @@ def _run(demo: Any, srv: Any, name: str, tmp_path: Path, limit: int, **kw: Any) 
 ])
 def test_recipe_end_to_end_on_the_demo_set(demo: Any, srv: Any, tmp_path: Path, name: str, kw: dict,
                                            expected: Any) -> None:
-    srv.answerer = method_answer
+    srv.answer = method_answer
     run, records = _run(demo, srv, name, tmp_path, 4, **kw)
     assert run["counts"]["n"] == 4 and run["counts"]["n_failed"] == 0 and run["counts"]["n_parse_failed"] == 0
     assert run["model"]["display"]["group"] == "LLM/VLM detector" and run["model"]["args"]["backbone"] == "GPT-4o"
@@ -256,7 +256,7 @@ def test_recipe_end_to_end_on_the_demo_set(demo: Any, srv: Any, tmp_path: Path, 
 
 
 def test_answers_not_in_the_format_are_parse_failures_scored_empty(demo: Any, srv: Any, tmp_path: Path) -> None:
-    srv.answerer = lambda prompt, image: "<anomaly>True</anomaly>\n<index>(1, 5)</index> I think so."
+    srv.answer = lambda image, prompt: "<anomaly>True</anomaly>\n<index>(1, 5)</index> I think so."
     for name in ("AnomLLM", "LLM-TSAD"):
         run, records = _run(demo, srv, name, tmp_path / name, 3, **({"window": 500} if name == "LLM-TSAD" else {}))
         assert run["counts"]["n_failed"] == 0 and run["counts"]["n_parse_failed"] == 3
@@ -267,7 +267,7 @@ def test_answers_not_in_the_format_are_parse_failures_scored_empty(demo: Any, sr
 
 
 def test_a_backbone_failure_fails_that_sample_only(demo: Any, srv: Any, tmp_path: Path) -> None:
-    srv.answerer = method_answer
+    srv.answer = method_answer
     srv.push("400")
     run, records = _run(demo, srv, "AnomLLM", tmp_path, 3)
     assert run["counts"]["n_failed"] == 1 and run["counts"]["n_ok"] == 2
@@ -278,7 +278,7 @@ def test_a_backbone_failure_fails_that_sample_only(demo: Any, srv: Any, tmp_path
 def test_cached_recipe_predictions_keep_their_intervals(demo: Any, srv: Any, tmp_path: Path) -> None:
     from harness.cache import PredictionCache
 
-    srv.answerer = method_answer
+    srv.answer = method_answer
     cache = PredictionCache(tmp_path / "c.sqlite")
     model = registry.make_model("LLM-TSAD", window=500, **backbone_args(srv.base_url))
     first = Runner(demo, model, tmp_path / "a", limit=2, cache=cache, progress=False).run()
@@ -303,7 +303,7 @@ def test_in_context_examples_come_from_the_train_split(demo: Any) -> None:
 
 @needs_encoder
 def test_vlm4ts_end_to_end_on_the_demo_set(demo: Any, srv: Any, tmp_path: Path) -> None:
-    srv.answerer = method_answer
+    srv.answer = method_answer
     run, records = _run(demo, srv, "VLM4TS", tmp_path, 2, step_ratio=1.0)  # fewer windows: a quicker test
     assert run["counts"]["n_failed"] == 0 and run["counts"]["n_parse_failed"] == 0
     for r in records:

@@ -37,7 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return task
 
 
-RECIPES = [("AnomLLM", {}), ("AnomLLM-text", {}), ("LLMAD", {"window": 250}), ("LLM-TSAD", {"window": 250}),
+RECIPES = [("AnomLLM", {}), ("AnomLLM-text", {}), ("LLMAD", {"window": 1000, "examples": "none"}), ("LLM-TSAD", {"window": 1000, "examples": "none"}),
            pytest.param("VLM4TS", {}, marks=pytest.mark.skipif(not HAS_ENCODER, reason="pip install 'visanom[recipes]'"))]
 
 

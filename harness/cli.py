@@ -91,8 +91,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
         reducer=args.reducer, reduce_by=args.reduce_by,
     )
+    from harness.bench_cli import _judge_model
+
+    judge = _judge_model(args.judge, args.judge_args)
     results = run_specs(specs, output=Path(args.output), batch_size=args.batch_size, cache=_open_cache(args),
-                        rerun=args.rerun, progress=not args.no_progress)
+                        rerun=args.rerun, progress=not args.no_progress, judge=judge)
     return EXIT_SAMPLE_FAILURES if any(r.n_failed for r in results) else EXIT_OK
 
 
@@ -159,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reducer", default="first", choices=REDUCERS,
                      help="how draws become one answer (default: %(default)s; see docs/records.md)")
     run.add_argument("--reduce-by", default=None, metavar="METRIC", help="the metric --reducer best picks by")
+    run.add_argument("--judge", default=None, metavar="MODEL",
+                     help="a registered model that grades each rationale (harness/templates/judge.j2)")
+    run.add_argument("--judge-args", nargs="*", default=[], metavar="K=V", help="arguments for the judge model")
     _add_run_options(run)
     run.set_defaults(func=cmd_run)
 
@@ -183,9 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
     dl.set_defaults(func=cmd_data)
 
+    from harness.bench_cli import add_reasoning_cli
     from tasks.visanombench.build import add_bench_cli
 
-    add_bench_cli(sub)
+    add_reasoning_cli(add_bench_cli(sub), sub)
     return p
 
 

@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(kind), _error(anthropic, "api_error" if kind[0] == "5" else "invalid_request_error",
                                          f"injected {kind}"))
             return
-        text = "" if kind == "empty" else _answer(body, anthropic)
+        text = "" if kind == "empty" else _answer(body, anthropic, fake.responder)
         reply = _message(body, text) if anthropic else _completion(body, text)
         data = json.dumps(reply).encode()
         if kind == "truncated":
@@ -159,8 +159,10 @@ def _prompt_and_image(body: dict[str, Any], anthropic: bool) -> tuple[str, str]:
     return prompt, image
 
 
-def _answer(body: dict[str, Any], anthropic: bool) -> str:
+def _answer(body: dict[str, Any], anthropic: bool, responder: Any = None) -> str:
     prompt, image = _prompt_and_image(body, anthropic)
+    if responder is not None:  # a scripted model: the test decides the reply from the request
+        return str(responder(prompt, image))
     return answer_for(image, prompt)
 
 
@@ -213,6 +215,8 @@ class FakeChatServer:
         self._releasing = False
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0
+        self.responder: Any = None
+        """``responder(prompt, image_b64) -> text`` scripts the replies (None: :func:`answer_for`)."""
         self.max_in_flight = 0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -237,6 +241,7 @@ class FakeChatServer:
             self._faults.clear()
             self.max_in_flight = self.in_flight
             self.overlap_at = None
+            self.responder = None
             self._releasing = False
 
     @property

@@ -16,10 +16,11 @@ pytest.importorskip("torchvision")
 pytest.importorskip("peft")
 pytest.importorskip("datasets")
 
+from tinyvlm import build_tiny_vlm  # noqa: E402
+
 from harness import registry  # noqa: E402
 from harness.cli import main  # noqa: E402
 from harness.errors import EXIT_OK, EXIT_SAMPLE_FAILURES  # noqa: E402
-from tinyvlm import build_tiny_vlm  # noqa: E402
 
 N = 3  # train segments elicited
 

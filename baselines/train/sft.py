@@ -240,14 +240,9 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = True,
         model = AutoModelForImageTextToText.from_pretrained(cfg.base, dtype=dtype)
     except Exception as exc:
         raise UsageError(f"cannot load the base model {cfg.base!r}: {type(exc).__name__}: {exc}") from exc
-    ip = getattr(processor, "image_processor", None)
-    if ip is not None and (cfg.max_pixels or cfg.min_pixels):
-        for attr, v in (("max_pixels", cfg.max_pixels), ("min_pixels", cfg.min_pixels)):
-            if v and hasattr(ip, attr):
-                setattr(ip, attr, v)
-        if isinstance(getattr(ip, "size", None), dict):
-            ip.size = {**ip.size, **({"longest_edge": cfg.max_pixels} if cfg.max_pixels else {}),
-                       **({"shortest_edge": cfg.min_pixels} if cfg.min_pixels else {})}
+    from harness.inference.transformers_engine import set_pixel_limits
+
+    set_pixel_limits(processor, cfg.max_pixels, cfg.min_pixels)  # as the engine does with max_pixels=...
     tok = getattr(processor, "tokenizer", processor)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 

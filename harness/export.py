@@ -28,14 +28,15 @@ EXPORT_INFO = "visanom_export.json"
 
 def features() -> Any:
     """The dataset's ``datasets.Features``."""
-    from datasets import Features, Image, List, Value
+    from datasets import Features, Image, Value
 
+    # ``[feature]`` is a list in every datasets version our pin allows (3.x and 4.0)
     part = {"type": Value("string"), "text": Value("string")}
     return Features({
         "image": Image(),
-        "messages": List({"role": Value("string"), "content": List(part)}),
-        "intervals": List(List(Value("int64"))),
-        "window": List(Value("int64")),
+        "messages": [{"role": Value("string"), "content": [part]}],
+        "intervals": [[Value("int64")]],
+        "window": [Value("int64")],
         "sample_id": Value("string"),
         "source": Value("string"),
         "domain": Value("string"),

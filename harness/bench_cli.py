@@ -92,6 +92,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add_reasoning_cli(bench: argparse.ArgumentParser, sub: Any) -> None:
     """Add the rationale pipeline to ``visanom bench`` and ``visanom train`` to the top level."""
+    from harness.cli import positive_int
+
     bs = _subparsers(bench)
     e = bs.add_parser("elicit", help="ask several models for rationales on a benchmark split")
     e.add_argument("--bench", required=True, help="a built VisAnomBench folder, or 'demo' (the embedded one)")
@@ -99,12 +101,12 @@ def add_reasoning_cli(bench: argparse.ArgumentParser, sub: Any) -> None:
     e.add_argument("--model-args", nargs="*", default=[], metavar="[MODEL:]K=V",
                    help="arguments; MODEL:key=value for one model, key=value for all")
     e.add_argument("--split", default="train", help="split to elicit on (default: %(default)s)")
-    e.add_argument("--draws", type=int, default=1, help="candidates asked per model and segment")
+    e.add_argument("--draws", type=positive_int, default=1, help="candidates asked per model and segment")
     e.add_argument("--seed", type=int, default=None, help="seed of draw 0 (draw i uses seed+i)")
     e.add_argument("--gen", nargs="*", default=[], metavar="K=V", help="decoding overrides for every model")
     e.add_argument("--out", default="elicit", help="elicitation folder (default: %(default)s)")
-    e.add_argument("--batch-size", type=int, default=None)
-    e.add_argument("--limit", type=int, default=None, help="only the first N segments")
+    e.add_argument("--batch-size", type=positive_int, default=None)
+    e.add_argument("--limit", type=positive_int, default=None, help="only the first N segments")
     e.add_argument("--cache", default=None, help="prediction cache file")
     e.add_argument("--no-cache", action="store_true")
     e.add_argument("--no-progress", action="store_true")
@@ -137,6 +139,6 @@ def add_reasoning_cli(bench: argparse.ArgumentParser, sub: Any) -> None:
     t.add_argument("--data", required=True, help="exported dataset folder (visanom bench export)")
     t.add_argument("--out", required=True, help="output folder (checkpoints, adapter/)")
     t.add_argument("--base", default=None, help="override the config's base model")
-    t.add_argument("--max-steps", type=int, default=None, help="override the config's max_steps")
+    t.add_argument("--max-steps", type=positive_int, default=None, help="override the config's max_steps")
     t.add_argument("--restart", action="store_true", help="ignore checkpoints in --out and start over")
     t.set_defaults(func=cmd_train)

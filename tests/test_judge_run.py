@@ -32,6 +32,10 @@ def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv) -> Non
     assert sum(x["error"] is not None for x in lines) == 1
     assert all(p.startswith("You are grading") and "Step 1" in p for p in asked)
     assert run["counts"]["n"] == 3  # the run itself is untouched
+    assert main(["leaderboard", "build", str(out), "--out", str(tmp_path / "site")]) == 0
+    summary = json.loads((tmp_path / "site" / "summary.json").read_text())
+    (row,) = [r for t in summary["tasks"] for r in t["rows"]]
+    assert row["metrics"]["judge-axis"]["value"] == 1.0  # the judged means reach the leaderboard row
 
 
 def test_unknown_judge_is_refused_before_any_work(tmp_path: Path) -> None:

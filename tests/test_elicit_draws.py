@@ -8,12 +8,12 @@ from pathlib import Path
 from harness.cli import main
 
 
-def test_every_draw_is_a_candidate(tmp_path: Path, srv) -> None:
-    def responder(prompt: str, image: str) -> str:
+def test_every_draw_is_a_candidate(tmp_path: Path, srv, monkeypatch) -> None:
+    def responder(image: str, prompt: str) -> str:
         return ("<anomaly>True</anomaly>\n<index>(100, 140)</index>\nStep 1: The x-axis represents the index, "
                 "ranging from 0 to 4999. Step 2: a region around index 100 to 140 departs. Step 3: it is odd.")
 
-    srv.responder = responder
+    monkeypatch.setattr(srv, "answer", responder)
     out = tmp_path / "elicit"
     rc = main(["bench", "elicit", "--bench", "demo", "--split", "train", "--limit", "2", "--draws", "2",
                "--seed", "7", "--gen", "temperature=0.7", "--no-progress", "--no-cache", "--out", str(out),

@@ -8,15 +8,15 @@ from pathlib import Path
 from harness.cli import main
 
 
-def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv) -> None:
+def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv, monkeypatch) -> None:
     asked: list[str] = []
 
-    def responder(prompt: str, image: str) -> str:
+    def responder(image: str, prompt: str) -> str:
         asked.append(prompt)
         assert image  # the judge sees the plot the answer was given for
         return "not a grade" if len(asked) == 1 else '{"grounded": 6, "axis": 10, "clarity": 8}'
 
-    srv.responder = responder
+    monkeypatch.setattr(srv, "answer", responder)
     out = tmp_path / "results"
     rc = main(["run", "--task", "visanombench-demo", "--model", "template-reasoner", "--limit", "3",
                "--no-progress", "--no-cache", "--output", str(out), "--judge", "openai-compat", "--judge-args",

@@ -44,7 +44,7 @@ def segments():
     return out
 
 
-def test_pipeline_end_to_end(tmp_path: Path, srv, segments, capsys) -> None:
+def test_pipeline_end_to_end(tmp_path: Path, srv, segments, capsys, monkeypatch) -> None:
     base = build_tiny_vlm(tmp_path / "base")
     script = {}
     for i, (b64, (start, end), truth, _sid) in enumerate(segments):
@@ -52,12 +52,12 @@ def test_pipeline_end_to_end(tmp_path: Path, srv, segments, capsys) -> None:
         script[b64] = (_good(start, end, truth) if i == 0 else "" if i == 1
                        else f"<anomaly>True</anomaly>\n<index>({start + 10}, {start + 40})</index>\nStep 1: odd.")
 
-    def responder(prompt: str, image: str) -> str:
+    def responder(image: str, prompt: str) -> str:
         if prompt.startswith("You are grading"):
             return "no idea" if "Step 1: odd." in prompt else '{"grounded": 8, "axis": 9, "clarity": 7}'
         return script.get(image, "I cannot tell.")
 
-    srv.responder = responder
+    monkeypatch.setattr(srv, "answer", responder)
     elicit_dir, cache = tmp_path / "elicit", tmp_path / "cache.sqlite"
     api = [f"openai-compat:{k}" for k in (f"base_url={srv.base_url}", "api_key=test", "model=scripted",
                                           "max_retries=0")]

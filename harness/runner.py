@@ -44,6 +44,11 @@ def run_id_for(task: Task, model: ModelAdapter, limit: int | None) -> str:
     return stable_hash([task.fingerprint(), model.fingerprint(), limit], 16)
 
 
+def run_folder(output: Path, task: Task, model: ModelAdapter, limit: int | None) -> Path:
+    """The folder a run of ``model`` on ``task`` writes (see :func:`run_id_for`)."""
+    return Path(output) / task.name / model.name / run_id_for(task, model, limit)
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line description of an exception: type, message and where it was raised."""
     tb = traceback.extract_tb(exc.__traceback__)
@@ -77,7 +82,10 @@ class Runner:
         cache: PredictionCache | None = None,
         rerun: bool = False,
         progress: bool = True,
+        run_dir: RunDir | None = None,
     ):
+        """``run_dir`` replaces the run folder (a sweep worker passes an in-memory one, so that
+        only the sweep's driver writes files)."""
         self.task, self.model, self.limit = task, model, limit
         self.batch_size = batch_size or int(getattr(model, "batch_size", 8) or 8)
         self.cache, self.rerun, self.progress = cache, rerun, progress
@@ -86,7 +94,7 @@ class Runner:
         input_fp = getattr(task, "input_fingerprint", None)
         self.input_fp = input_fp() if callable(input_fp) else self.task_fp
         self.run_id = run_id_for(task, model, limit)
-        self.dir = RunDir(Path(output) / task.name / model.name / self.run_id)
+        self.dir = run_dir if run_dir is not None else RunDir(run_folder(output, task, model, limit))
         self.generation = getattr(model, "generation_config", None)
 
     # -- prediction -------------------------------------------------------------------
@@ -135,6 +143,12 @@ class Runner:
             if key is not None and p.error is None and getattr(self.model, "cacheable", True):
                 self.cache.put(key, p)
         return preds
+
+    def process(self, batch: Sequence[Sample]) -> list[dict[str, Any]]:
+        """Predict (through the cache), post-process and score one batch: its records, in order.
+        Score files go to the run folder; nothing is appended to ``samples.jsonl``."""
+        preds = self._predict(batch)
+        return [self._record(s, preds[s.id]) for s in batch]
 
     # -- records ----------------------------------------------------------------------
     def _record(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
@@ -211,8 +225,7 @@ class Runner:
 
         with bar:
             for batch in _batches(pending(), self.batch_size):
-                preds = self._predict(batch)
-                records = [self._record(s, preds[s.id]) for s in batch]
+                records = self.process(batch)
                 self.dir.append(records)
                 for r in records:
                     done[r["sample_id"]] = r
@@ -223,6 +236,10 @@ class Runner:
         run = self._summarise(ordered, started, time.perf_counter() - t0)
         self.dir.write_run(run)
         return RunResult(self.dir.path, run)
+
+    def summarise(self, records: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:
+        """The ``run.json`` of a run whose ordered records are ``records``."""
+        return self._summarise(records, started, wall_s)
 
     def _summarise(self, records: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:
         failed = [r for r in records if r["error"] is not None]

@@ -1,0 +1,273 @@
+"""A sweep worker: runs units of work (one job, or one shard of one) and returns records.
+
+A worker never writes the results folder or the prediction cache: it returns records, raw
+score arrays and new cache entries as messages, and the sweep's driver alone writes them.
+That keeps one writer per folder and lets workers live anywhere (another Python environment
+on this machine, a Ray node without a shared filesystem).
+
+``python -m harness.worker`` reads one unit per line (JSON) on stdin and writes messages,
+one JSON object per line, on stdout (anything the libraries print goes to stderr), ending
+each unit with ``{"type": "end"}``. ``python -m harness.worker --probe`` reads a list of
+model names and answers whether each can run in this environment.
+
+Unit: ``{"unit": id, "parts": [{"spec": RunSpec record, "task_args": {...}, "model_args":
+{...}, "shard": [i, n] | null, "done": [sample ids], "batch_size": int | null}], "cache":
+path | null}``. All parts of a unit use one model, built once (a GPU model serves all its
+tasks before it is unloaded). Messages: ``records`` (records, score files base64-encoded,
+cache entries), ``order`` (the part's sample ids in task order), ``error`` (the part could
+not run: a start-up error), ``end``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import UsageError, VisanomError
+from harness.records import SCORES_DIR, json_safe, safe_name
+from harness.types import Prediction
+
+Message = dict[str, Any]
+
+
+def encode_array(arr: np.ndarray) -> str:
+    """An array as base64 ``.npy`` bytes (JSON-safe)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr, dtype=np.float64), allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def decode_array(text: str) -> np.ndarray:
+    """The inverse of :func:`encode_array` (never unpickles)."""
+    return np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False)
+
+
+def encode_prediction(pred: Prediction) -> dict[str, Any]:
+    """A raw prediction as the driver stores it in the cache."""
+    return {
+        "sample_id": pred.sample_id, "text": pred.text,
+        "scores": None if pred.scores is None else encode_array(pred.scores),
+        "intervals": None if pred.intervals is None else [list(iv) for iv in pred.intervals],
+        "usage": json_safe(pred.usage), "meta": json_safe(pred.meta), "latency_s": float(pred.latency_s or 0.0),
+    }
+
+
+def decode_prediction(data: Mapping[str, Any]) -> Prediction:
+    """The inverse of :func:`encode_prediction`."""
+    return Prediction(
+        sample_id=data["sample_id"], text=data.get("text"),
+        scores=None if data.get("scores") is None else decode_array(data["scores"]),
+        intervals=None if data.get("intervals") is None else tuple(tuple(iv) for iv in data["intervals"]),
+        usage=dict(data.get("usage") or {}), meta=dict(data.get("meta") or {}), latency_s=data.get("latency_s", 0.0),
+    )
+
+
+class MemoryRunDir:
+    """Stands in for a run folder inside a worker: score files are kept to be returned."""
+
+    def __init__(self) -> None:
+        self.scores: dict[str, str] = {}
+
+    def write_scores(self, sample_id: str, scores: np.ndarray) -> str:
+        """Keep the scores; the relative path is the one the driver's run folder will use."""
+        rel = f"{SCORES_DIR}/{safe_name(sample_id)}.npy"
+        self.scores[rel] = encode_array(scores)
+        return rel
+
+    def take(self) -> dict[str, str]:
+        """The score files kept since the last call."""
+        out, self.scores = self.scores, {}
+        return out
+
+
+class ForwardingCache:
+    """The prediction cache as a worker sees it: reads from the driver's cache file when it
+    is on this machine (read-only), and hands every write back to the driver."""
+
+    def __init__(self, path: str | None):
+        self.puts: list[tuple[str, dict[str, Any]]] = []
+        self._reader = None
+        if path and Path(path).is_file():
+            from harness.cache import PredictionCache
+
+            try:
+                self._reader = PredictionCache(path, read_only=True)
+            except sqlite3.Error:
+                self._reader = None
+
+    def get(self, key: str, sample_id: str) -> Prediction | None:
+        """A cached prediction, or None."""
+        if self._reader is None:
+            return None
+        try:
+            return self._reader.get(key, sample_id)
+        except sqlite3.Error:
+            return None
+
+    def put(self, key: str, pred: Prediction) -> bool:
+        """Hand the entry to the driver (copied now, before post-processing changes it)."""
+        if pred.error is not None:
+            return False
+        self.puts.append((key, encode_prediction(pred)))
+        return True
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        """Entries handed over since the last call."""
+        out, self.puts = self.puts, []
+        return out
+
+
+def build_task(spec: Mapping[str, Any], task_args: Mapping[str, Any]) -> Any:
+    """The task of a spec record (full arguments, secrets included)."""
+    from harness import registry
+
+    return registry.make_task(spec["task"], **dict(task_args))
+
+
+def build_model(spec: Mapping[str, Any], model_args: Mapping[str, Any]) -> Any:
+    """The model of a spec record: its arguments plus the generation overrides."""
+    from harness import registry
+
+    return registry.make_model(spec["model"], **{**dict(model_args), **dict(spec.get("generation") or {})})
+
+
+def _shard_samples(task: Any, limit: int | None, shard: tuple[int, int] | None, done: frozenset[str]) -> Iterator:
+    kwargs: dict[str, Any] = {}
+    if getattr(task, "accepts_skip", False):
+        kwargs["skip"] = done
+    if shard is not None and shard[1] > 1:
+        if not getattr(task, "shardable", False):
+            raise VisanomError(f"task {task.name!r} cannot be split into shards")
+        kwargs["shard"] = tuple(shard)
+    return task.samples(limit, **kwargs)
+
+
+def run_part(part: Mapping[str, Any], model: Any, cache: ForwardingCache) -> Iterator[Message]:
+    """Run one part of a unit with an already-built model; yields messages."""
+    from harness.runner import Runner, _batches
+
+    spec = part["spec"]
+    task = build_task(spec, part.get("task_args") or spec.get("task_args") or {})
+    mem = MemoryRunDir()
+    runner = Runner(task, model, Path("."), limit=spec.get("limit"), batch_size=part.get("batch_size"),
+                    cache=cache, progress=False, run_dir=mem)  # type: ignore[arg-type]
+    done = frozenset(part.get("done") or ())
+    order: list[str] = []
+
+    def pending() -> Iterator:
+        for s in _shard_samples(task, spec.get("limit"), part.get("shard"), done):
+            order.append(s.id)
+            if s.id not in done:
+                yield s
+
+    for batch in _batches(pending(), runner.batch_size):
+        records = runner.process(batch)
+        yield {"type": "records", "records": records, "scores": mem.take(), "cache": cache.take()}
+    yield {"type": "order", "ids": order}
+
+
+def run_unit(unit: Mapping[str, Any]) -> Iterator[Message]:
+    """Run every part of a unit (one model built once, closed at the end); yields messages.
+    A start-up error of a part becomes an ``error`` message for that part."""
+    cache = ForwardingCache(unit.get("cache"))
+    model = None
+    try:
+        for index, part in enumerate(unit["parts"]):
+            try:
+                if model is None:
+                    model = build_model(part["spec"], part.get("model_args") or part["spec"].get("model_args") or {})
+                for msg in run_part(part, model, cache):
+                    yield {**msg, "part": index}
+            except Exception as exc:  # a start-up error of this part (a missing key, a bad data folder)
+                from harness.runner import describe_error
+
+                text = str(exc) if isinstance(exc, VisanomError) else describe_error(exc)
+                yield {"type": "error", "part": index, "message": text}
+    finally:
+        close: Callable[[], None] | None = getattr(model, "close", None)
+        if callable(close):
+            close()
+    yield {"type": "end"}
+
+
+def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For each job ``{task, task_args, model, model_args, limit}``: can it run in this
+    environment (``ok``, ``reason``), its run folder relative to the results folder
+    (``folder``), or a bad argument / incompatible pair (``error``)."""
+    from harness import registry
+    from harness.inference.availability import availability
+    from harness.runner import run_folder
+
+    out = []
+    for job in jobs:
+        answer: dict[str, Any] = {"ok": False, "reason": "", "folder": None, "error": None}
+        try:
+            args = dict(job.get("model_args") or {})
+            entry = registry.model_entry(job["model"])
+            base = {**(registry.model_entry(entry.adapter).args if entry.adapter else {}), **entry.args}
+            ok, reason = availability(registry.describe_model(job["model"]), {**base, **args})
+            answer.update(ok=ok, reason=reason)
+            if ok:
+                task = registry.make_task(job["task"], **dict(job.get("task_args") or {}))
+                answer["count"] = int(task.count(job.get("limit")))
+                model = registry.make_model(job["model"], **args)
+                from harness.sweep_plan import check_pair
+
+                check_pair(task, model)
+                answer["folder"] = str(run_folder(Path("."), task, model, job.get("limit")))
+        except UsageError as exc:
+            answer.update(ok=False, error=str(exc))
+        except VisanomError as exc:
+            answer.update(ok=False, reason=str(exc))
+        except Exception as exc:
+            answer.update(ok=False, reason=f"{type(exc).__name__}: {exc}")
+        out.append(answer)
+    return out
+
+
+def summarise(request: Mapping[str, Any]) -> Message:
+    """The ``run.json`` of finished records, made where the task and model can be built."""
+    from harness.runner import Runner
+
+    spec = request["spec"]
+    task = build_task(spec, request.get("task_args") or {})
+    model = build_model(spec, request.get("model_args") or {})
+    runner = Runner(task, model, Path("."), limit=spec.get("limit"), cache=None, progress=False,
+                    run_dir=MemoryRunDir())  # type: ignore[arg-type]
+    return {"type": "run", "run": runner.summarise(list(request["records"]), request["started"],
+                                                  float(request["wall_s"]))}
+
+
+def main() -> int:
+    """Serve units from stdin until it closes (see the module docstring)."""
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the protocol
+    sys.stdout = sys.stderr
+    if "--probe" in sys.argv[1:]:
+        proto.write(json.dumps(probe(json.loads(sys.stdin.read() or "[]"))) + "\n")
+        proto.flush()
+        return 0
+    from harness.records import dumps
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        messages = [summarise(request["summarise"])] if "summarise" in request else run_unit(request)
+        for msg in messages:
+            proto.write(dumps(msg) + "\n")
+            proto.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

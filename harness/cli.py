@@ -177,8 +177,8 @@ def _sweep(args: argparse.Namespace, name: str) -> int:
         progress=not args.no_progress, cache=_open_cache(args), ray_address=getattr(args, "ray_address", None),
         rerun=args.rerun, batch_size=getattr(args, "batch_size", None),
     )
-    if result is None:  # a dry run
-        return EXIT_OK
+    if result.dry_run:  # non-zero when some job would be skipped
+        return EXIT_OK if result.ok else EXIT_SAMPLE_FAILURES
     if not result.ok:
         bad = [j for j in result.jobs if j.state not in ("done", "cached")]
         print(f"visanom: {len(bad)} job(s) of sweep {sweep.name!r} did not complete (failed or skipped; "

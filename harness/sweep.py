@@ -57,11 +57,12 @@ class SweepResult:
     sweep: Sweep
     jobs: list[JobRun]
     wall_s: float
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when no job failed or was skipped."""
-        return all(j.state in ("done", "cached") for j in self.jobs)
+        """True when no job failed or was (or would be) skipped."""
+        return all(j.state in ("done", "cached", "to run") for j in self.jobs)
 
 
 class Reporter:
@@ -391,8 +392,9 @@ def format_dry_run(planned: Sequence[PlannedJob]) -> str:
 def run_sweep(sweep: Sweep, *, output: Path | None = None, executor: str = "local", workers: int = 1,
               only: str | None = None, dry_run: bool = False, json_out: bool = False, progress: bool = True,
               cache: PredictionCache | None = None, ray_address: str | None = None, rerun: bool = False,
-              batch_size: int | None = None, print_fn: Callable[[str], None] = print) -> SweepResult | None:
-    """Plan and run a sweep (``None`` for a dry run, after printing the plan)."""
+              batch_size: int | None = None, print_fn: Callable[[str], None] = print) -> SweepResult:
+    """Plan and run a sweep (a dry run prints the plan; its jobs are ``to run``, ``cached``
+    or ``skipped``)."""
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     if executor not in ("local", "ray"):
@@ -405,7 +407,9 @@ def run_sweep(sweep: Sweep, *, output: Path | None = None, executor: str = "loca
             print_fn(json.dumps({"event": "plan", "sweep": sweep.name, "jobs": dry_run_rows(planned)}))
         else:
             print_fn(format_dry_run(planned))
-        return None
+        states = [JobRun(pj, state="skipped" if not pj.runnable else "cached" if pj.complete else "to run",
+                         reason=pj.reason) for pj in planned]
+        return SweepResult(sweep, states, time.perf_counter() - t0, dry_run=True)
     gpus = gpu_count()
     capacity: dict[str, int] = {"cpu": workers, "gpu": gpus}
     for pj in planned:

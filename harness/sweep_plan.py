@@ -53,8 +53,10 @@ class PlannedJob:
         return self.job.name
 
     def skip(self, reason: str) -> None:
-        """Mark the job as not runnable here, with the reason."""
-        self.runnable, self.reason = False, reason
+        """Mark the job as not runnable here, with the reason (reasons add up)."""
+        if reason and reason not in self.reason:
+            self.reason = f"{self.reason}; {reason}" if self.reason else reason
+        self.runnable = False
 
 
 def check_pair(task: Any, model: Any) -> None:
@@ -141,6 +143,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             raise UsageError(f"{pj.job.where}: {exc}") from None
         try:
             pj.count = int(pj.task.count(spec.limit))
+            _ = getattr(pj.task, "data_dir", None)  # a task whose data folder is missing says so here
         except VisanomError as exc:
             pj.skip(f"task data not available: {exc}")
             continue
@@ -169,12 +172,17 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             if mkey not in models:
                 models[mkey] = registry.make_model(spec.model, **_model_args(spec))
             pj.model = models[mkey]
-            check_pair(pj.task, pj.model)
         except UsageError as exc:
+            if not pj.runnable:  # e.g. an adapter that refuses to build without its extra modules
+                continue
             raise UsageError(f"{pj.job.where}: {exc}") from None
         except Exception as exc:  # a model that cannot even be built here
             pj.skip(f"cannot build model here: {type(exc).__name__}: {exc}")
             continue
+        try:
+            check_pair(pj.task, pj.model)
+        except UsageError as exc:
+            raise UsageError(f"{pj.job.where}: {exc}") from None
         if pj.runnable:
             try:
                 pj.folder = run_folder(output, pj.task, pj.model, spec.limit)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from baselines.tsbad.adapter import TsbAdDetector, effective_hyperparameters
-from baselines.tsbad.catalog import SPECS, DetectorSpec
+from baselines.tsbad.catalog import SPECS, DetectorSpec, rng_note
 from harness.registry import register_model
 
 _HP_DEFAULTS_SOURCE = "tsb-ad HP_list.Optimal_Uni_algo_HP_dict over the run_<name> defaults"
@@ -42,6 +42,7 @@ def _display(spec: DetectorSpec) -> dict[str, Any]:
         "requires": list(spec.requires),
         "weights": spec.weights,
         "note": spec.note,
+        **({"notes": rng_note(spec.name)} if rng_note(spec.name) else {}),
     }
 
 

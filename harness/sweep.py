@@ -58,6 +58,8 @@ class SweepResult:
     jobs: list[JobRun]
     wall_s: float
     dry_run: bool = False
+    nodes: dict[str, int] = field(default_factory=dict)
+    """Units run per Ray node (empty for the local executor)."""
 
     @property
     def ok(self) -> bool:
@@ -189,6 +191,7 @@ class Driver:
         self.sweep, self.cache, self.reporter = sweep, cache, reporter
         self.jobs = [JobRun(pj) for pj in planned]
         self.rerun = rerun
+        self.nodes: dict[str, int] = {}
 
     def _set(self, jr: JobRun, state: str, reason: str = "") -> None:
         jr.state, jr.reason = state, reason
@@ -223,6 +226,8 @@ class Driver:
         """Write what a worker returned (the only place records and cache entries are written)."""
         kind = msg.get("type")
         if kind == "end":
+            if msg.get("node"):  # a Ray unit: which node ran it
+                self.nodes[msg["node"]] = self.nodes.get(msg["node"], 0) + 1
             return
         jr = self.jobs[unit.jobs[msg["part"]]]
         if kind == "records":
@@ -424,10 +429,13 @@ def run_sweep(sweep: Sweep, *, output: Path | None = None, executor: str = "loca
     else:
         ex = LocalExecutor(capacity, threads_per_worker=1)
     driver.run(ex, workers, gpus, batch_size=batch_size)
-    result = SweepResult(sweep, driver.jobs, time.perf_counter() - t0)
+    result = SweepResult(sweep, driver.jobs, time.perf_counter() - t0, nodes=dict(driver.nodes))
     if json_out:
-        reporter.event("summary", ok=result.ok, wall_s=round(result.wall_s, 3), jobs=table_rows(result))
+        reporter.event("summary", ok=result.ok, wall_s=round(result.wall_s, 3), jobs=table_rows(result),
+                       nodes=result.nodes)
     else:
         print_fn(format_table(result))
+        if result.nodes:
+            print_fn("units per Ray node: " + ", ".join(f"{n[:12]}: {c}" for n, c in sorted(result.nodes.items())))
     return result
 

@@ -247,8 +247,26 @@ def summarise(request: Mapping[str, Any]) -> Message:
                                                   float(request["wall_s"]))}
 
 
+def _exit_with_parent(interval_s: float = 1.0) -> None:
+    """Stop this worker when the driver that started it is gone (killed, crashed): its work
+    could not be written anyway."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 def main() -> int:
     """Serve units from stdin until it closes (see the module docstring)."""
+    _exit_with_parent()
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the protocol
     sys.stdout = sys.stderr

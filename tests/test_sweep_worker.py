@@ -1,0 +1,88 @@
+"""The worker protocol and the local executor, without running a detector."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from harness.cache import PredictionCache
+from harness.executors import LocalExecutor, Unit
+from harness.jobenv import JobEnv, current_env
+from harness.records import RunDir
+from harness.types import Prediction
+from harness.worker import (
+    ForwardingCache,
+    MemoryRunDir,
+    decode_array,
+    decode_prediction,
+    encode_array,
+    encode_prediction,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_arrays_and_predictions_round_trip() -> None:
+    arr = np.linspace(0, 1, 7)
+    assert np.array_equal(decode_array(encode_array(arr)), arr)
+    pred = Prediction(sample_id="s/1", text="t", scores=arr, intervals=((1, 2),), usage={"prompt_tokens": 3},
+                      meta={"k": [1]}, latency_s=0.5)
+    back = decode_prediction(encode_prediction(pred))
+    assert back.text == "t" and back.intervals == ((1, 2),) and back.usage == {"prompt_tokens": 3}
+    assert np.array_equal(back.scores, arr)
+
+
+def test_memory_run_dir_names_score_files_like_the_real_one(tmp_path: Path) -> None:
+    mem, real = MemoryRunDir(), RunDir(tmp_path / "run")
+    sid = "../../etc/passwd weird id"
+    rel = mem.write_scores(sid, np.ones(3))
+    assert rel == real.write_scores(sid, np.ones(3))
+    assert not list(tmp_path.glob("*.npy")) and list(mem.take()) == [rel]
+
+
+def test_forwarding_cache_reads_but_never_writes(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cache = PredictionCache(path)
+    cache.put("k1", Prediction(sample_id="a", text="old"))
+    cache.close()
+    before = path.read_bytes()
+    fwd = ForwardingCache(str(path))
+    assert fwd.get("k1", "a").text == "old" and fwd.get("k2", "a") is None
+    assert fwd.put("k2", Prediction(sample_id="b", text="new"))
+    assert not fwd.put("k3", Prediction(sample_id="c", error="boom"))  # errors are never cached
+    assert [k for k, _ in fwd.take()] == ["k2"] and fwd.take() == []
+    assert path.read_bytes() == before
+    assert ForwardingCache(str(tmp_path / "missing.sqlite")).get("k1", "a") is None
+
+
+def test_probe_answers_in_its_environment() -> None:
+    jobs = [{"task": "visanombench-demo", "model": "template-reasoner", "limit": 2},
+            {"task": "visanombench-demo", "model": "GPT-4o", "limit": 2},
+            {"task": "visanombench-demo", "model": "IForest", "model_args": {"no_such": 1}, "limit": 2}]
+    out = subprocess.run([sys.executable, "-m", "harness.worker", "--probe"], input=json.dumps(jobs),
+                         capture_output=True, text=True, check=True, timeout=600,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(Path.home())})
+    ok, nokey, bad = json.loads(out.stdout)
+    assert ok["ok"] and ok["count"] == 2 and ok["folder"].startswith("visanombench-demo/template-reasoner/")
+    assert not nokey["ok"] and nokey["reason"] == "OPENAI_API_KEY not set"
+    assert bad["error"] and "no_such" in bad["error"]
+
+
+def test_a_worker_that_dies_fails_its_unit_and_the_rest_go_on() -> None:
+    dead = JobEnv("broken", "/bin/false")
+    units = [Unit("u1", [{"spec": {}}, {"spec": {}}], [0, 1], "cpu", dead), Unit("u2", [{"spec": {}}], [2], "cpu", dead)]
+    seen: list[tuple[str, dict]] = []
+    LocalExecutor({"cpu": 1}).execute(units, lambda unit, msg: seen.append((unit.id, msg)))
+    errors = [(u, m["part"]) for u, m in seen if m["type"] == "error"]
+    assert sorted(errors) == [("u1", 0), ("u1", 1), ("u2", 0)]
+    assert [u for u, m in seen if m["type"] == "end"] == ["u1", "u2"]
+    assert all(m["message"].startswith("worker process") for _, m in seen if m["type"] == "error")
+
+
+def test_current_env_is_this_interpreter() -> None:
+    env = current_env()
+    assert env.is_current and env.ok and env.name == "current"

@@ -86,3 +86,30 @@ def test_a_worker_that_dies_fails_its_unit_and_the_rest_go_on() -> None:
 def test_current_env_is_this_interpreter() -> None:
     env = current_env()
     assert env.is_current and env.ok and env.name == "current"
+
+
+def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
+    """A job whose model lives in another environment is probed, run and summarised by that
+    environment's interpreter (here a wrapper script that logs each start); one results folder."""
+    import harness.sweep_plan as plan
+    from harness.sweep import run_sweep
+    from harness.sweepfile import load_sweep
+
+    log = tmp_path / "alt-env.log"
+    script = tmp_path / "alt" / "bin" / "python"
+    script.parent.mkdir(parents=True)
+    script.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {sys.executable} "$@"\n')
+    script.chmod(0o755)
+    real = plan.env_for_model
+    monkeypatch.setattr(plan, "env_for_model",
+                        lambda model: JobEnv("alt", str(script)) if model == "template-reasoner" else real(model))
+    sweep_file = tmp_path / "mixed.yaml"
+    sweep_file.write_text("pairs:\n  - {task: visanombench-demo, model: template-reasoner, limit: 3}\n"
+                          "  - {task: visanombench-demo, model: Sub-PCA, limit: 3}\n")
+    result = run_sweep(load_sweep(str(sweep_file)), output=tmp_path / "out", workers=1, progress=False,
+                       print_fn=lambda s: None)
+    assert [(j.pj.env.name, j.state) for j in result.jobs] == [("alt", "done"), ("current", "done")]
+    starts = log.read_text().splitlines()
+    assert starts.count("-m harness.worker --probe") == 1 and starts.count("-m harness.worker") == 2  # run + summarise
+    runs = sorted(p.parent.parent.name for p in (tmp_path / "out").glob("*/*/*/run.json"))
+    assert runs == ["Sub-PCA", "template-reasoner"]

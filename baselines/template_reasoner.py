@@ -27,6 +27,7 @@ Deterministic: the detector is seeded per series. It gives every text-model metr
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,6 +140,15 @@ class TemplateReasoner:
             "detector": [self.detector_name, self.detector.fingerprint()], "k": self.k, "mode": self.mode,
             "max_intervals": self.max_intervals if self.mode == "all" else None,
         })
+
+    def with_draw(self, seed: int) -> TemplateReasoner:
+        """The draw hook (``harness.draws``): a copy over the detector re-seeded with ``seed``."""
+        hook = getattr(self.detector, "with_draw", None)
+        if not callable(hook):
+            raise UsageError(f"detector {self.detector_name!r} cannot be re-seeded")
+        twin = copy.copy(self)
+        twin.detector = hook(seed)
+        return twin
 
     def describe(self) -> dict[str, Any]:
         """Display metadata: a heuristic baseline, not a VLM."""

@@ -157,14 +157,17 @@ def make_task(name: str, **args: Any) -> Task:
 def make_model(name: str, **args: Any) -> ModelAdapter:
     """Instantiate a registered model or named card; card args are overridden by ``args``.
 
-    The instance gets ``display`` (card metadata over the adapter's) and ``public_args``
-    (its arguments without credentials) for the run record.
+    The instance gets ``registered_name`` (``name``; also set as ``name``), ``adapter_name``,
+    ``display`` (card metadata over the adapter's) and ``public_args`` (its arguments
+    without credentials) for the run record.
     """
     entry = model_entry(name)
     base = model_entry(entry.adapter) if entry.adapter is not None else entry
     factory = _resolve_factory(base, "visanom.models")
     merged = {**base.args, **entry.args, **args} if base is not entry else {**entry.args, **args}
     model = _call(factory, name, "model", merged)
+    model.adapter_name = str(getattr(model, "name", None) or base.name)  # what the adapter calls itself
+    model.registered_name = name  # the name it was built under: the run record's model.name
     model.name = name
     own = model.describe() if callable(getattr(model, "describe", None)) else {}
     model.display = {**own, **describe_model(name)}

@@ -7,7 +7,9 @@ again, it skips complete runs, resumes partial ones, and ends with the same fina
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
 import time
@@ -22,13 +24,14 @@ from harness.cache import PredictionCache
 from harness.errors import UsageError
 from harness.executors import LocalExecutor, Message, RayExecutor, Unit
 from harness.provenance import utc_now
-from harness.records import RUN_FILE, RunDir, read_run
+from harness.records import RUN_FILE, InputStore, RunDir, atomic_write_bytes, inside, read_run
 from harness.runner import Runner
 from harness.sweep_plan import PlannedJob, api_limit, gpu_count, plan_sweep
 from harness.sweepfile import Sweep
 from harness.worker import decode_array, decode_prediction
 
 STATES = ("done", "cached", "failed", "skipped")
+_INPUT_NAME = re.compile(r"[0-9A-Za-z]{1,128}\.(npy|png)")
 
 
 @dataclass
@@ -186,9 +189,9 @@ def make_units(jobs: Sequence[JobRun], *, workers: int, gpus: int, cache: str | 
 class Driver:
     """Runs a planned sweep on an executor; the only writer of records and cache."""
 
-    def __init__(self, sweep: Sweep, planned: list[PlannedJob], *, cache: PredictionCache | None,
+    def __init__(self, sweep: Sweep, planned: list[PlannedJob], *, output: Path, cache: PredictionCache | None,
                  reporter: Reporter, rerun: bool = False):
-        self.sweep, self.cache, self.reporter = sweep, cache, reporter
+        self.sweep, self.cache, self.reporter, self.output = sweep, cache, reporter, Path(output)
         self.jobs = [JobRun(pj) for pj in planned]
         self.rerun = rerun
         self.nodes: dict[str, int] = {}
@@ -215,9 +218,9 @@ class Driver:
                 continue
             previous = jr.run_dir.completed()
             jr.records = {k: r for k, r in previous.items() if r.get("error") is None}
+            jr.run_dir.mark_stale()  # work to do: an old run.json no longer describes the folder
             if len(jr.records) < len(previous):
                 jr.run_dir.rewrite(jr.records.values())
-            jr.run_dir.run_path.unlink(missing_ok=True)  # run.json always describes finished records
             jr.started, jr.t0 = utc_now(), time.perf_counter()
             todo.append(jr)
         return todo
@@ -243,14 +246,10 @@ class Driver:
 
     def _write(self, jr: JobRun, msg: Message) -> None:
         assert jr.run_dir is not None
-        by_file = {r.get("scores_file"): r["sample_id"] for r in msg["records"] if r.get("scores_file")}
-        for rel, data in (msg.get("scores") or {}).items():
-            sid = by_file.get(rel)
-            if sid is None:
-                continue  # a score file no record refers to: never written
-            written = jr.run_dir.write_scores(sid, decode_array(data))
-            if written != rel:
-                raise UsageError(f"worker returned score file {rel!r} for {sid!r}, expected {written!r}")
+        for sid, draw, data in msg.get("scores") or ():
+            jr.run_dir.write_scores(str(sid), decode_array(data), draw=int(draw))
+        for rel, data in (msg.get("inputs") or {}).items():
+            self._write_input(jr, str(rel), data)
         jr.run_dir.append(msg["records"])
         for r in msg["records"]:
             jr.records[r["sample_id"]] = r
@@ -259,6 +258,18 @@ class Driver:
             for key, pred in msg.get("cache") or ():
                 self.cache.put(key, decode_prediction(pred))
         self.reporter.advance(len(msg["records"]))
+
+    def _write_input(self, jr: JobRun, rel: str, data: str) -> None:
+        """Store one input file a worker returned, in the task's content-addressed store
+        (nowhere else: the path is checked against the store's own naming)."""
+        store = InputStore(self.output, jr.pj.job.spec.task)
+        name = rel.rsplit("/", 1)[-1]
+        if not rel.startswith(store.rel_dir + "/") or not _INPUT_NAME.fullmatch(name):
+            raise UsageError(f"worker returned an input file outside the input store: {rel!r}")
+        target = inside(self.output, self.output / rel)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, base64.b64decode(data))
 
     def _part_done(self, jr: JobRun) -> None:
         jr.parts_left -= 1
@@ -282,8 +293,8 @@ class Driver:
         pj = jr.pj
         spec = pj.job.spec
         if pj.model is not None and pj.task is not None:
-            runner = Runner(pj.task, pj.model, Path("."), limit=spec.limit, cache=None, progress=False,
-                            run_dir=jr.run_dir)
+            runner = Runner(pj.task, pj.model, self.output, spec=spec, cache=None, progress=False,
+                            run_dir=jr.run_dir, inputs=InputStore(self.output, spec.task))
             run = runner.summarise(ordered, jr.started, jr.wall_s)
         else:  # built only in its own environment: summarised there
             run = summarise_in_env(pj, ordered, jr.started, jr.wall_s)
@@ -421,7 +432,7 @@ def run_sweep(sweep: Sweep, *, output: Path | None = None, executor: str = "loca
         if pj.kind == "api" and pj.provider:
             capacity[f"api:{pj.provider}"] = api_limit(sweep, pj.provider)
     reporter = Reporter(json_out, progress)
-    driver = Driver(sweep, planned, cache=cache, reporter=reporter, rerun=rerun)
+    driver = Driver(sweep, planned, output=out, cache=cache, reporter=reporter, rerun=rerun)
     # one numeric-library thread per worker: workers scale across cores, and every executor
     # computes with the same thread count (identical records from local and Ray runs)
     if executor == "ray":

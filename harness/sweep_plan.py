@@ -18,9 +18,10 @@ from harness import registry
 from harness.errors import UsageError, VisanomError
 from harness.inference.availability import API_ENGINES, HF_ENGINES, availability, cuda_available
 from harness.jobenv import JobEnv, env_for_model
-from harness.records import RUN_FILE, read_run
-from harness.runner import run_folder
+from harness.records import RUN_FILE, STATUS_COMPLETE, read_run
+from harness.runner import run_dir_for, run_id_for
 from harness.sweepfile import Job, Sweep
+from harness.worker import build_model
 
 MODEL_ENGINES = HF_ENGINES | {"vllm"}
 """Engines that load weights: one unit serves all of a model's tasks before it is closed."""
@@ -61,10 +62,8 @@ class PlannedJob:
 
 def check_pair(task: Any, model: Any) -> None:
     """Refuse a model whose output the task cannot score (:class:`UsageError`)."""
-    try:
-        from harness.orchestrate import check_compatible  # type: ignore[attr-defined]
-    except ImportError:
-        from harness.cli import check_compatible
+    from harness.orchestrate import check_compatible
+
     check_compatible(task, model)
 
 
@@ -85,8 +84,8 @@ def _model_args(spec: Any) -> dict[str, Any]:
 
 def probe_env(env: JobEnv, jobs: Sequence[PlannedJob]) -> list[dict[str, Any]]:
     """Ask another environment's interpreter about jobs it would run (see ``worker.probe``)."""
-    payload = [{"task": pj.job.spec.task, "task_args": dict(pj.job.spec.task_args), "model": pj.job.spec.model,
-                "model_args": _model_args(pj.job.spec), "limit": pj.job.spec.limit} for pj in jobs]
+    payload = [{"spec": pj.job.spec.to_record(), "task_args": dict(pj.job.spec.task_args),
+                "model_args": dict(pj.job.spec.model_args)} for pj in jobs]
     try:
         out = subprocess.run([env.python, "-m", "harness.worker", "--probe"], input=json.dumps(payload),
                              capture_output=True, text=True, timeout=600, check=False)
@@ -165,12 +164,13 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
         if pj.job.planned is not None or pj.task is None:
             continue
         spec = pj.job.spec
-        mkey = json.dumps([spec.model, _model_args(spec)], sort_keys=True, default=str)
+        mkey = json.dumps([spec.model, dict(spec.model_args), dict(spec.generation), spec.seed, spec.draws],
+                          sort_keys=True, default=str)
         if pj.env is not None and not pj.env.is_current:
             continue  # built in its own environment; the worker checks the pair there
         try:
             if mkey not in models:
-                models[mkey] = registry.make_model(spec.model, **_model_args(spec))
+                models[mkey] = build_model(spec.to_record(), dict(spec.model_args))
             pj.model = models[mkey]
         except UsageError as exc:
             if not pj.runnable:  # e.g. an adapter that refuses to build without its extra modules
@@ -185,7 +185,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             raise UsageError(f"{pj.job.where}: {exc}") from None
         if pj.runnable:
             try:
-                pj.folder = run_folder(output, pj.task, pj.model, spec.limit)
+                pj.folder = run_dir_for(output, spec, run_id_for(spec, pj.task.fingerprint(), pj.model.fingerprint()))
             except VisanomError as exc:
                 pj.skip(str(exc))
                 continue
@@ -202,7 +202,7 @@ def is_complete(folder: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        return read_run(path).get("status") == "complete"
+        return read_run(path).get("status") == STATUS_COMPLETE
     except (OSError, ValueError):
         return False
 

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from harness.errors import UsageError, VisanomError
-from harness.records import SCORES_DIR, json_safe, safe_name
+from harness.records import SCORES_DIR, InputStore, json_safe, safe_name
+from harness.spec import RunSpec
 from harness.types import Prediction
 
 Message = dict[str, Any]
@@ -75,17 +76,36 @@ class MemoryRunDir:
     """Stands in for a run folder inside a worker: score files are kept to be returned."""
 
     def __init__(self) -> None:
-        self.scores: dict[str, str] = {}
+        self.scores: list[list[Any]] = []
 
-    def write_scores(self, sample_id: str, scores: np.ndarray) -> str:
+    def write_scores(self, sample_id: str, scores: np.ndarray, draw: int = 0) -> str:
         """Keep the scores; the relative path is the one the driver's run folder will use."""
-        rel = f"{SCORES_DIR}/{safe_name(sample_id)}.npy"
-        self.scores[rel] = encode_array(scores)
+        self.scores.append([sample_id, int(draw), encode_array(scores)])
+        return f"{SCORES_DIR}/{safe_name(sample_id)}{f'.d{int(draw)}' if draw else ''}.npy"
+
+    def take(self) -> list[list[Any]]:
+        """``[sample_id, draw, base64 .npy]`` of the score files kept since the last call."""
+        out, self.scores = self.scores, []
+        return out
+
+
+class MemoryInputStore(InputStore):
+    """Stands in for the input store inside a worker: files are kept to be returned (the
+    relative paths are the ones the driver's store uses)."""
+
+    def __init__(self, task_name: str):
+        super().__init__(Path("."), task_name)
+        self.files: dict[str, str] = {}
+
+    def _put(self, input_hash: str, suffix: str, data: Callable[[], bytes]) -> str:
+        rel = f"{self.rel_dir}/{self._name(input_hash)}{suffix}"
+        if rel not in self.files:
+            self.files[rel] = base64.b64encode(data()).decode("ascii")
         return rel
 
     def take(self) -> dict[str, str]:
-        """The score files kept since the last call."""
-        out, self.scores = self.scores, {}
+        """Files kept since the last call, by relative path (base64)."""
+        out, self.files = self.files, {}
         return out
 
 
@@ -134,10 +154,24 @@ def build_task(spec: Mapping[str, Any], task_args: Mapping[str, Any]) -> Any:
 
 
 def build_model(spec: Mapping[str, Any], model_args: Mapping[str, Any]) -> Any:
-    """The model of a spec record: its arguments plus the generation overrides."""
+    """The model of a spec record with its generation overrides applied; refuses draws the
+    model cannot re-seed (as ``harness.orchestrate.run_specs`` does)."""
     from harness import registry
+    from harness.draws import draw_seeds, model_for_draw
+    from harness.orchestrate import apply_generation
 
-    return registry.make_model(spec["model"], **{**dict(model_args), **dict(spec.get("generation") or {})})
+    model = apply_generation(registry.make_model(spec["model"], **dict(model_args)), spec.get("generation") or {})
+    for seed in draw_seeds(RunSpec.from_record(spec)):
+        model_for_draw(model, seed)
+    return model
+
+
+def make_runner(spec: Mapping[str, Any], task: Any, model: Any, **options: Any) -> Any:
+    """A runner over in-memory stores (nothing written here); ``options`` go to ``Runner``."""
+    from harness.runner import Runner
+
+    return Runner(task, model, Path("."), spec=RunSpec.from_record(spec), progress=False,
+                  run_dir=MemoryRunDir(), inputs=MemoryInputStore(spec["task"]), **options)  # type: ignore[arg-type]
 
 
 def _shard_samples(task: Any, limit: int | None, shard: tuple[int, int] | None, done: frozenset[str]) -> Iterator:
@@ -153,13 +187,14 @@ def _shard_samples(task: Any, limit: int | None, shard: tuple[int, int] | None, 
 
 def run_part(part: Mapping[str, Any], model: Any, cache: ForwardingCache) -> Iterator[Message]:
     """Run one part of a unit with an already-built model; yields messages."""
-    from harness.runner import Runner, _batches
+    from harness.runner import _batches
 
     spec = part["spec"]
     task = build_task(spec, part.get("task_args") or spec.get("task_args") or {})
-    mem = MemoryRunDir()
-    runner = Runner(task, model, Path("."), limit=spec.get("limit"), batch_size=part.get("batch_size"),
-                    cache=cache, progress=False, run_dir=mem)  # type: ignore[arg-type]
+    from harness.orchestrate import check_compatible
+
+    check_compatible(task, model)
+    runner = make_runner(spec, task, model, batch_size=part.get("batch_size"), cache=cache)
     done = frozenset(part.get("done") or ())
     order: list[str] = []
 
@@ -171,7 +206,8 @@ def run_part(part: Mapping[str, Any], model: Any, cache: ForwardingCache) -> Ite
 
     for batch in _batches(pending(), runner.batch_size):
         records = runner.process(batch)
-        yield {"type": "records", "records": records, "scores": mem.take(), "cache": cache.take()}
+        yield {"type": "records", "records": records, "scores": runner.dir.take(), "inputs": runner.inputs.take(),
+               "cache": cache.take()}
     yield {"type": "order", "ids": order}
 
 
@@ -200,30 +236,32 @@ def run_unit(unit: Mapping[str, Any]) -> Iterator[Message]:
 
 
 def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """For each job ``{task, task_args, model, model_args, limit}``: can it run in this
-    environment (``ok``, ``reason``), its run folder relative to the results folder
-    (``folder``), or a bad argument / incompatible pair (``error``)."""
+    """For each job ``{spec, task_args, model_args}``: can it run in this environment
+    (``ok``, ``reason``), its sample count and run folder relative to the results folder
+    (``count``, ``folder``), or a bad argument / incompatible pair (``error``)."""
     from harness import registry
     from harness.inference.availability import availability
-    from harness.runner import run_folder
+    from harness.orchestrate import check_compatible
+    from harness.runner import run_dir_for, run_id_for
 
     out = []
     for job in jobs:
         answer: dict[str, Any] = {"ok": False, "reason": "", "folder": None, "error": None}
         try:
-            args = dict(job.get("model_args") or {})
-            entry = registry.model_entry(job["model"])
+            spec = job["spec"]
+            args = {**dict(job.get("model_args") or {}), **dict(spec.get("generation") or {})}
+            entry = registry.model_entry(spec["model"])
             base = {**(registry.model_entry(entry.adapter).args if entry.adapter else {}), **entry.args}
-            ok, reason = availability(registry.describe_model(job["model"]), {**base, **args})
+            ok, reason = availability(registry.describe_model(spec["model"]), {**base, **args})
             answer.update(ok=ok, reason=reason)
             if ok:
-                task = registry.make_task(job["task"], **dict(job.get("task_args") or {}))
-                answer["count"] = int(task.count(job.get("limit")))
-                model = registry.make_model(job["model"], **args)
-                from harness.sweep_plan import check_pair
-
-                check_pair(task, model)
-                answer["folder"] = str(run_folder(Path("."), task, model, job.get("limit")))
+                task = build_task(spec, job.get("task_args") or {})
+                answer["count"] = int(task.count(spec.get("limit")))
+                model = build_model(spec, job.get("model_args") or {})
+                check_compatible(task, model)
+                rs = RunSpec.from_record(spec)
+                answer["folder"] = str(run_dir_for(Path("."), rs, run_id_for(rs, task.fingerprint(),
+                                                                             model.fingerprint())))
         except UsageError as exc:
             answer.update(ok=False, error=str(exc))
         except VisanomError as exc:
@@ -236,13 +274,10 @@ def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def summarise(request: Mapping[str, Any]) -> Message:
     """The ``run.json`` of finished records, made where the task and model can be built."""
-    from harness.runner import Runner
-
     spec = request["spec"]
     task = build_task(spec, request.get("task_args") or {})
     model = build_model(spec, request.get("model_args") or {})
-    runner = Runner(task, model, Path("."), limit=spec.get("limit"), cache=None, progress=False,
-                    run_dir=MemoryRunDir())  # type: ignore[arg-type]
+    runner = make_runner(spec, task, model, cache=None)
     return {"type": "run", "run": runner.summarise(list(request["records"]), request["started"],
                                                   float(request["wall_s"]))}
 

@@ -206,9 +206,14 @@ def test_startup_error_from_model_stops_the_run(tmp_path: Path, capsys: pytest.C
 
 def test_resume_asks_failed_samples_again_without_duplicates(tmp_path: Path) -> None:
     calls = tmp_path / "calls.txt"
-    first = _run(tmp_path, None, fail="s003;s007", calls_file=str(calls)).run()
+    runner = _run(tmp_path, None, fail="s003;s007", calls_file=str(calls))
+    first = runner.run()
     assert first.run["counts"]["n_failed"] == 2
-    second = _run(tmp_path, None, calls_file=str(calls)).run()  # the transient failure is gone
+    # the same spec again, the transient failure gone (``fail`` is a test knob, not a setting)
+    again = _run(tmp_path, None, calls_file=str(calls))
+    second = Runner(again.task, again.model, tmp_path, spec=runner.spec, cache=None, progress=False,
+                    batch_size=4).run()
+    assert second.path == first.path
     asked_again = calls.read_text().splitlines()[12:]
     assert sorted(line.split()[0] for line in asked_again) == ["s003", "s007"]
     ids = [r["sample_id"] for r in _lines(second.path / "samples.jsonl")]
@@ -250,10 +255,10 @@ def test_sample_without_input_hash_is_never_cached(tmp_path: Path, cache_path: P
 
 
 def test_sweep_builds_each_model_once_and_closes_it(tmp_path: Path) -> None:
-    from harness.cli import run_matrix
+    from harness.orchestrate import matrix_specs, run_specs
 
     toy.ClosableModel.built = toy.ClosableModel.closed = 0
-    results = run_matrix(["toy-closable"], ["toy", "toy-b"], model_args={}, task_args={"n": 3}, output=tmp_path,
-                         limit=None, batch_size=None, cache=None, progress=False)
+    specs = matrix_specs(["toy-closable"], ["toy", "toy-b"], task_args={"n": 3})
+    results = run_specs(specs, output=tmp_path, cache=None, progress=False, echo=None)
     assert [r.run["task"]["name"] for r in results] == ["toy", "toy-b"]
     assert toy.ClosableModel.built == 1 and toy.ClosableModel.closed == 1

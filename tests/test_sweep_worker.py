@@ -12,10 +12,11 @@ import numpy as np
 from harness.cache import PredictionCache
 from harness.executors import LocalExecutor, Unit
 from harness.jobenv import JobEnv, current_env
-from harness.records import RunDir
+from harness.records import InputStore, RunDir
 from harness.types import Prediction
 from harness.worker import (
     ForwardingCache,
+    MemoryInputStore,
     MemoryRunDir,
     decode_array,
     decode_prediction,
@@ -36,12 +37,17 @@ def test_arrays_and_predictions_round_trip() -> None:
     assert np.array_equal(back.scores, arr)
 
 
-def test_memory_run_dir_names_score_files_like_the_real_one(tmp_path: Path) -> None:
+def test_memory_stores_name_files_like_the_real_ones(tmp_path: Path) -> None:
     mem, real = MemoryRunDir(), RunDir(tmp_path / "run")
     sid = "../../etc/passwd weird id"
-    rel = mem.write_scores(sid, np.ones(3))
-    assert rel == real.write_scores(sid, np.ones(3))
-    assert not list(tmp_path.glob("*.npy")) and list(mem.take()) == [rel]
+    for draw in (0, 2):
+        assert mem.write_scores(sid, np.ones(3), draw=draw) == real.write_scores(sid, np.ones(3), draw=draw)
+    assert [(s, d) for s, d, _ in mem.take()] == [(sid, 0), (sid, 2)] and mem.take() == []
+    assert not list(tmp_path.glob("*.npy"))
+    mem_in, real_in = MemoryInputStore("visanombench-demo"), InputStore(tmp_path / "out", "visanombench-demo")
+    assert mem_in.put_image("ab" * 16, b"png") == real_in.put_image("ab" * 16, b"png")
+    assert mem_in.put_series("not hex!", np.zeros(2)) == real_in.put_series("not hex!", np.zeros(2))
+    assert len(mem_in.take()) == 2 and not Path("visanombench-demo").exists()
 
 
 def test_forwarding_cache_reads_but_never_writes(tmp_path: Path) -> None:
@@ -60,14 +66,18 @@ def test_forwarding_cache_reads_but_never_writes(tmp_path: Path) -> None:
 
 
 def test_probe_answers_in_its_environment() -> None:
-    jobs = [{"task": "visanombench-demo", "model": "template-reasoner", "limit": 2},
-            {"task": "visanombench-demo", "model": "GPT-4o", "limit": 2},
-            {"task": "visanombench-demo", "model": "IForest", "model_args": {"no_such": 1}, "limit": 2}]
+    from harness.spec import RunSpec
+
+    def job(model: str, **args: object) -> dict:
+        return {"spec": RunSpec("visanombench-demo", model, model_args=args, limit=2).to_record(),
+                "model_args": args}
+
+    jobs = [job("template-reasoner"), job("GPT-4o"), job("IForest", no_such=1)]
     out = subprocess.run([sys.executable, "-m", "harness.worker", "--probe"], input=json.dumps(jobs),
                          capture_output=True, text=True, check=True, timeout=600,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(Path.home())})
     ok, nokey, bad = json.loads(out.stdout)
-    assert ok["ok"] and ok["count"] == 2 and ok["folder"].startswith("visanombench-demo/template-reasoner/")
+    assert ok["ok"] and ok["count"] == 2 and ok["folder"].startswith("visanombench-demo-")
     assert not nokey["ok"] and nokey["reason"] == "OPENAI_API_KEY not set"
     assert bad["error"] and "no_such" in bad["error"]
 

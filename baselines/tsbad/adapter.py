@@ -16,6 +16,7 @@ becomes ``Prediction.error`` for that series; ``predict`` never raises.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import inspect
 import io
@@ -222,6 +223,12 @@ class TsbAdDetector:
                 "min_train": self.min_train if self.semi_supervised else None,
             }
         )
+
+    def with_draw(self, seed: int) -> TsbAdDetector:
+        """The draw hook (``harness.draws``): a copy seeded with ``seed`` instead."""
+        twin = copy.copy(self)
+        twin.seed = int(seed)
+        return twin
 
     def describe(self) -> dict[str, Any]:
         """Display metadata of this configured detector."""

@@ -37,7 +37,8 @@ from harness.render import RenderSettings
 from harness.types import Prediction, Sample, Target
 from tasks.visanombench import reasoning
 from tasks.visanombench.lazy_render import Pending, pick_workers, render_stream
-from tasks.visanombench.manifest import ManifestItem, load_manifest, read_segment
+from tasks.visanombench.manifest import ManifestItem, read_manifest, read_segment
+from tasks.visanombench.profiles import manifest_profile
 from tasks.visanombench.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
 from tasks.visanombench.scoring import (
     BINARY_KEYS,
@@ -132,9 +133,18 @@ class VisAnomBenchTask:
         return self._resolve_dir()
 
     @cached_property
+    def _manifest(self) -> Any:
+        return read_manifest(self.data_dir)
+
+    @property
+    def profile(self) -> str:
+        """The build profile of the benchmark (``fixed-1000 (legacy)`` for manifests written before profiles)."""
+        return manifest_profile(self._manifest.settings)
+
+    @cached_property
     def items(self) -> list[ManifestItem]:
-        """The manifest items of the split, in manifest order."""
-        items = [it for it in load_manifest(self.data_dir) if it.split == self.split]
+        """The manifest items of the split, in manifest order (any profile: items may differ in length)."""
+        items = [it for it in self._manifest.items if it.split == self.split]
         if not items:
             raise DataError(f"{self.data_dir}: no item in split {self.split!r}")
         return items
@@ -288,7 +298,7 @@ class VisAnomBenchTask:
     def describe(self) -> dict[str, Any]:
         """Display metadata."""
         return {"title": "VisAnomBench", "view": "image+text", "split": self.split, "headline": HEADLINE,
-                "n_segments": len(self.items), "prompt": self.prompt.name,
+                "n_segments": len(self.items), "profile": self.profile, "prompt": self.prompt.name,
                 "render": {"width_in": self.settings.width_in, "height_in": self.settings.height_in,
                            "dpi": self.settings.dpi}}
 

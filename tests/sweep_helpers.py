@@ -38,6 +38,7 @@ def records_of(output: Path) -> dict[str, Any]:
         records = []
         for line in (folder / "samples.jsonl").read_text().splitlines():
             rec = {k: v for k, v in json.loads(line).items() if k not in VOLATILE}
+            rec["draws"] = [{k: v for k, v in d.items() if k not in VOLATILE} for d in rec.get("draws") or ()]
             if rec.get("scores_file"):
                 rec["scores"] = np.load(folder / rec["scores_file"]).tolist()
             records.append(rec)

@@ -182,7 +182,7 @@ def make_units(jobs: Sequence[JobRun], *, workers: int, gpus: int, cache: str | 
             unit.size += pj.count
             jr.parts_left += 1
     # long units first (API, GPU, whole-model), then the CPU shards in job order
-    return sorted(units, key=lambda u: (u.resource == "cpu" and len(u.jobs) == 1, 0))
+    return sorted(units, key=lambda u: u.resource == "cpu" and len(u.jobs) == 1)  # stable: job order kept
 
 
 # -- the driver ----------------------------------------------------------------------------

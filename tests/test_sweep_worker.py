@@ -123,3 +123,32 @@ def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
     assert starts.count("-m harness.worker --probe") == 1 and starts.count("-m harness.worker") == 2  # run + summarise
     runs = sorted(p.parent.parent.name for p in (tmp_path / "out").glob("*/*/*/run.json"))
     assert runs == ["Sub-PCA", "template-reasoner"]
+
+
+def test_api_units_run_concurrently_up_to_the_provider_limit(monkeypatch) -> None:
+    """5 units of one provider with a limit of 2: two at a time, never more (no timing: each
+    unit waits until a second one runs beside it, or until every unit has started)."""
+    import threading
+
+    cond = threading.Condition()
+    state = {"running": 0, "peak": 0, "started": 0}
+    total = 5
+
+    def fake_run_one(self, unit, proc, out) -> None:
+        with cond:
+            state["running"] += 1
+            state["started"] += 1
+            state["peak"] = max(state["peak"], state["running"])
+            cond.notify_all()
+            cond.wait_for(lambda: state["running"] >= 2 or state["started"] == total, timeout=120)  # hang guard
+            state["running"] -= 1
+        out.put((unit, None, {"type": "end"}))
+
+    monkeypatch.setattr(LocalExecutor, "_run_one", fake_run_one)
+    monkeypatch.setattr(LocalExecutor, "_spawn", lambda self, env: None)
+    env = current_env()
+    units = [Unit(f"u{i}", [{}], [i], "api:openai", env) for i in range(total)]
+    ended: list[str] = []
+    LocalExecutor({"cpu": 1, "api:openai": 2}).execute(units, lambda unit, msg: ended.append(unit.id))
+    assert sorted(ended) == [f"u{i}" for i in range(total)]
+    assert state["peak"] == 2

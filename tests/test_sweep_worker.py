@@ -152,3 +152,33 @@ def test_api_units_run_concurrently_up_to_the_provider_limit(monkeypatch) -> Non
     LocalExecutor({"cpu": 1, "api:openai": 2}).execute(units, lambda unit, msg: ended.append(unit.id))
     assert sorted(ended) == [f"u{i}" for i in range(total)]
     assert state["peak"] == 2
+
+
+def test_units_by_kind() -> None:
+    """CPU jobs on a shardable task split by series; a weight-loading model's jobs share one
+    unit (loaded once, serves all its tasks); one unit per API job, on its provider's slots."""
+    from harness.spec import RunSpec
+    from harness.sweep import JobRun, make_units
+    from harness.sweep_plan import PlannedJob
+    from harness.sweepfile import Job
+
+    class Shardable:
+        shardable = True
+
+    def planned(i: int, task: str, model: str, kind: str, provider: str | None = None, count: int = 10) -> JobRun:
+        pj = PlannedJob(i, Job(RunSpec(task, model), "f.yaml:1", "g"), kind=kind, provider=provider,
+                        env=current_env(), count=count, task=Shardable() if kind == "cpu" else object())
+        return JobRun(pj)
+
+    jobs = [planned(0, "tsb-ad-u", "Sub-PCA", "cpu"), planned(1, "visanombench", "Qwen2.5-VL-7B", "model"),
+            planned(2, "tsb-ad-u-vlm", "Qwen2.5-VL-7B", "model"), planned(3, "visanombench", "GPT-4o", "api", "openai")]
+    units = make_units(jobs, workers=2, gpus=1, cache=None)
+    by_resource = {}
+    for u in units:
+        by_resource.setdefault(u.resource, []).append(u)
+    assert [u.parts[0]["shard"] for u in by_resource["cpu"]] == [[0, 4], [1, 4], [2, 4], [3, 4]]
+    (gpu,) = by_resource["gpu"]
+    assert gpu.jobs == [1, 2] and [p["spec"]["task"] for p in gpu.parts] == ["visanombench", "tsb-ad-u-vlm"]
+    (api,) = by_resource["api:openai"]
+    assert api.jobs == [3]
+    assert units.index(gpu) < units.index(by_resource["cpu"][0])  # long units start first

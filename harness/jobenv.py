@@ -34,10 +34,17 @@ class JobEnv:
 
 
 def _same_python(a: str, b: str) -> bool:
+    """Same interpreter, or the same environment (``<prefix>/bin/python`` of this process's prefix)."""
     try:
-        return Path(a).absolute() == Path(b).absolute()
+        if Path(a).absolute() == Path(b).absolute():
+            return True
+        return _same_path(b, sys.executable) and _same_path(str(Path(a).parent.parent), sys.prefix)
     except OSError:
         return a == b
+
+
+def _same_path(a: str, b: str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def current_env() -> JobEnv:
@@ -62,14 +69,14 @@ def _check(module: Any, env: Any) -> tuple[bool, str]:
     return bool(answer), ""
 
 
-def env_for_model(model: str) -> JobEnv:
+def env_for_model(model: str, model_args: dict[str, Any] | None = None) -> JobEnv:
     """The environment that runs ``model`` (``current`` when no environments are configured)."""
     try:
         from harness import environments
     except ImportError:
         return current_env()
     try:
-        env = environments.environment_for_model(model)
+        env = environments.environment_for_model(model, model_args)
     except Exception as exc:
         return JobEnv("?", "", False, f"no environment for {model!r}: {exc}")
     if env is None:
@@ -78,7 +85,7 @@ def env_for_model(model: str) -> JobEnv:
     python = str(getattr(env, "python", "") or getattr(env, "interpreter", "") or "")
     ok, reason = _check(environments, env)
     if ok and (not python or not Path(python).exists()):
-        create = getattr(env, "create_command", None) or getattr(env, "setup", None) or "see `visanom env`"
+        create = getattr(env, "setup", None) or "see `visanom env`"
         ok, reason = False, f"environment {name!r} has no interpreter at {python or '(unset)'}; create it with {create}"
     if not ok and name not in reason:
         reason = f"environment {name!r}: {reason}"

@@ -121,7 +121,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
         entry = registry.model_entry(spec.model)
         base_args = {**(registry.model_entry(entry.adapter).args if entry.adapter else {}), **entry.args}
         pj.kind, pj.provider = job_kind(pj.display, {**base_args, **_model_args(spec)})
-        pj.env = env_for_model(spec.model)
+        pj.env = env_for_model(spec.model, dict(spec.model_args))
         if not pj.env.ok:
             pj.skip(pj.env.reason)
             continue

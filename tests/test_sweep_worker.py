@@ -96,6 +96,8 @@ def test_a_worker_that_dies_fails_its_unit_and_the_rest_go_on() -> None:
 def test_current_env_is_this_interpreter() -> None:
     env = current_env()
     assert env.is_current and env.ok and env.name == "current"
+    assert JobEnv("same-venv", str(Path(sys.prefix) / "bin" / "python")).is_current
+    assert not JobEnv("other", "/nonexistent/bin/python").is_current
 
 
 def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
@@ -112,7 +114,7 @@ def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
     script.chmod(0o755)
     real = plan.env_for_model
     monkeypatch.setattr(plan, "env_for_model",
-                        lambda model: JobEnv("alt", str(script)) if model == "template-reasoner" else real(model))
+                        lambda model, args=None: JobEnv("alt", str(script)) if model == "template-reasoner" else real(model))
     sweep_file = tmp_path / "mixed.yaml"
     sweep_file.write_text("pairs:\n  - {task: visanombench-demo, model: template-reasoner, limit: 3}\n"
                           "  - {task: visanombench-demo, model: Sub-PCA, limit: 3}\n")

@@ -107,7 +107,7 @@ def test_missing_environment_is_a_skip_naming_it(tmp_path: Path, monkeypatch: py
 
     broken = JobEnv("gpu", "/nonexistent/.venv-gpu/bin/python", False,
                     "environment 'gpu' has no interpreter at /nonexistent/.venv-gpu/bin/python; create it with make setup-gpu")
-    monkeypatch.setattr(plan, "env_for_model", lambda model: broken)
+    monkeypatch.setattr(plan, "env_for_model", lambda model, args=None: broken)
     path = write(tmp_path, "pairs:\n  - {task: visanombench-demo, model: template-reasoner, limit: 2}\n")
     (pj,) = plan_sweep(load_sweep(str(path)), tmp_path / "out")
     assert not pj.runnable and "'gpu'" in pj.reason and "make setup-gpu" in pj.reason

@@ -285,7 +285,6 @@ class PlotTask:
 
     name = "tiny-plots"
     version = "1"
-    needs = frozenset({"image", "prompt"})
 
     def count(self, limit: int | None = None) -> int:
         return 6 if limit is None else min(limit, 6)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import inspect
 import io
 import random
@@ -31,8 +30,12 @@ import numpy as np
 
 from baselines.tsbad.args import coerce_value
 from baselines.tsbad.catalog import SEMI_SUPERVISED, DetectorSpec, lookup
+from baselines.tsbad.hparams import check_hyperparameters, is_int, is_number
 from harness.errors import UnknownNameError, UsageError
 from harness.hashing import stable_hash
+from harness.inference.availability import detector_availability
+from harness.metrics.degenerate import degenerate_scores
+from harness.thresholds import check_scores
 from harness.types import Prediction, Sample
 
 ADAPTER_VERSION = "1"
@@ -96,45 +99,11 @@ class DetectorFailure(RuntimeError):
     """A tsb-ad detector raised; the message names the exception and what it printed."""
 
 
-def _missing_modules(modules: Sequence[str]) -> list[str]:
-    missing = []
-    for mod in modules:
-        try:
-            found = importlib.util.find_spec(mod) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(mod)
-    return missing
-
-
-def _hub_cached(repo: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    return isinstance(try_to_load_from_cache(repo, "config.json"), str)
-
-
 def _check_runnable(spec: DetectorSpec) -> None:
     """Raise :class:`UsageError` when a detector cannot run here (modules, weights, GPU)."""
-    missing = _missing_modules(spec.requires)
-    if missing:
-        weights = f" and downloads {spec.weights}" if spec.weights else ""
-        raise UsageError(
-            f"{spec.name} needs the Python module(s) {', '.join(missing)}{weights}; "
-            f"install them (and have network access for the weights) to run it"
-        )
-    if spec.hub_repo and not _hub_cached(spec.hub_repo):
-        raise UsageError(
-            f"{spec.name} loads {spec.weights}, which is not in the local Hugging Face cache; "
-            f"download it first (e.g. `huggingface-cli download {spec.hub_repo}`)"
-        )
-    if spec.needs_gpu:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"{spec.name} needs a CUDA GPU (tsb-ad moves it to CUDA); none found")
+    ok, reason = detector_availability(spec)
+    if not ok:
+        raise UsageError(f"{spec.name} cannot run here: {reason}")
 
 
 def _tail(text: str, limit: int = 300) -> str:
@@ -182,23 +151,19 @@ class TsbAdDetector:
             enable_numba_cache(Path(str(numba_cache)).expanduser())
         self.spec: DetectorSpec = spec
         self.name: str = spec.name
-        accepted = accepted_hyperparameters(spec.tsb_name)
         overrides = {k: coerce_value(v) for k, v in hp.items()}
-        unknown = sorted(set(overrides) - set(accepted))
-        if unknown:
-            raise UsageError(
-                f"{spec.name}: unknown hyperparameter(s) {', '.join(unknown)}; "
-                f"accepted: {', '.join(sorted(accepted)) or '(none)'}"
-            )
-        self.hp: dict[str, Any] = {**tuned_hyperparameters(spec.tsb_name), **overrides}
-        self.seed = int(coerce_value(seed))
-        self.minmax = bool(coerce_value(minmax))
-        frac = coerce_value(train_fraction)
-        self.train_fraction: float | None = None if frac is None else float(frac)
-        if self.train_fraction is not None and not 0.0 < self.train_fraction < 1.0:
-            raise UsageError(f"train_fraction must be in (0, 1) or None, got {frac!r}")
+        tuned = tuned_hyperparameters(spec.tsb_name)
+        check_hyperparameters(spec.name, overrides, accepted_hyperparameters(spec.tsb_name), tuned)
+        self.hp: dict[str, Any] = {**tuned, **overrides}
+        self.seed: int = _setting(spec.name, "seed", seed, lambda v: is_int(v) and 0 <= v < 2**32,
+                                  "a whole number in 0..2**32-1")
+        self.minmax: bool = _setting(spec.name, "minmax", minmax, lambda v: isinstance(v, bool), "true or false")
+        self.train_fraction: float | None = _setting(
+            spec.name, "train_fraction", train_fraction, lambda v: v is None or (is_number(v) and 0.0 < v < 1.0),
+            "None or a number in (0, 1)")
         window = next((self.hp.get(k) for k in _WINDOW_PARAMS if isinstance(self.hp.get(k), int)), 0)
-        mt = coerce_value(min_train)
+        mt = _setting(spec.name, "min_train", min_train, lambda v: v is None or (is_int(v) and v >= 1),
+                      "None or a whole number >= 1")
         self.min_train: int = int(mt) if mt is not None else max(10, 2 * int(window or 0))
         with contextlib.suppress(ImportError):  # import torch now, not inside latency_s
             import torch  # noqa: F401
@@ -237,7 +202,7 @@ class TsbAdDetector:
             "tsb_ad_name": self.spec.tsb_name,
             "group": self.spec.group,
             "supervision": self.spec.supervision,
-            "hyperparameters": dict(self.hp),
+            "hyperparameters": {**accepted_hyperparameters(self.spec.tsb_name), **self.hp},
             "seed": self.seed,
             "tsb_ad_version": tsb_ad_version(),
         }
@@ -292,12 +257,14 @@ class TsbAdDetector:
                 args = (data[:end], data)
             raw = self._run(args)
             latency = time.perf_counter() - t0
-            scores, err = self._check(raw, n)
+            scores, err = check_scores(raw, n)
             if err:
+                err = f"tsb-ad {err}" if err.startswith("returned") else err
                 return Prediction(sample.id, error=f"{self.name}: {err}", latency_s=latency, meta=meta)
             assert scores is not None
             constant = bool(np.ptp(scores) == 0.0)
             meta["constant_scores"] = constant
+            meta["degenerate_scores"] = degenerate_scores(scores)  # judged on the raw scores
             if self.minmax:
                 scores = np.zeros(n) if constant else (scores - scores.min()) / np.ptp(scores)
             return Prediction(sample.id, scores=scores, latency_s=latency, meta=meta)
@@ -319,22 +286,13 @@ class TsbAdDetector:
             message = f"{type(exc).__name__}: {_tail(str(exc))}"
             raise DetectorFailure(message + (f" [printed: {printed}]" if printed else "")) from exc
 
-    def _check(self, raw: Any, n: int) -> tuple[np.ndarray | None, str | None]:
-        """Validate a detector's output: numeric, 1-D after ravel, length n, all finite."""
-        if isinstance(raw, (str, bytes)):
-            return None, f"tsb-ad returned a message instead of scores: {_tail(str(raw))}"
-        if raw is None:
-            return None, "tsb-ad returned no scores (None)"
-        try:
-            scores = np.asarray(raw, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            return None, f"non-numeric output of type {type(raw).__name__}: {_tail(str(exc), 120)}"
-        if scores.shape[0] != n:
-            return None, f"scores have length {scores.shape[0]}, the series has {n}"
-        bad = int(n - np.isfinite(scores).sum())
-        if bad:
-            return None, f"{bad} of {n} scores are not finite (NaN or inf)"
-        return scores, None
+
+def _setting(detector: str, name: str, value: Any, check: Callable[[Any], bool], takes: str) -> Any:
+    """An adapter setting coerced from its command-line text; :class:`UsageError` when ``check`` refuses it."""
+    coerced = coerce_value(value)
+    if not check(coerced):
+        raise UsageError(f"{detector}: {name} must be {takes}, got {value!r}")
+    return float(coerced) if name == "train_fraction" and coerced is not None else coerced
 
 
 def _copy_hp(hp: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,16 +23,14 @@ from harness.aggregate import aggregate_means, interval_summary
 from harness.errors import DataError
 from harness.hashing import array_hash, stable_hash
 from harness.metrics import SCORE_KEYS, interval_counts, interval_iou, labels_to_intervals, score_metrics
-from harness.registry import register_task
-from harness.thresholds import peak_interval
+from harness.thresholds import threshold_prediction
 from harness.types import Prediction, Sample, Target
 from tasks.tsb_ad_u.embedded import ensure_embedded
 from tasks.tsb_ad_u.files import (
     SeriesInfo,
     find_file,
     list_files,
-    parse_file_name,
-    read_series,
+    load_series,
     resolve_data_dir,
 )
 
@@ -53,7 +51,6 @@ class TSBADUTask:
 
     name = "tsb-ad-u"
     version = "1"
-    needs = frozenset({"series"})
     accepts = frozenset({"scores"})
 
     def __init__(self, data_dir: str | Path | None = None, file_list: str = "eva", name: str | None = None):
@@ -83,9 +80,10 @@ class TSBADUTask:
         return total if shard is None else len(range(check_shard(shard)[0], total, shard[1]))
 
     def _load(self, file: str) -> tuple[SeriesInfo, np.ndarray, np.ndarray]:
-        info = parse_file_name(file)
-        values, labels = read_series(find_file(self.data_dir, file))
-        return info, values, labels
+        """Read one listed file with the validating loader (values, labels, and a TrainEnd
+        inside ``1..len``); every problem is a :class:`DataError` naming the file."""
+        series = load_series(find_file(self.data_dir, file))
+        return series.info, series.values, series.labels
 
     def samples(self, limit: int | None = None, shard: tuple[int, int] | None = None) -> Iterator[Sample]:
         """One sample per listed series (only shard ``i`` of ``n`` when ``shard=(i, n)``);
@@ -132,15 +130,7 @@ class TSBADUTask:
         if prediction.scores is None:
             prediction.error = "model returned no scores (this task needs anomaly scores)"
             return prediction
-        scores = np.asarray(prediction.scores, dtype=np.float64).ravel()
-        if scores.size != sample.series.size:
-            prediction.error = f"scores have length {scores.size}, series has {sample.series.size}"
-        elif not np.isfinite(scores).all():
-            prediction.error = "scores contain NaN or inf"
-        else:
-            prediction.scores = scores
-            prediction.intervals = peak_interval(scores, index_offset=sample.index_offset)
-        return prediction
+        return threshold_prediction(prediction, sample.series.size, sample.index_offset)
 
     def score_sample(self, prediction: Prediction, sample: Sample) -> dict[str, Any]:
         """All of tsb-ad's score metrics plus the paper's interval counts for the peak interval."""
@@ -181,7 +171,6 @@ class TSBADUTask:
                 "n_series": len(self.files)}
 
 
-@register_task("tsb-ad-u", description="TSB-AD-U official evaluation list (350 series); needs the data folder")
 def tsb_ad_u(data_dir: str | None = None, file_list: str = "eva") -> TSBADUTask:
     """The official benchmark: ``file_list`` is ``eva`` (350), ``tuning`` (48) or ``all`` (870)."""
     return TSBADUTask(data_dir=data_dir, file_list=file_list)
@@ -203,7 +192,6 @@ class EmbeddedTSBADUTask(TSBADUTask):
         return {**super().describe(), "title": "TSB-AD-U format: embedded sample set"}
 
 
-@register_task("tsb-ad-u-demo", description="Embedded sample set in TSB-AD-U format (GutenTAG, UCR, MITDB, Yahoo)")
 def tsb_ad_u_demo(data_dir: str | None = None) -> EmbeddedTSBADUTask:
     """The embedded default data; built into the user cache at first use."""
     return EmbeddedTSBADUTask(data_dir=data_dir, file_list="embedded", name="tsb-ad-u-demo")

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.cpus import available_cpus
 from harness.errors import DataError, OutputError, UsageError
 from harness.hashing import stable_hash
 
@@ -207,7 +208,7 @@ def build_benchmark(
     units: list[Unit] = []
     for key, spec in specs.items():
         units.extend(loader(key).units(spec))
-    workers = workers if workers is not None else min(8, os.cpu_count() or 1)
+    workers = workers if workers is not None else min(8, available_cpus())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
     (tmp / SEGMENTS).mkdir(parents=True)

@@ -123,7 +123,7 @@ def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
     assert [(j.pj.env.name, j.state) for j in result.jobs] == [("alt", "done"), ("current", "done")]
     starts = log.read_text().splitlines()
     assert starts.count("-m harness.worker --probe") == 1 and starts.count("-m harness.worker") == 2  # run + summarise
-    runs = sorted(p.parent.parent.name for p in (tmp_path / "out").glob("*/*/*/run.json"))
+    runs = sorted(json.loads(p.read_text())["model"]["name"] for p in (tmp_path / "out").glob("*/*/*/run.json"))
     assert runs == ["Sub-PCA", "template-reasoner"]
 
 

@@ -73,5 +73,27 @@ MODELS: dict[str, Row] = {
     ),
 }
 
+
+def _foundation(tsb_name: str, package: str, module: str, extra: str, weights: str, win_size: int
+                ) -> dict[str, Any]:
+    return {"group": "foundation", "supervision": "unsupervised", "provides": ["scores"], "source": package,
+            "tsb_ad_name": tsb_name, "hyperparameters": {"win_size": win_size}, "weights": weights,
+            "requires": [module], "install": f"pip install 'visanom[{extra}]'", "on_tsb_ad_u_leaderboard": True,
+            "note": "tsb-ad's one-step forecasting protocol over the current package (docs/detectors.md)"}
+
+
+MODELS.update({
+    "lm-eval": (
+        "baselines.lm_eval_models:make_lm_eval",
+        {"group": "VLM", "engine": "lm-eval", "provides": ["text"], "requires": ["lm_eval"], "install": "pip install 'visanom[lm-eval]'",
+         "note": "any lm-evaluation-harness backend: lm_model=hf-multimodal|vllm-vlm|local-chat-completions|..."},
+    ),
+    # tsb-ad's own wrappers need AutoGluon / the timesfm 1.x API (baselines.tsbad.catalog.REPLACED)
+    "Chronos": ("baselines.foundation:make_chronos",
+                _foundation("Chronos", "chronos-forecasting", "chronos", "chronos", "amazon/chronos-t5-base", 50)),
+    "TimesFM": ("baselines.foundation:make_timesfm",
+                _foundation("TimesFM", "timesfm", "timesfm", "timesfm", "google/timesfm-2.5-200m-pytorch", 96)),
+})
+
 MODEL_TABLES: tuple[str, ...] = ("baselines.tsbad.catalog:registry_rows",)
 """``"module:function"`` references; each function returns more built-in model rows (cheaply)."""

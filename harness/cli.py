@@ -214,6 +214,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lm_eval_path(args: argparse.Namespace) -> int:
+    """Print the folder to pass to ``lm_eval --include_path`` (docs/lm-eval.md)."""
+    from tasks.lm_eval_tasks import INCLUDE_PATH
+
+    print(INCLUDE_PATH)
+    return EXIT_OK
+
+
 def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "results") -> None:
     p.add_argument("--output", default=output_default,
                    help="results folder (default: %(default)s)" if output_default else
@@ -305,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--out", required=True, help="folder to unpack into")
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
     dl.set_defaults(func=cmd_data)
+
+    lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
+    lmp.set_defaults(func=cmd_lm_eval_path)
 
     from tasks.visanombench.build import add_bench_cli
 

@@ -161,6 +161,13 @@ def rng_note(name: str) -> str:
             "per-series values also depend on the files before and can differ from ours.")
 
 
+# Pool members registered by another module over their current packages (tsb-ad's wrappers
+# need AutoGluon / the timesfm 1.x API, which do not install beside our pins).
+REPLACED: dict[str, str] = {
+    "Chronos": "baselines.foundation (chronos-forecasting, extra 'chronos')",
+    "TimesFM": "baselines.foundation (timesfm 3, extra 'timesfm')",
+}
+
 BY_NAME: dict[str, DetectorSpec] = {s.name: s for s in SPECS}
 BY_TSB_NAME: dict[str, DetectorSpec] = {s.tsb_name: s for s in SPECS}
 
@@ -200,5 +207,6 @@ def display(spec: DetectorSpec) -> dict[str, Any]:
 
 
 def registry_rows() -> dict[str, tuple[str, dict[str, Any]]]:
-    """Every catalogue detector as a built-in registry row: ``name -> (lazy ref, display)``."""
-    return {s.name: (f"baselines.classical:{factory_name(s)}", display(s)) for s in SPECS}
+    """Every catalogue detector as a built-in registry row: ``name -> (lazy ref, display)``
+    (but those in :data:`REPLACED`, listed by :mod:`harness.builtins`)."""
+    return {s.name: (f"baselines.classical:{factory_name(s)}", display(s)) for s in SPECS if s.name not in REPLACED}

@@ -5,7 +5,9 @@ Importing this module registers one model per entry of
 builds a :class:`~baselines.tsbad.adapter.TsbAdDetector`; keyword arguments are
 hyperparameter overrides or adapter settings (``seed``, ``minmax``, ``train_fraction``,
 ``min_train``). Detectors whose extra packages are missing stay registered and fail at
-construction with a message naming what to install (see ``docs/detectors.md``).
+construction with a message naming what to install (see ``docs/detectors.md``); without tsb-ad
+itself (the ``detectors`` extra) they stay registered and fail at construction naming the
+environment to use (``docs/environments.md``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from baselines.tsbad.adapter import TsbAdDetector, effective_hyperparameters
+from baselines.tsbad.adapter import TsbAdDetector, effective_hyperparameters, tsb_ad_installed
 from baselines.tsbad.catalog import SPECS, DetectorSpec
 from harness.registry import register_model
 
@@ -36,7 +38,8 @@ def _display(spec: DetectorSpec) -> dict[str, Any]:
         "provides": ["scores"],
         "source": "tsb-ad",
         "tsb_ad_name": spec.tsb_name,
-        "hyperparameters": effective_hyperparameters(spec.tsb_name),
+        # without tsb-ad (a numpy-2 environment) the detectors stay listed, with no defaults to show
+        "hyperparameters": effective_hyperparameters(spec.tsb_name) if tsb_ad_installed() else None,
         "hyperparameters_source": _HP_DEFAULTS_SOURCE,
         "on_tsb_ad_u_leaderboard": spec.on_leaderboard,
         "requires": list(spec.requires),

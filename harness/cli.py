@@ -235,9 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
     dl.set_defaults(func=cmd_data)
 
+    from harness.environments import add_env_cli
     from tasks.visanombench.build import add_bench_cli
 
     add_bench_cli(sub)
+    add_env_cli(sub)
     return p
 
 

@@ -20,6 +20,7 @@ import importlib.util
 import inspect
 import io
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
@@ -48,6 +49,11 @@ def tsb_ad_version() -> str:
         return metadata.version("TSB-AD")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def tsb_ad_installed() -> bool:
+    """True when tsb-ad can be found in this environment (the ``detectors`` extra)."""
+    return not _missing_modules(["TSB_AD"])
 
 
 def tuned_hyperparameters(tsb_name: str) -> dict[str, Any]:
@@ -116,7 +122,13 @@ def _hub_cached(repo: str) -> bool:
 
 
 def _check_runnable(spec: DetectorSpec) -> None:
-    """Raise :class:`UsageError` when a detector cannot run here (modules, weights, GPU)."""
+    """Raise :class:`UsageError` when a detector cannot run here (tsb-ad, modules, weights, GPU)."""
+    if not tsb_ad_installed():
+        raise UsageError(
+            f"{spec.name} is a tsb-ad detector and tsb-ad is not installed in this environment "
+            f"({sys.prefix}); run it in the detectors environment (`make setup` creates .venv, "
+            f"`visanom env` lists them) or `pip install 'visanom[detectors]'` (needs numpy<2)"
+        )
     missing = _missing_modules(spec.requires)
     if missing:
         weights = f" and downloads {spec.weights}" if spec.weights else ""

@@ -163,7 +163,7 @@ class TemplateReasoner:
                           meta={"detector": self.detector_name})
 
 
-@register_model("template-reasoner", group="heuristic baseline", provides=["text"], note=NOTE)
+@register_model("template-reasoner", group="heuristic baseline", provides=["text"], needs=["detectors"], note=NOTE)
 def template_reasoner(detector: str = "Sub-PCA", k: float = DEFAULT_K, intervals: str = "peak",
                       max_intervals: int = 3, **detector_args: Any) -> TemplateReasoner:
     """The template reasoner over ``detector`` (a registered score model)."""

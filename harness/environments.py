@@ -173,8 +173,13 @@ def load_environments(path: Path | None = None) -> dict[str, Environment]:
 
 def requirements_for_engine(display: Mapping[str, Any], model_args: Mapping[str, Any] | None = None,
                             ) -> frozenset[str]:
-    """Capabilities a model with this display metadata needs (``frozenset()``: core only)."""
+    """Capabilities a model with this display metadata needs (``frozenset()``: core only).
+
+    ``display['needs']`` (set at registration) wins; else the engine decides (``ENGINE_NEEDS``),
+    and tsb-ad detectors (``source: tsb-ad``) need ``detectors``."""
     engine = display.get("engine")
+    if display.get("needs"):  # declared by the registration (e.g. template-reasoner runs a detector)
+        return frozenset(display["needs"])
     if engine == "vllm-serve" and model_args and model_args.get("base_url"):
         return frozenset({"api"})  # an existing server: no local vLLM needed at all
     if engine in ENGINE_NEEDS:
@@ -249,7 +254,14 @@ for mod in json.loads(sys.argv[1]):
             m = None
         else:
             m = importlib.import_module(mod)
-        out["modules"][mod] = str(getattr(m, "__version__", None) or "?")
+        version = getattr(m, "__version__", None)
+        if not isinstance(version, str):
+            dists = md.packages_distributions().get(mod) or [mod]
+            try:
+                version = md.version(dists[0])
+            except md.PackageNotFoundError:
+                version = "?"
+        out["modules"][mod] = version
     except BaseException as exc:
         out["errors"][mod] = f"{type(exc).__name__}: {exc}"[:300]
 try:

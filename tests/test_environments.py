@@ -97,7 +97,7 @@ def test_requirements_of_models() -> None:
     assert requirements_for_model("VisAnomReasoner-3B-vllm") == {"vllm", "hf"}
     assert requirements_for_model("hf-vlm") == {"hf"}
     assert requirements_for_model("openai-compat") == {"api"}
-    assert requirements_for_model("template-reasoner") == frozenset()
+    assert requirements_for_model("template-reasoner") == {"detectors"}  # it runs Sub-PCA
 
 
 def test_environment_for_model_picks_the_one_that_provides_it(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ def test_builtin_names_are_registered() -> None:
             "KMeansAD", "LOF", "CNN"} <= set(registry.model_names())
 
 
+@pytest.mark.detectors
 def test_model_card_overrides_adapter_args_and_keeps_its_name() -> None:
     model = registry.make_model("IForest-500")
     assert model.name == "IForest-500"

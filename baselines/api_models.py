@@ -12,14 +12,12 @@ from typing import Any
 
 from baselines.vlm import VLMModel
 from harness.inference.anthropic_engine import AnthropicEngine
-from harness.inference.base import GenerationConfig
+from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.openai_engine import OpenAICompatEngine
-from harness.registry import register_model
 
 BATCHES_PER_SLOT = 4  # the runner's batch holds this many requests per concurrency slot
 
 
-@register_model("openai-compat", group="large VLM", engine="openai-compat", provides=["text"], open=False)
 def make_openai_compat(
     model: str,
     provider: str = "openai",
@@ -33,7 +31,7 @@ def make_openai_compat(
     extra_body: Mapping[str, Any] | None = None,
     image_detail: str | None = None,
     max_pixels: int | None = None,
-    max_new_tokens: int = 1024,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,
@@ -51,8 +49,6 @@ def make_openai_compat(
                     system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))
 
 
-@register_model("anthropic", group="large VLM", engine="anthropic", provides=["text"], open=False,
-                requires="ANTHROPIC_API_KEY")
 def make_anthropic(
     model: str,
     *,
@@ -63,7 +59,7 @@ def make_anthropic(
     max_retries: int = 6,
     extra_body: Mapping[str, Any] | None = None,
     max_pixels: int | None = None,
-    max_new_tokens: int = 1024,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,

@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baselines.vlm import VLMModel
-from harness.inference.base import GenerationConfig
+from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.transformers_engine import TransformersEngine
-from harness.registry import register_model
 
 
-@register_model("hf-vlm", group="VLM", engine="transformers", open=True)
 def hf_vlm(
     model_id: str,
     revision: str | None = None,
@@ -31,7 +29,7 @@ def hf_vlm(
     min_pixels: int | None = None,
     trust_remote_code: bool = False,
     batch_size: int = 8,
-    max_new_tokens: int = 512,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,

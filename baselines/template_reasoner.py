@@ -3,8 +3,8 @@
 This is a HEURISTIC BASELINE, NOT A VLM. It never looks at the image or the prompt: it runs
 a classical detector (default Sub-PCA, any registered score model via ``detector=``) on the
 sample's series, thresholds the scores with :mod:`harness.thresholds`, and writes the answer
-in the paper's tag format (:func:`harness.parse.format_answer`) with a three-step rationale
-filled in from the series' own values:
+in an answer format of :mod:`harness.answers` (``answer=``, default the paper's tags) with a
+three-step rationale filled in from the series' own values:
 
 * Step 1: the x-axis range (absolute indices of the window) and the y-axis range;
 * Step 2: the usual level and spread, and each flagged region with the value it reaches;
@@ -27,37 +27,38 @@ Deterministic: the detector is seeded per series. It gives every text-model metr
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from harness.answers import DEFAULT_ANSWER_FORMAT, STEP_LABELS, answer_format
+from harness.builtins import TEMPLATE_REASONER_NOTE
 from harness.errors import UsageError
 from harness.hashing import stable_hash
-from harness.parse import format_answer
-from harness.registry import make_model, register_model
+from harness.registry import make_model
 from harness.thresholds import DEFAULT_K, binarize, binary_to_intervals, peak_interval, score_threshold
 from harness.types import Interval, Prediction, Sample
 
 TEMPLATE_VERSION = "1"
 """Bump when the wording or the numbers of the rationale change."""
 
-STEP1 = ("Step 1: The x-axis represents the index, ranging from {start} to {end}. "
+STEP1 = (STEP_LABELS[0] + ": The x-axis represents the index, ranging from {start} to {end}. "
          "The y-axis represents the value, ranging from about {lo} to {hi}.")
-STEP2_USUAL = "Step 2: Most values stay between {p05} and {p95}, around a typical level of {median}."
+STEP2_USUAL = STEP_LABELS[1] + ": Most values stay between {p05} and {p95}, around a typical level of {median}."
 STEP2_REGION = (" One region stands out: around index {a} to {b}, the values reach {extreme}, "
                 "compared with the typical level of {median}.")
 STEP2_NORMAL = " No region departs clearly from this usual pattern."
-STEP3_REGION = ("Step 3: The region from index {a} to {b} is identified as an anomaly because its values "
+STEP3_REGION = (STEP_LABELS[2] + ": The region from index {a} to {b} is identified as an anomaly because its values "
                 "lie {dev} robust spreads (median absolute deviations) away from the typical level, and "
                 "the {detector} anomaly score there reaches {score}, {relation} the threshold of {threshold} "
                 "(mean plus {k} standard deviations of the scores).")
-STEP3_NORMAL = ("Step 3: No anomaly is reported because no {detector} anomaly score rises above the "
+STEP3_NORMAL = (STEP_LABELS[2] + ": No anomaly is reported because no {detector} anomaly score rises above the "
                 "threshold of mean plus {k} standard deviations of the scores.")
 TEMPLATE_HASH = stable_hash([STEP1, STEP2_USUAL, STEP2_REGION, STEP2_NORMAL, STEP3_REGION, STEP3_NORMAL])
 MODES = ("peak", "peak-above", "all")
-NOTE = ("heuristic baseline, NOT a VLM: a classical detector (default Sub-PCA) thresholded to intervals, "
-        "answered in the paper's format with a rationale filled in from the series' values")
+NOTE = TEMPLATE_REASONER_NOTE
 
 
 def fmt(x: float) -> str:
@@ -109,7 +110,8 @@ def rationale(
         step2 += STEP2_NORMAL
         step3.append(STEP3_NORMAL.format(detector=detector, k=fmt(k)))
     text.append(step2)
-    text.append(" ".join(step3) if len(step3) == 1 else "Step 3: " + " ".join(x[len("Step 3: "):] for x in step3))
+    label = STEP_LABELS[2] + ": "
+    text.append(" ".join(step3) if len(step3) == 1 else label + " ".join(x[len(label):] for x in step3))
     return "\n".join(text)
 
 
@@ -121,11 +123,12 @@ class TemplateReasoner:
 
     def __init__(
         self, detector: str = "Sub-PCA", k: float = DEFAULT_K, intervals: str = "peak", max_intervals: int = 3,
-        **detector_args: Any,
+        *, answer: str = DEFAULT_ANSWER_FORMAT, **detector_args: Any,
     ) -> None:
         if intervals not in MODES:
             raise UsageError(f"intervals must be one of {', '.join(MODES)}, got {intervals!r}")
         self.name = "template-reasoner"
+        self.answer = answer_format(str(answer))
         self.detector_name = str(detector)
         self.detector = make_model(self.detector_name, **detector_args)
         if "scores" not in getattr(self.detector, "provides", ()):
@@ -138,7 +141,18 @@ class TemplateReasoner:
             "adapter": "template-reasoner", "template_version": TEMPLATE_VERSION, "template": TEMPLATE_HASH,
             "detector": [self.detector_name, self.detector.fingerprint()], "k": self.k, "mode": self.mode,
             "max_intervals": self.max_intervals if self.mode == "all" else None,
+            # the default format is left out, so answers cached before formats were chosen still match
+            **({} if self.answer.name == DEFAULT_ANSWER_FORMAT else {"answer": self.answer.fingerprint()}),
         })
+
+    def with_draw(self, seed: int) -> TemplateReasoner:
+        """The draw hook (``harness.draws``): a copy over the detector re-seeded with ``seed``."""
+        hook = getattr(self.detector, "with_draw", None)
+        if not callable(hook):
+            raise UsageError(f"detector {self.detector_name!r} cannot be re-seeded")
+        twin = copy.copy(self)
+        twin.detector = hook(seed)
+        return twin
 
     def describe(self) -> dict[str, Any]:
         """Display metadata: a heuristic baseline, not a VLM."""
@@ -158,13 +172,13 @@ class TemplateReasoner:
         scores = np.asarray(scored.scores, dtype=np.float64).ravel()
         offset = int(sample.index_offset)
         found = flagged_intervals(scores, offset, self.k, self.mode, self.max_intervals)
-        text = format_answer(found, rationale(values, offset, found, self.detector_name, self.k, scores))
+        text = self.answer.write(found, rationale(values, offset, found, self.detector_name, self.k, scores))
         return Prediction(sample.id, text=text, latency_s=scored.latency_s,
                           meta={"detector": self.detector_name})
 
 
-@register_model("template-reasoner", group="heuristic baseline", provides=["text"], needs=["detectors"], note=NOTE)
 def template_reasoner(detector: str = "Sub-PCA", k: float = DEFAULT_K, intervals: str = "peak",
-                      max_intervals: int = 3, **detector_args: Any) -> TemplateReasoner:
-    """The template reasoner over ``detector`` (a registered score model)."""
-    return TemplateReasoner(detector, k, intervals, max_intervals, **detector_args)
+                      max_intervals: int = 3, answer: str = DEFAULT_ANSWER_FORMAT,
+                      **detector_args: Any) -> TemplateReasoner:
+    """The template reasoner over ``detector`` (a registered score model), answering in ``answer``."""
+    return TemplateReasoner(detector, k, intervals, max_intervals, answer=answer, **detector_args)

@@ -12,17 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baselines.vlm import VLMModel
-from harness.inference.base import GenerationConfig
+from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.vllm_engine import VLLMEngine
 from harness.inference.vllm_serve import VLLMServeEngine
-from harness.registry import register_model
 
-VLLM_REQUIRES = "NVIDIA GPU + pip install visanom[vllm]"
 DEFAULT_BATCH = 64  # vLLM schedules within the batch itself; bigger batches keep the GPU busy
 
 
-@register_model("vllm-vlm", group="VLM", engine="vllm", provides=["text"], open=True, requires=VLLM_REQUIRES,
-                note="any vLLM-supported VLM (optionally with a LoRA adapter); pass model_id=...")
 def make_vllm_vlm(
     model_id: str,
     revision: str | None = None,
@@ -38,7 +34,7 @@ def make_vllm_vlm(
     enforce_eager: bool = False,
     max_pixels: int | None = None,
     min_pixels: int | None = None,
-    max_new_tokens: int = 512,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,
@@ -57,10 +53,6 @@ def make_vllm_vlm(
     return VLMModel("vllm-vlm", engine, generation, system=system, batch_size=batch_size)
 
 
-@register_model("vllm-serve", group="VLM", engine="vllm-serve", provides=["text"], open=True,
-                requires="NVIDIA GPU + the vllm environment (make setup-gpu), or base_url=... of a running server",
-                note="a VLM (optionally with a LoRA adapter) behind `vllm serve`, started from the GPU "
-                     "environment and stopped at the end; base_url=... uses a running server instead")
 def make_vllm_serve(
     model_id: str,
     revision: str | None = None,
@@ -81,7 +73,7 @@ def make_vllm_serve(
     timeout_s: float = 600,
     startup_timeout_s: float = 1200,
     executable: str | None = None,
-    max_new_tokens: int = 512,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,

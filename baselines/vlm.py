@@ -6,9 +6,12 @@ runner's samples and the engine's requests, and the fingerprint of the pair.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.errors import UsageError
 from harness.hashing import stable_hash
 from harness.inference.base import ChatRequest, Engine, GenerationConfig, GenerationResult
 from harness.types import Prediction, Sample
@@ -49,6 +52,32 @@ class VLMModel:
     def cacheable(self) -> bool:
         """Sampled generations without a seed are never cached."""
         return self.generation.deterministic
+
+    def with_generation(self, overrides: Mapping[str, Any]) -> VLMModel:
+        """A copy decoding with ``overrides`` (``max_new_tokens``, ``temperature``, ``top_p``,
+        ``seed``, ``stop``) on the same engine; unknown or ill-typed values are a usage error."""
+        known = {f.name for f in dataclasses.fields(GenerationConfig)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise UsageError(f"unknown generation setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        merged = {**self.generation.as_dict(), **overrides}
+        try:
+            generation = GenerationConfig.from_args(**merged)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"bad generation settings {dict(overrides)}: {exc}") from exc
+        return self._with(generation)
+
+    def with_draw(self, seed: int) -> VLMModel:
+        """The draw hook (``harness.draws``): a copy sampling with ``seed`` on the same engine."""
+        return self._with(dataclasses.replace(self.generation, seed=int(seed)))
+
+    def _with(self, generation: GenerationConfig) -> VLMModel:
+        twin = copy.copy(self)
+        twin.generation = generation
+        display = getattr(self, "display", None)
+        if isinstance(display, dict) and "generation" in display:
+            twin.display = {**display, "generation": generation.as_dict()}
+        return twin
 
     def describe(self) -> dict[str, Any]:
         """Engine metadata (model id, revisions, adapter, provider) and decoding, for run records."""

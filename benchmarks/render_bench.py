@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.render import RenderSettings, render_many, render_series
+from harness.render import RenderSettings, render_series
 from harness.render_reference import render_plain
-from harness.render_worker import shutdown_pool
+from harness.render_worker import render_many, shutdown_pool
 
 
 def _windows(n_points: int, count: int, seed: int = 0) -> list[tuple[np.ndarray, int]]:

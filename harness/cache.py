@@ -1,7 +1,7 @@
 """A prediction cache in SQLite (WAL mode), safe for several processes at once.
 
 The key is ``sha256(model fingerprint, task input fingerprint, sample input hash, generation
-config)``. Only successful predictions are stored: errors are never cached, and a model
+config[, draw index and seed])`` (the draw part only for seeded draws, see ``harness.draws``). Only successful predictions are stored: errors are never cached, and a model
 whose outputs are not reproducible (sampling without a seed) sets ``cacheable = False`` so
 the runner stores nothing for it.
 """
@@ -36,9 +36,13 @@ CREATE TABLE IF NOT EXISTS predictions (
 """
 
 
-def cache_key(model_fp: str, task_fp: str, input_hash: str, generation: Any = None) -> str:
-    """The cache key of one prediction."""
-    return stable_hash(["visanom-cache/1", model_fp, task_fp, input_hash, generation])
+def cache_key(model_fp: str, task_fp: str, input_hash: str, generation: Any = None,
+              draw: tuple[int, int] | None = None) -> str:
+    """The cache key of one prediction; a seeded draw (``(index, seed)``) has its own key."""
+    parts: list[Any] = ["visanom-cache/1", model_fp, task_fp, input_hash, generation]
+    if draw is not None:
+        parts.append({"draw": int(draw[0]), "seed": int(draw[1])})
+    return stable_hash(parts)
 
 
 def _to_blob(arr: np.ndarray | None) -> bytes | None:

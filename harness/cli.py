@@ -15,19 +15,11 @@ import yaml
 from harness import __version__, registry
 from harness.cache import PredictionCache
 from harness.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
-from harness.runner import Runner, RunResult
+from harness.spec import REDUCERS
 
 log = logging.getLogger("visanom")
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
-DEMO_MODELS = ("Sub-PCA", "IForest", "POLY", "Series2Graph", "MatrixProfile", "Sub-KNN", "KMeansAD", "LOF")
-# The embedded default sweep: (task, models). The paper's classical rows (Sub-PCA, Matrix
-# Profile, IForest) and the weight-free template reasoner also run on the VisAnomBench view.
-DEMO_PLAN = (
-    ("tsb-ad-u-demo", DEMO_MODELS),
-    ("visanombench-demo", ("template-reasoner", "Sub-PCA", "IForest", "MatrixProfile")),
-    ("tsb-ad-u-demo-vlm", ("template-reasoner",)),
-)
 
 
 def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
@@ -53,62 +45,6 @@ def _open_cache(args: argparse.Namespace) -> PredictionCache | None:
     if args.no_cache:
         return None
     return PredictionCache(args.cache or DEFAULT_CACHE)
-
-
-def check_compatible(task: Any, model: Any) -> None:
-    """Refuse a pair where the task cannot score what the model produces (before any work)."""
-    accepts = getattr(task, "accepts", None)
-    provides = getattr(model, "provides", None)
-    if accepts is not None and provides is not None and not set(accepts) & set(provides):
-        raise UsageError(
-            f"task {task.name!r} accepts {'/'.join(sorted(accepts))} output, but model {model.name!r} produces "
-            f"{'/'.join(sorted(provides))}; pick a task that accepts it (visanom ls tasks)"
-        )
-
-
-def run_matrix(
-    models: Sequence[str],
-    tasks: Sequence[str],
-    *,
-    model_args: dict[str, Any],
-    task_args: dict[str, Any],
-    output: Path,
-    limit: int | None,
-    batch_size: int | None,
-    cache: PredictionCache | None,
-    rerun: bool = False,
-    progress: bool = True,
-) -> list[RunResult]:
-    """Run every model on every task. Names and model/task pairs are checked before anything
-    runs; each model is built once and runs all its tasks, then is closed (frees GPU memory)."""
-    for t in tasks:
-        registry.task_entry(t)
-    for m in models:
-        registry.model_entry(m)
-    task_objs = [registry.make_task(t, **task_args) for t in tasks]
-    model_objs = [registry.make_model(m, **model_args) for m in models]
-    for model in model_objs:
-        for task in task_objs:
-            check_compatible(task, model)
-    results = []
-    for model in model_objs:
-        try:
-            for task in task_objs:
-                runner = Runner(task, model, output, limit=limit, batch_size=batch_size, cache=cache,
-                                rerun=rerun, progress=progress)
-                res = runner.run()
-                c = res.run["counts"]
-                head = res.run.get("headline")
-                value = (res.run.get("metrics", {}).get(head) or {}).get("value")
-                shown = "undefined" if value is None else f"{value:.4f}"
-                print(f"{task.name} / {model.name}: {head}={shown}  n={c['n']} failed={c['n_failed']} "
-                      f"cached={c['n_cached']}  -> {res.path}")
-                results.append(res)
-        finally:
-            close = getattr(model, "close", None)
-            if callable(close):
-                close()
-    return results
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -146,12 +82,17 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    results = run_matrix(
+    """Parse ``visanom run`` into run specs and run them (``harness.orchestrate``)."""
+    from harness.orchestrate import matrix_specs, run_specs
+
+    specs = matrix_specs(
         split_names(args.model), split_names(args.task),
         model_args=parse_kv(args.model_args), task_args=parse_kv(args.task_args),
-        output=Path(args.output), limit=args.limit, batch_size=args.batch_size,
-        cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress,
+        limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
+        reducer=args.reducer, reduce_by=args.reduce_by,
     )
+    results = run_specs(specs, output=Path(args.output), batch_size=args.batch_size, cache=_open_cache(args),
+                        rerun=args.rerun, progress=not args.no_progress)
     return EXIT_SAMPLE_FAILURES if any(r.n_failed for r in results) else EXIT_OK
 
 
@@ -164,13 +105,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The embedded demo sweep (``harness.orchestrate.demo_specs``), then the site."""
+    from harness.orchestrate import demo_specs, run_specs
     from leaderboard.build import build_site
 
-    cache = _open_cache(args)
-    plan = [(task, split_names(args.models)) for task, _ in DEMO_PLAN] if args.models else DEMO_PLAN
-    for task, models in plan:
-        run_matrix(models, [task], model_args={}, task_args={}, output=Path(args.output), limit=args.limit,
-                   batch_size=None, cache=cache, rerun=args.rerun, progress=not args.no_progress)
+    specs = demo_specs(split_names(args.models) if args.models else None, limit=args.limit)
+    run_specs(specs, output=Path(args.output), cache=_open_cache(args), rerun=args.rerun,
+              progress=not args.no_progress)
     index = build_site(Path(args.output), Path(args.site))
     print(f"leaderboard written to {index}")
     return EXIT_OK
@@ -211,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model-args", nargs="*", default=[], metavar="K=V", help="arguments for the model(s)")
     run.add_argument("--task-args", nargs="*", default=[], metavar="K=V", help="arguments for the task(s)")
     run.add_argument("--batch-size", type=int, default=None, help="samples per predict call")
+    run.add_argument("--gen", nargs="*", default=[], metavar="K=V",
+                     help="decoding overrides for text models (temperature=0.7 top_p=0.9 max_new_tokens=256)")
+    run.add_argument("--seed", type=int, default=None, help="seed of draw 0 (draw i uses seed+i)")
+    run.add_argument("--draws", type=int, default=1, help="answers asked per sample (default: %(default)s)")
+    run.add_argument("--reducer", default="first", choices=REDUCERS,
+                     help="how draws become one answer (default: %(default)s; see docs/records.md)")
+    run.add_argument("--reduce-by", default=None, metavar="METRIC", help="the metric --reducer best picks by")
     _add_run_options(run)
     run.set_defaults(func=cmd_run)
 

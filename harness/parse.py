@@ -1,7 +1,8 @@
 """The answer parser: a model's free text -> anomaly intervals in absolute, inclusive indices.
 
-One entry point, :func:`parse_answer`, which never raises. It reads, in this order of
-precedence (the first shape found is the answer; the others are ignored):
+One entry point, :func:`parse_answer`, which never raises. It reads, by default in this
+order of precedence (the first shape found is the answer; the others are ignored); an answer
+format (:mod:`harness.answers`, chosen by the task) may pick other readers or another order:
 
 1. ``tags``: the paper's format, ``<anomaly>True|False</anomaly>`` and one
    ``<index>(start, end)</index>`` per interval, followed by a step-by-step rationale;
@@ -19,19 +20,32 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "ParsedAnswer",
+    "ANOMALY_TAG",
+    "INDEX_TAG",
+    "READERS",
     "axis_range_in_text",
+    "check_readers",
     "format_answer",
+    "format_json_answer",
     "intervals_in_text",
     "parse_answer",
+    "tagged",
 ]
 
 Pair = tuple[int, int]
+
+ANOMALY_TAG = "anomaly"
+"""The paper's tag for the yes/no answer: ``<anomaly>True</anomaly>``."""
+INDEX_TAG = "index"
+"""The paper's tag for one interval: ``<index>(start, end)</index>``."""
+READERS = ("tags", "json", "prose")
+"""The shapes :func:`parse_answer` can read, in its default order of precedence."""
 
 HUGE = 10**18
 """Numbers beyond +-HUGE (or with more than 18 digits) are clamped to +-HUGE ('huge-number')."""
@@ -170,9 +184,9 @@ def _join_rationale(thinks: Iterable[str], rest: str) -> str:
 
 # --------------------------------------------------------------------------- tags
 
-_ANOM_TAG_RE = re.compile(r"<\s*anomaly\s*>(?:([^<]{0,200}?)<\s*/\s*anomaly\s*>|([^<\n]*))", re.I)
-_INDEX_TAG_RE = re.compile(r"<\s*index\s*>(?:([^<]{0,400}?)<\s*/\s*index\s*>|([^<\n]*))", re.I)
-_ANY_ANSWER_TAG_RE = re.compile(r"<\s*/?\s*(?:anomaly|index)\s*/?\s*>", re.I)
+_ANOM_TAG_RE = re.compile(rf"<\s*{ANOMALY_TAG}\s*>(?:([^<]{{0,200}}?)<\s*/\s*{ANOMALY_TAG}\s*>|([^<\n]*))", re.I)
+_INDEX_TAG_RE = re.compile(rf"<\s*{INDEX_TAG}\s*>(?:([^<]{{0,400}}?)<\s*/\s*{INDEX_TAG}\s*>|([^<\n]*))", re.I)
+_ANY_ANSWER_TAG_RE = re.compile(rf"<\s*/?\s*(?:{ANOMALY_TAG}|{INDEX_TAG})\s*/?\s*>", re.I)
 _WORD_RE = re.compile(r"[a-z0-9]+", re.I)
 _TRUE_WORDS = frozenset({"true", "yes", "y", "1", "anomalous", "anomaly", "anomalies", "present", "detected"})
 _FALSE_WORDS = frozenset({"false", "no", "n", "0", "normal", "none", "absent"})
@@ -627,22 +641,36 @@ def _finish(raw: list[Pair], win: Pair | None, map_relative: bool, acc: _Acc) ->
 # --------------------------------------------------------------------------- entry points
 
 
+def check_readers(readers: Iterable[str]) -> tuple[str, ...]:
+    """``readers`` as a tuple, or ``ValueError`` naming an unknown one (an empty list too)."""
+    out = tuple(readers)
+    unknown = [r for r in out if r not in READERS]
+    if unknown or not out:
+        raise ValueError(f"unknown answer reader(s) {unknown or '(none given)'}; known: {', '.join(READERS)}")
+    return out
+
+
 def parse_answer(
-    text: str | None, window: tuple[int, int] | None = None, *, map_relative: bool = True
+    text: str | None, window: tuple[int, int] | None = None, *, map_relative: bool = True,
+    readers: Sequence[str] = READERS,
 ) -> ParsedAnswer:
     """Parse one model output; ``window`` is the shown index range ``(start, end)``, inclusive.
 
-    Never raises. With ``map_relative`` (default), an answer whose numbers all lie in
-    ``[0, length)`` while the window starts at or after ``length`` is shifted by the window
-    start ('relative-shifted'); pass ``False`` to clip such answers away instead.
+    Never raises (an unknown reader name is a ``ValueError`` before any parsing). ``readers``
+    are the shapes tried, in order (``tags``, ``json``, ``prose``); an answer format
+    (:mod:`harness.answers`) chooses them. With ``map_relative`` (default), an answer whose
+    numbers all lie in ``[0, length)`` while the window starts at or after ``length`` is
+    shifted by the window start ('relative-shifted'); pass ``False`` to clip such answers
+    away instead.
     """
+    order = readers if readers is READERS else check_readers(readers)
     try:
-        return _parse(text, window, map_relative)
+        return _parse(text, window, map_relative, order)
     except Exception as exc:  # the contract is to never raise
         return ParsedAnswer(failed=True, issues=(f"internal-error: {type(exc).__name__}",))
 
 
-def _parse(text: Any, window: Any, map_relative: bool) -> ParsedAnswer:
+def _parse(text: Any, window: Any, map_relative: bool, readers: Sequence[str]) -> ParsedAnswer:
     acc = _Acc()
     win = _window(window, acc)
     if isinstance(text, (bytes, bytearray)):
@@ -654,24 +682,30 @@ def _parse(text: Any, window: Any, map_relative: bool) -> ParsedAnswer:
         return ParsedAnswer(failed=True, issues=tuple(acc.issues))
 
     thinks, body = _split_think(text, acc)
-    declared: bool | None
+    declared: bool | None = None
+    raw: list[Pair] = []
+    rest, fmt = body, "none"
     index_unreadable = False
     negated = False
-    if _has_tags(body):
-        fmt = "tags"
-        raw, declared, rest, index_unreadable = _parse_tags(body, acc)
-    else:
-        acc.note("no-tags")
-        js = _parse_json(body, acc)
-        if js is not None:
-            fmt = "json"
-            raw, declared, rest = js
-        else:
-            rest = body
+    for reader in readers:
+        if reader == "tags":
+            if _has_tags(body):
+                fmt = "tags"
+                raw, declared, rest, index_unreadable = _parse_tags(body, acc)
+                break
+            acc.note("no-tags")
+        elif reader == "json":
+            js = _parse_json(body, acc)
+            if js is not None:
+                fmt = "json"
+                raw, declared, rest = js
+                break
+        else:  # prose: the last resort, whatever it finds
             raw = _prose_intervals(body, acc)
             declared = _prose_declared(body)
             negated = not raw and declared is None and _NEG_RE.search(body) is not None
             fmt = "prose" if raw or declared is not None or negated else "none"
+            break
     rationale = _join_rationale(thinks, rest)
 
     anomaly = declared
@@ -726,7 +760,7 @@ def axis_range_in_text(text: str | None) -> tuple[float, float] | None:
         return None
 
 
-_SANITIZE_RE = re.compile(r"<\s*/?\s*(?:anomaly|index|think(?:ing)?)\s*/?\s*>", re.I)
+_SANITIZE_RE = re.compile(rf"<\s*/?\s*(?:{ANOMALY_TAG}|{INDEX_TAG}|think(?:ing)?)\s*/?\s*>", re.I)
 
 
 def format_answer(intervals: Iterable[tuple[int, int]], rationale: str = "") -> str:
@@ -737,15 +771,36 @@ def format_answer(intervals: Iterable[tuple[int, int]], rationale: str = "") -> 
     """
     pairs = [(int(a), int(b)) for a, b in intervals]
     ivs = _finish(pairs, None, False, _Acc())
-    lines = [f"<anomaly>{bool(ivs)}</anomaly>"]
-    lines += [f"<index>({a}, {b})</index>" for a, b in ivs]
+    lines = [tagged(ANOMALY_TAG, str(bool(ivs)))]
+    lines += [tagged(INDEX_TAG, f"({a}, {b})") for a, b in ivs]
+    r = _sanitize(rationale)
+    if r:
+        lines.append(r)
+    return "\n".join(lines)
+
+
+def tagged(tag: str, content: str) -> str:
+    """``<tag>content</tag>``: how the paper's format writes one answer tag."""
+    return f"<{tag}>{content}</{tag}>"
+
+
+def _sanitize(rationale: str | None) -> str:
+    """The rationale without answer or think tags (removed until none is left)."""
     r = rationale or ""
     while True:  # removing one tag can join the text around it into another
         cleaned = _SANITIZE_RE.sub("", r)
         if cleaned == r:
-            break
+            return r.strip()
         r = cleaned
-    r = r.strip()
-    if r:
-        lines.append(r)
-    return "\n".join(lines)
+
+
+def format_json_answer(intervals: Iterable[tuple[int, int]], rationale: str = "") -> str:
+    """Write an answer as the rationale, then one JSON object ``{"anomaly": bool, "intervals": [[s, e], ...]}``.
+
+    Intervals are normalised like :func:`format_answer`'s; the text parses back unchanged
+    with ``readers=("json", ...)``.
+    """
+    ivs = _finish([(int(a), int(b)) for a, b in intervals], None, False, _Acc())
+    answer = json.dumps({"anomaly": bool(ivs), "intervals": [[a, b] for a, b in ivs]})
+    r = _sanitize(rationale).replace("{", "(").replace("}", ")").replace("[", "(").replace("]", ")")
+    return f"{r}\n{answer}" if r else answer

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 import matplotlib
@@ -216,32 +215,3 @@ def render_series(
     """Render one window as PNG bytes; equal inputs and settings give identical bytes."""
     with _LOCK:
         return renderer_for(settings).render(values, index_offset)
-
-
-def render_each(
-    items: Iterable[tuple[np.ndarray, int]],
-    settings: RenderSettings = DEFAULT_SETTINGS,
-    workers: int | None = None,
-) -> Iterator[bytes | Exception]:
-    """Render ``(values, index_offset)`` pairs in worker processes; yields, in input order, each
-    PNG or the exception that item raised (the other items still render).
-
-    ``workers=None`` uses one process per CPU; ``workers<=1`` renders in this process. The
-    worker pool is kept for later calls; if it breaks, the items in flight yield
-    ``BrokenProcessPool`` and the rest are rendered in this process (see ``harness.render_worker``).
-    """
-    from harness.render_worker import render_ordered
-
-    return render_ordered(items, settings, workers)
-
-
-def render_many(
-    items: Iterable[tuple[np.ndarray, int]],
-    settings: RenderSettings = DEFAULT_SETTINGS,
-    workers: int | None = None,
-) -> Iterator[bytes]:
-    """Like :func:`render_each`, but the first item that fails raises its exception."""
-    for out in render_each(items, settings, workers):
-        if isinstance(out, Exception):
-            raise out
-        yield out

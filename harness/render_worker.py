@@ -1,4 +1,7 @@
-"""Worker processes for ``harness.render.render_many``: each keeps one figure for its lifetime.
+"""Rendering many windows in worker processes (:func:`render_many`, :func:`render_each`).
+
+:mod:`harness.render` draws one window; this module fans windows out to worker processes,
+each keeping one figure for its lifetime (it imports the renderer, never the reverse).
 
 The pool is kept between calls (one pool per process, for the latest settings and worker
 count) so repeated batches do not pay for starting interpreters; ``shutdown_pool`` ends it
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing as mp
-import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -25,7 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from harness.render import RenderSettings, SeriesRenderer, render_series
+from harness.cpus import available_cpus
+from harness.render import DEFAULT_SETTINGS, RenderSettings, SeriesRenderer, render_series
 
 _IN_FLIGHT_PER_WORKER = 4
 _WORKER: SeriesRenderer | None = None  # set in each worker process
@@ -74,14 +77,6 @@ def _forget(pool: ProcessPoolExecutor) -> None:
             _POOL = None
 
 
-def _cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def render_ordered(
     items: Iterable[tuple[np.ndarray, int]], settings: RenderSettings, workers: int | None
 ) -> Iterator[bytes | Exception]:
@@ -90,7 +85,7 @@ def render_ordered(
     ``workers<=1`` renders in this process; otherwise in the kept pool, falling back to this
     process for the rest when the pool breaks or is shut down.
     """
-    n = _cpus() if workers is None else int(workers)
+    n = available_cpus() if workers is None else int(workers)
     if n <= 1:
         return (_render_here(values, offset, settings) for values, offset in items)
     return _pooled(items, settings, n)
@@ -149,3 +144,30 @@ def _pooled(
     finally:
         for fut, _, _ in pending:  # the consumer stopped early
             fut.cancel()
+
+
+def render_each(
+    items: Iterable[tuple[np.ndarray, int]],
+    settings: RenderSettings = DEFAULT_SETTINGS,
+    workers: int | None = None,
+) -> Iterator[bytes | Exception]:
+    """Render ``(values, index_offset)`` pairs in worker processes; yields, in input order, each
+    PNG or the exception that item raised (the other items still render).
+
+    ``workers=None`` uses one process per CPU; ``workers<=1`` renders in this process. The
+    worker pool is kept for later calls; if it breaks, the items in flight yield
+    ``BrokenProcessPool`` and the rest are rendered in this process (see :func:`render_ordered`).
+    """
+    return render_ordered(items, settings, workers)
+
+
+def render_many(
+    items: Iterable[tuple[np.ndarray, int]],
+    settings: RenderSettings = DEFAULT_SETTINGS,
+    workers: int | None = None,
+) -> Iterator[bytes]:
+    """Like :func:`render_each`, but the first item that fails raises its exception."""
+    for out in render_each(items, settings, workers):
+        if isinstance(out, Exception):
+            raise out
+        yield out

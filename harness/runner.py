@@ -1,27 +1,33 @@
 """The runner: batches samples through a model, caches, records, resumes and scores.
 
-The model adapter owns batching inside ``predict``; the runner owns the cache, the run
-folder, the progress bar and the rule that a failure belongs to one sample and never stops
-a sweep.
+The unit of work is a :class:`~harness.spec.RunSpec` with its built task and model. The
+model adapter owns batching inside ``predict``; the runner owns the cache, the run folder
+(``<output>/<slug(task)>/<slug(model)>/<run_id>``, never outside ``output``), the input
+store, the draws (``harness.draws``), the progress bar and the rule that a failure belongs
+to one sample and never stops a sweep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from harness.cache import PredictionCache, cache_key
-from harness.errors import UsageError
-from harness.hashing import stable_hash
+from harness.draws import Rescore, aggregate_draws, draw_seeds, model_for_draw, reduce_sample
+from harness.errors import OutputError, UsageError
+from harness.hashing import array_hash, stable_hash
 from harness.provenance import environment, utc_now
-from harness.records import RUN_SCHEMA, RunDir, dumps, json_safe
+from harness.records import RUN_SCHEMA, STATUS_COMPLETE, InputStore, RunDir, dumps, inside, json_safe
+from harness.spec import RunSpec, public_args, slug
 from harness.types import ModelAdapter, Prediction, Sample, Task
 
 MAX_FAILURES_LISTED = 50
@@ -39,9 +45,36 @@ class RunResult:
         return self.run["counts"]["n_failed"]
 
 
-def run_id_for(task: Task, model: ModelAdapter, limit: int | None) -> str:
-    """The run folder name: the same command always maps to the same folder."""
-    return stable_hash([task.fingerprint(), model.fingerprint(), limit], 16)
+def run_id_for(spec: RunSpec, task_fp: str, model_fp: str) -> str:
+    """The run folder name: hash of the spec id and the task and model fingerprints, so the
+    same spec on the same code and weights always maps to the same folder."""
+    return stable_hash(["run", spec.id, task_fp, model_fp], 16)
+
+
+def registered_name(model: ModelAdapter) -> str:
+    """The name a model was built under (``make_model`` records it), else its own name."""
+    return str(getattr(model, "registered_name", None) or model.name)
+
+
+def spec_for(task: Task, model: ModelAdapter, limit: int | None = None) -> RunSpec:
+    """The spec of an already built pair (no generation overrides, one draw, no seed)."""
+    return RunSpec(task=str(task.name), model=registered_name(model),
+                   task_args=dict(getattr(task, "args", None) or {}),
+                   model_args=dict(getattr(model, "public_args", None) or {}), limit=limit)
+
+
+def run_dir_for(output: Path, spec: RunSpec, run_id: str) -> Path:
+    """``<output>/<slug(task)>/<slug(model)>/<run_id>``; refuses a path outside ``output``."""
+    output = Path(output)
+    return inside(output, output / slug(spec.task) / slug(spec.model) / run_id)
+
+
+def render_settings_of(task: Task) -> dict[str, Any] | None:
+    """The render settings (``harness.render.RenderSettings``) a task draws its images with."""
+    settings = getattr(task, "settings", None)
+    if settings is not None and dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        return json_safe(dataclasses.asdict(settings))
+    return None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -64,7 +97,11 @@ def _batches(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:
 
 
 class Runner:
-    """Runs one model on one task into ``output/<task>/<model>/<run_id>/``."""
+    """Runs one spec (its task and model built) into ``output/<slug(task)>/<slug(model)>/<run_id>/``.
+
+    ``spec`` defaults to :func:`spec_for` the pair and ``limit`` (kept for callers that build
+    task and model themselves); when given, its ``limit`` is the run's.
+    """
 
     def __init__(
         self,
@@ -72,51 +109,73 @@ class Runner:
         model: ModelAdapter,
         output: Path,
         *,
+        spec: RunSpec | None = None,
         limit: int | None = None,
         batch_size: int | None = None,
         cache: PredictionCache | None = None,
         rerun: bool = False,
         progress: bool = True,
     ):
-        self.task, self.model, self.limit = task, model, limit
+        if spec is not None and limit is not None and limit != spec.limit:
+            raise UsageError(f"limit {limit} differs from the spec's limit {spec.limit}")
+        self.spec = spec if spec is not None else spec_for(task, model, limit)
+        self.task, self.model, self.limit = task, model, self.spec.limit
         self.batch_size = batch_size or int(getattr(model, "batch_size", 8) or 8)
+        if self.batch_size < 1:
+            raise UsageError(f"batch size must be at least 1, got {self.batch_size}")
         self.cache, self.rerun, self.progress = cache, rerun, progress
+        self.seeds = draw_seeds(self.spec)
+        self.draw_models = [model_for_draw(model, seed) for seed in self.seeds]  # refuses before any work
         self.task_fp, self.model_fp = task.fingerprint(), model.fingerprint()
         # the cache key needs only what shapes the model's input; scoring changes reuse predictions
         input_fp = getattr(task, "input_fingerprint", None)
         self.input_fp = input_fp() if callable(input_fp) else self.task_fp
-        self.run_id = run_id_for(task, model, limit)
-        self.dir = RunDir(Path(output) / task.name / model.name / self.run_id)
-        self.generation = getattr(model, "generation_config", None)
+        self.output = Path(output)
+        self.run_id = run_id_for(self.spec, self.task_fp, self.model_fp)
+        self.dir = RunDir(run_dir_for(self.output, self.spec, self.run_id))
+        self.inputs = InputStore(self.output, self.spec.task)
+        self.render = render_settings_of(task)
+
+    @property
+    def generation(self) -> Any:
+        """The decoding settings of the model (part of the cache key)."""
+        return getattr(self.model, "generation_config", None)
 
     # -- prediction -------------------------------------------------------------------
-    def _key(self, sample: Sample) -> str | None:
-        """The cache key, or None when the sample has no input hash (never cache blind)."""
+    def _key(self, sample: Sample, draw: int = 0) -> str | None:
+        """The cache key, or None when the sample has no input hash (never cache blind).
+
+        A seeded draw adds its index and seed: each draw of a sample has its own entry."""
         if not sample.input_hash:
             return None
-        return cache_key(self.model_fp, self.input_fp, sample.input_hash, self.generation)
+        seed = self.seeds[draw]
+        model = self.draw_models[draw]
+        gen = getattr(model, "generation_config", None)
+        return cache_key(self.model_fp, self.input_fp, sample.input_hash, gen,
+                         draw=None if seed is None else (draw, seed))
 
-    def _predict(self, batch: Sequence[Sample]) -> dict[str, Prediction]:
+    def _predict(self, batch: Sequence[Sample], draw: int = 0) -> dict[str, Prediction]:
         preds: dict[str, Prediction] = {}
         todo: list[Sample] = []
         for s in batch:
             if s.error is not None:
                 preds[s.id] = Prediction(sample_id=s.id, error=f"input: {s.error}")
                 continue
-            key = self._key(s) if self.cache is not None else None
+            key = self._key(s, draw) if self.cache is not None else None
             hit = self.cache.get(key, s.id) if key is not None else None
             if hit is not None:
                 preds[s.id] = hit
             else:
                 todo.append(s)
         if todo:
-            preds.update(self._call_model(todo))
+            preds.update(self._call_model(todo, draw))
         return preds
 
-    def _call_model(self, todo: Sequence[Sample]) -> dict[str, Prediction]:
+    def _call_model(self, todo: Sequence[Sample], draw: int = 0) -> dict[str, Prediction]:
+        model = self.draw_models[draw]
         t0 = time.perf_counter()
         try:
-            out = list(self.model.predict(todo))
+            out = list(model.predict(todo))
         except UsageError:
             raise  # a set-up problem (e.g. a missing API key) stops the run with its message
         except Exception as exc:  # one bad batch must not end the sweep
@@ -131,13 +190,13 @@ class Runner:
             if not p.latency_s:
                 p.latency_s = (time.perf_counter() - t0) / len(todo)
             preds[s.id] = p
-            key = self._key(s) if self.cache is not None else None
-            if key is not None and p.error is None and getattr(self.model, "cacheable", True):
+            key = self._key(s, draw) if self.cache is not None else None
+            if key is not None and p.error is None and getattr(model, "cacheable", True):
                 self.cache.put(key, p)
         return preds
 
     # -- records ----------------------------------------------------------------------
-    def _record(self, sample: Sample, pred: Prediction) -> dict[str, Any]:
+    def _score(self, sample: Sample, pred: Prediction) -> tuple[Prediction, dict[str, Any] | None]:
         metrics = None
         if pred.error is None:
             try:
@@ -150,28 +209,113 @@ class Runner:
         if metrics is not None and any(isinstance(v, float) and not math.isfinite(v) for v in metrics.values()):
             bad = sorted(k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v))
             pred.error, metrics = f"scoring: non-finite metric value(s) {', '.join(bad)}", None
+        return pred, metrics
+
+    def _draw_record(self, sample: Sample, draw: int, pred: Prediction) -> dict[str, Any]:
+        """One draw's answer: raw text/scores, parse result and issues, metrics."""
+        pred, metrics = self._score(sample, pred)
         scores_file = None
         if pred.scores is not None:
-            scores_file = self.dir.write_scores(sample.id, pred.scores)
-        record = {
-            "sample_id": sample.id,
-            "input_hash": sample.input_hash,
-            "meta": dict(sample.meta),
+            scores_file = self.dir.write_scores(sample.id, pred.scores, draw=draw)
+        issues = pred.meta.get("parse_issues")
+        return {
+            "draw": draw,
+            "seed": self.seeds[draw],
             "text": pred.text,
             "scores_file": scores_file,
-            "intervals": None if pred.intervals is None else [list(iv) for iv in pred.intervals],
+            "intervals": None if pred.intervals is None else [[int(a), int(b)] for a, b in pred.intervals],
             "error": pred.error,
             "parse_failed": bool(pred.meta.get("parse_failed", False)),
+            "parse_issues": None if issues is None else json_safe(list(issues)),
             "metrics": metrics,
             "latency_s": round(float(pred.latency_s), 6),
             "usage": json_safe(pred.usage),
             "cached": pred.cached,
             "pred_meta": json_safe({k: v for k, v in pred.meta.items() if k != "parse_failed"}),
         }
+
+    def _rescore(self, sample: Sample, preds: Sequence[Prediction]) -> Rescore:
+        """The task's metrics of majority intervals (scores: the voters' mean, when all have them)."""
+
+        def rescore(intervals: list[list[int]], voters: Sequence[int]) -> dict[str, Any] | None:
+            chosen = [preds[i] for i in voters]
+            scores = None
+            if chosen and all(p.scores is not None for p in chosen):
+                try:
+                    scores = np.mean([np.asarray(p.scores, dtype=np.float64).ravel() for p in chosen], axis=0)
+                except ValueError:
+                    scores = None
+            pred = Prediction(sample_id=sample.id, scores=scores, intervals=tuple((a, b) for a, b in intervals))
+            try:
+                return self.task.score_sample(pred, sample)
+            except Exception:
+                return None
+
+        return rescore
+
+    def _target(self, sample: Sample) -> dict[str, Any] | None:
+        if sample.error is not None:
+            return None
+        try:
+            target = self.task.target(sample.id)
+        except Exception:
+            return None
+        return {"intervals": [[int(a), int(b)] for a, b in target.intervals],
+                "length": int(np.asarray(target.labels).size), "index_offset": int(sample.index_offset)}
+
+    def _input(self, sample: Sample) -> dict[str, Any]:
+        """What the model saw, stored once by content (paths relative to the output folder)."""
+        series = np.asarray(sample.series) if sample.series is not None else np.empty(0)
+        key = sample.input_hash or stable_hash(
+            [array_hash(series), None if sample.image is None else array_hash(np.frombuffer(sample.image, np.uint8)),
+             sample.prompt, sample.index_offset, sample.train_end])
+        try:
+            series_file = self.inputs.put_series(key, series) if sample.error is None and series.size else None
+            image_file = self.inputs.put_image(key, sample.image) if sample.image is not None else None
+        except OSError as exc:
+            raise OutputError(f"cannot write the input store {self.inputs.path}: {exc.strerror or exc}") from exc
+        return {
+            "series": series_file, "image": image_file, "index_offset": int(sample.index_offset),
+            "train_end": None if sample.train_end is None else int(sample.train_end), "prompt": sample.prompt,
+            "render": self.render if sample.image is not None else None,
+        }
+
+    def _record(self, sample: Sample, preds: Sequence[Prediction]) -> dict[str, Any]:
+        draws = [self._draw_record(sample, i, p) for i, p in enumerate(preds)]
+        if len(draws) == 1:
+            view = {k: draws[0][k] for k in ("text", "scores_file", "intervals", "error", "parse_failed",
+                                             "metrics", "pred_meta", "parse_issues")}
+        else:
+            view = reduce_sample(draws, self.spec.reducer, self.spec.reduce_by, self._rescore(sample, preds))
+        usage: dict[str, Any] = {}
+        for d in draws:
+            for k, v in (d["usage"] or {}).items():
+                usage[k] = usage.get(k, 0) + v if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        record = {
+            "sample_id": sample.id,
+            "input_hash": sample.input_hash,
+            "meta": dict(sample.meta),
+            "text": view["text"],
+            "scores_file": view["scores_file"],
+            "intervals": view["intervals"],
+            "error": view["error"],
+            "parse_failed": bool(view["parse_failed"]),
+            "metrics": view["metrics"],
+            "latency_s": round(sum(d["latency_s"] for d in draws), 6),
+            "usage": usage,
+            "cached": all(d["cached"] for d in draws),
+            "pred_meta": view["pred_meta"],
+            "parse_issues": view["parse_issues"],
+            "target": self._target(sample),
+            "input": self._input(sample),
+            "draws": draws,
+        }
+        if "reduced" in view:
+            record["reduced"] = view["reduced"]
         try:
             dumps(record)
         except (TypeError, ValueError) as exc:  # never let one odd record stop the sweep
-            record.update(error=f"record: {describe_error(exc)}", metrics=None, text=None)
+            record.update(error=f"record: {describe_error(exc)}", metrics=None, text=None, draws=[])
             record["meta"] = json_safe(record["meta"])
         return record
 
@@ -183,23 +327,27 @@ class Runner:
         return self.task.samples(self.limit)
 
     def run(self) -> RunResult:
-        """Run (or resume) and write ``run.json``; per-sample failures are recorded, not raised."""
+        """Run (or resume) and write ``run.json``; per-sample failures are recorded, not raised.
+
+        A finished ``run.json`` is never removed: a re-run with nothing to do rewrites it in
+        place (atomically); one with work to do first marks it ``status: "stale"``."""
         if self.rerun:
             self.dir.reset()
         # successful samples are done; failed ones are asked again, so their lines are dropped
         previous = self.dir.completed()
         done = {k: r for k, r in previous.items() if r.get("error") is None}
         if len(done) < len(previous):
+            self.dir.mark_stale()
             self.dir.rewrite(done.values())
-        self.dir.run_path.unlink(missing_ok=True)  # a run.json always describes finished records
         started, t0 = utc_now(), time.perf_counter()
         total = self.task.count(self.limit) if hasattr(self.task, "count") else None
         order: list[str] = []
         bar = tqdm(
-            total=total, desc=f"{self.model.name} on {self.task.name}", unit="sample",
+            total=total, desc=f"{self.spec.model} on {self.spec.task}", unit="sample",
             disable=not self.progress, dynamic_ncols=True, initial=0,
         )
         n_failed_now = 0
+        stale = [False]
 
         def pending() -> Iterator[Sample]:
             for s in self._task_samples(frozenset(done)):
@@ -207,12 +355,15 @@ class Runner:
                 if s.id in done:
                     bar.update(1)
                     continue
+                if not stale[0]:  # work to do: the old record no longer describes the folder
+                    stale[0] = True
+                    self.dir.mark_stale()
                 yield s
 
         with bar:
             for batch in _batches(pending(), self.batch_size):
-                preds = self._predict(batch)
-                records = [self._record(s, preds[s.id]) for s in batch]
+                per_draw = [self._predict(batch, d) for d in range(len(self.seeds))]
+                records = [self._record(s, [p[s.id] for p in per_draw]) for s in batch]
                 self.dir.append(records)
                 for r in records:
                     done[r["sample_id"]] = r
@@ -231,23 +382,30 @@ class Runner:
             for k, v in (r.get("usage") or {}).items():
                 if isinstance(v, (int, float)):
                     usage[k] = usage.get(k, 0) + v
-        aggregate = dict(self.task.aggregate(records))
+        aggregate, reduced = aggregate_draws(self.task.aggregate, records, self.spec, self.seeds)
         n_undefined = aggregate.pop("n_undefined", 0)
         n = len(records)
-        return {
+        spec = self.spec
+        model_display = getattr(self.model, "display", None) or {}
+        run = {
             "schema": RUN_SCHEMA,
             "run_id": self.run_id,
-            "status": "complete",
+            "status": STATUS_COMPLETE,
+            "spec": spec.to_record(),
+            "spec_id": spec.id,
+            "label": spec.label,
             "task": {
-                "name": self.task.name, "version": self.task.version, "fingerprint": self.task_fp,
-                "display": self.task.describe(),
+                "name": spec.task, "version": self.task.version, "fingerprint": self.task_fp,
+                "args": public_args(spec.task_args), "display": self.task.describe(),
             },
             "model": {
-                "name": self.model.name, "fingerprint": self.model_fp,
-                "args": getattr(self.model, "public_args", {}),
-                "display": getattr(self.model, "display", {}),
+                "name": spec.model, "adapter": _adapter_name(self.model, model_display), "fingerprint": self.model_fp,
+                "args": public_args(getattr(self.model, "public_args", None) or spec.model_args),
+                "display": model_display,
             },
             "limit": self.limit,
+            "draws": {"n": spec.draws, "reducer": spec.reducer, "reduce_by": spec.reduce_by,
+                      "seeds": list(self.seeds)},
             **aggregate,
             "counts": {
                 "n": n,
@@ -266,3 +424,11 @@ class Runner:
             },
             "env": environment(),
         }
+        if reduced is not None:
+            run["reduced"] = reduced
+        return run
+
+
+def _adapter_name(model: ModelAdapter, display: Mapping[str, Any]) -> str:
+    """The adapter behind a (possibly card-named) model."""
+    return str(display.get("adapter") or getattr(model, "adapter_name", None) or model.name)

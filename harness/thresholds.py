@@ -23,9 +23,11 @@ the peak. An empty array, or one with no finite score, is a :class:`ValueError`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from harness.types import Interval
+from harness.types import Interval, Prediction
 
 DEFAULT_K = 3.0
 """Default number of standard deviations above the mean for the threshold."""
@@ -79,12 +81,55 @@ def peak_interval(scores: np.ndarray, index_offset: int = 0, k: float = DEFAULT_
 
 
 def binary_to_intervals(labels: np.ndarray, index_offset: int = 0) -> tuple[Interval, ...]:
-    """All maximal runs of non-zero labels as inclusive ``(start, end)`` intervals, offset."""
-    b = np.asarray(labels).ravel() != 0
-    if b.size == 0:
-        return ()
-    edges = np.diff(np.concatenate(([0], b.astype(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
+    """All maximal runs of non-zero labels as inclusive ``(start, end)`` intervals, offset.
+
+    The runs come from :func:`harness.metrics.runs.runs` (imported here: the metrics
+    package is heavy to import).
+    """
+    from harness.metrics.runs import runs
+
+    starts, ends = runs(np.asarray(labels).ravel())
     off = int(index_offset)
     return tuple((int(a) + off, int(e) + off) for a, e in zip(starts, ends, strict=True))
+
+
+def _tail(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def check_scores(raw: Any, n: int, what: str = "the series") -> tuple[np.ndarray | None, str | None]:
+    """A model's raw score output as ``n`` finite float64 values, or ``(None, why)``.
+
+    Refused, with the reason: a string or bytes (a message instead of scores), ``None``,
+    output that is not numeric, a length other than ``n`` (``what`` names what has ``n``
+    points), or any NaN/inf. Every score producer and every task checks scores here.
+    """
+    if isinstance(raw, (str, bytes)):
+        return None, f"returned a message instead of scores: {_tail(str(raw), 300)}"
+    if raw is None:
+        return None, "returned no scores (None)"
+    try:
+        scores = np.asarray(raw, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        return None, f"non-numeric output of type {type(raw).__name__}: {_tail(str(exc), 120)}"
+    if scores.shape[0] != n:
+        return None, f"scores have length {scores.shape[0]}, {what} has {n}"
+    bad = int(n - np.isfinite(scores).sum())
+    if bad:
+        return None, f"{bad} of {n} scores are not finite (NaN or inf)"
+    return scores, None
+
+
+def threshold_prediction(prediction: Prediction, n: int, index_offset: int = 0,
+                         what: str = "the series") -> Prediction:
+    """Check ``prediction.scores`` (:func:`check_scores`) and set its :func:`peak_interval`,
+    or set ``prediction.error``; the prediction is changed in place and returned."""
+    scores, err = check_scores(prediction.scores, n, what)
+    if err is not None:
+        prediction.error = err
+        return prediction
+    assert scores is not None
+    prediction.scores = scores
+    prediction.intervals = peak_interval(scores, index_offset=index_offset)
+    return prediction

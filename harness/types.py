@@ -68,8 +68,6 @@ class Task(Protocol):
 
     name: str
     version: str
-    needs: frozenset[str]
-    """What a sample offers a model: ``{"series"}`` or ``{"image", "text", "series"}``."""
     accepts: frozenset[str]
     """What the task can score: ``{"scores"}``, ``{"text"}`` or both (checked before a run)."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import warnings
@@ -17,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.records import atomic_write_bytes
 from leaderboard.records import RecordWarning, collect_runs, scan_runs
 from leaderboard.render import STATIC, render_index
 from leaderboard.summary import summarise
@@ -49,10 +49,8 @@ def write_summary(summary: dict[str, Any], path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a page."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write atomically (unique temporary file, fsync, rename), so a reader never sees half a page."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

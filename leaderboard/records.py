@@ -8,13 +8,14 @@ raises on a bad record.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "visanom.run/1"
+from harness.records import RUN_SCHEMA, RecordError, read_run
+
+SCHEMA = RUN_SCHEMA
 SOURCE_KEY = "_source"
 """Key added to every collected run: the run folder, relative to the results folder (posix)."""
 
@@ -61,15 +62,12 @@ def collect_runs(results_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def load_run(path: Path) -> tuple[dict[str, Any] | None, str]:
-    """Read one ``run.json``; return ``(run, "")`` or ``(None, reason)``."""
+    """Read one ``run.json`` with the one reader (:func:`harness.records.read_run`, which
+    migrates older schemas); return ``(run, "")`` or ``(None, reason)``."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"unreadable ({type(exc).__name__}: {exc})"
-    try:
-        run = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, f"not valid JSON ({exc.msg} at line {exc.lineno}), probably partial"
+        run = read_run(path)
+    except RecordError as exc:
+        return None, str(exc).removeprefix(f"{path}: ")
     problem = check_run(run)
     return (None, problem) if problem else (run, "")
 

@@ -1,7 +1,8 @@
-"""Reduce collected runs to ``summary.json``: one table per task, one row per model.
+"""Reduce collected runs to ``summary.json``: one table per task, one row per run spec.
 
-Selection rule: when several complete runs exist for the same task name and model name,
-the newest wins, judged by ``timing.finished`` (then ``timing.started``; runs without a
+A row is a run spec (``spec_id``; its display ``label`` names the model and every
+non-default setting), so two runs of one model with other arguments are two rows.
+Selection rule: when several complete runs exist for the same spec, the newest wins, judged by ``timing.finished`` (then ``timing.started``; runs without a
 parseable time count as oldest; ties go to the larger ``run_id``). The losers are listed
 in the row's ``superseded``. The summary is plain JSON (no NaN: a non-finite or
 non-numeric value becomes null) so later pages can be rendered from it alone.
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import __version__ as VISANOM_VERSION
+from harness.records import RecordError, json_safe, migrate_run
 from leaderboard.records import SOURCE_KEY, Skipped
 
 SUMMARY_SCHEMA = "visanom.summary/1"
@@ -44,13 +46,30 @@ def summarise(
     }
 
 
+def spec_key(run: Mapping[str, Any]) -> str:
+    """The identity of a run's row: its ``spec_id`` (an older record is migrated for it)."""
+    spec_id = run.get("spec_id")
+    if not isinstance(spec_id, str) or not spec_id:
+        try:
+            spec_id = migrate_run(dict(run)).get("spec_id")
+        except RecordError:
+            spec_id = None
+    return str(spec_id or f"{run['task']['name']}\0{run['model']['name']}")
+
+
+def row_label(run: Mapping[str, Any]) -> str:
+    """The display label of a run's row (the model name for a record without one)."""
+    label = run.get("label")
+    return label if isinstance(label, str) and label else str(run["model"]["name"])
+
+
 def select_newest(runs: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], list[str]]]:
-    """Keep the newest complete run per (task, model); return ``(run, superseded_run_ids)`` pairs."""
+    """Keep the newest complete run per (task, spec); return ``(run, superseded_run_ids)`` pairs."""
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for run in runs:
         if run.get("status") != "complete":
             continue
-        groups.setdefault((run["task"]["name"], run["model"]["name"]), []).append(run)
+        groups.setdefault((run["task"]["name"], spec_key(run)), []).append(run)
     out = []
     for key in sorted(groups):
         ordered = sorted(groups[key], key=run_age_key, reverse=True)
@@ -135,6 +154,8 @@ def _row(
     task = run["task"]
     return {
         "rank": None,
+        "spec_id": spec_key(run),
+        "label": row_label(run),
         "model": run["model"]["name"],
         "display": _dict(run["model"].get("display")),
         "model_fingerprint": _text(run["model"].get("fingerprint")),
@@ -165,7 +186,7 @@ def _rank(rows: list[dict[str, Any]]) -> None:
 
     def key(row: dict[str, Any]) -> tuple[bool, float, str]:
         value = (row["headline"] or {}).get("value")
-        return value is None, -(value or 0.0), row["model"]
+        return value is None, -(value or 0.0), row["label"]
 
     rows.sort(key=key)
     previous, rank = None, 0
@@ -194,17 +215,6 @@ def _run_id(run: Mapping[str, Any]) -> str:
 
 def _dict(value: Any) -> dict[str, Any]:
     return json_safe(dict(value)) if isinstance(value, Mapping) else {}
-
-
-def json_safe(value: Any) -> Any:
-    """Copy ``value`` with every non-finite float replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _text(value: Any) -> str | None:

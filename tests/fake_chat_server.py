@@ -5,10 +5,15 @@ whose interval comes from a hash of the image and prompt). Faults can be queued 
 one per request, in arrival order) or drawn at random with ``error_rate``:
 
 ``ok``, ``429`` / ``429:S`` (Retry-After S seconds) / ``429-date:S`` (Retry-After as an HTTP
-date), ``500``, ``503``, ``400``, ``401``, ``slow:S`` (sleep S seconds first), ``truncated``
+date), ``500``, ``503``, ``400``, ``401``, ``slow:S`` (sleep S seconds first), ``hang`` (no
+reply until the next request arrives, i.e. until the client gave up; then the connection
+closes), ``truncated``
 (a well-framed 200 whose JSON body is cut in half), ``cut`` (the body stops short of its
 Content-Length and the connection closes), ``drop`` (the connection closes with no reply),
 ``empty`` (a completion with empty text), ``400-leak`` (a 400 whose message quotes the key).
+
+``overlap_at = k`` holds every request until ``k`` requests have been in flight at once (then
+answers all), so a concurrency test sees overlap by construction, not by timing.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import Any
 
 from harness.inference.retry import RetryPolicy
 
+HANG_GUARD_S = 60.0
+"""How long ``hang`` and ``overlap_at`` hold a request at most (a guard, never a verdict)."""
 FAST_RETRIES = RetryPolicy(max_retries=3, base_s=0.01, max_backoff_s=0.05)
 """A retry policy with tiny backoffs, so fault-injection tests run in milliseconds."""
 
@@ -75,11 +82,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
             return
         anthropic = self.path.rstrip("/").endswith("/messages")
-        fake._record(self.path, dict(self.headers.items()), body, fault)
+        seen = fake._record(self.path, dict(self.headers.items()), body, fault)
+        fake._wait_for_overlap()
         time.sleep(fake.latency_s)
         kind, _, arg = fault.partition(":")
         if kind == "slow":
             time.sleep(float(arg or 1))
+        elif kind == "hang":
+            fake._wait_for_request(seen + 1)
+            self.close_connection = True
+            return
         elif kind == "drop":
             self.close_connection = True
             return
@@ -196,6 +208,9 @@ class FakeChatServer:
         self._faults: deque[str] = deque(faults)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self.overlap_at: int | None = None
+        self._releasing = False
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -211,6 +226,9 @@ class FakeChatServer:
     def reset(self, drain_s: float = 10.0) -> None:
         """Wait (up to ``drain_s``) for requests a previous test left in flight (e.g. one its
         client gave up on), then forget recorded requests, queued faults and the maximum."""
+        with self._lock:  # let held requests (hang, overlap_at) go first
+            self._releasing = True
+            self._changed.notify_all()
         deadline = time.monotonic() + drain_s
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -218,6 +236,8 @@ class FakeChatServer:
             self.requests.clear()
             self._faults.clear()
             self.max_in_flight = self.in_flight
+            self.overlap_at = None
+            self._releasing = False
 
     @property
     def url(self) -> str:
@@ -258,16 +278,32 @@ class FakeChatServer:
                 return self._rng.choice(self.error_kinds)
             return "ok"
 
-    def _record(self, path: str, headers: dict[str, str], body: dict[str, Any], fault: str) -> None:
+    def _record(self, path: str, headers: dict[str, str], body: dict[str, Any], fault: str) -> int:
+        """Record a request; returns how many requests have been recorded, this one included."""
         with self._lock:
             self.requests.append({"path": path, "headers": {k.lower(): v for k, v in headers.items()},
                                   "body": body if self.keep_bodies else None, "fault": fault,
                                   "t": time.monotonic()})
+            self._changed.notify_all()
+            return len(self.requests)
+
+    def _wait_for_request(self, n: int, guard_s: float = HANG_GUARD_S) -> None:
+        """Block until ``n`` requests were recorded (or a reset, or the hang guard passes)."""
+        with self._lock:
+            self._changed.wait_for(lambda: len(self.requests) >= n or self._releasing, guard_s)
+
+    def _wait_for_overlap(self, guard_s: float = HANG_GUARD_S) -> None:
+        """With ``overlap_at``: block until that many requests have been in flight at once."""
+        with self._lock:
+            if self.overlap_at:
+                self._changed.wait_for(
+                    lambda: self._releasing or not self.overlap_at or self.max_in_flight >= self.overlap_at, guard_s)
 
     def _enter(self) -> None:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._changed.notify_all()
 
     def _leave(self) -> None:
         with self._lock:

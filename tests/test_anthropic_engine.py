@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
-from fake_chat_server import FAST_RETRIES, FakeChatServer, answer_for
+from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 
 from harness.errors import UsageError
 from harness.inference.anthropic_engine import AnthropicEngine
@@ -65,10 +64,9 @@ def test_retry_after_is_honoured(srv: FakeChatServer) -> None:
 
 
 def test_concurrency_bound(srv: FakeChatServer) -> None:
-    srv.latency_s = 0.1
-    t0 = time.monotonic()
-    out = engine(srv, concurrency=3).generate([req(i) for i in range(9)], GenerationConfig())
-    assert all(r.error is None for r in out) and 2 <= srv.max_in_flight <= 3 and time.monotonic() - t0 >= 0.28
+    srv.overlap_at = 3  # the server answers once 3 requests are in flight together
+    out = engine(srv, concurrency=3, timeout_s=HANG_GUARD_S).generate([req(i) for i in range(9)], GenerationConfig())
+    assert all(r.error is None for r in out) and srv.max_in_flight == 3
 
 
 def test_missing_key_names_the_variable(srv: FakeChatServer, monkeypatch: pytest.MonkeyPatch) -> None:

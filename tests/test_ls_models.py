@@ -108,3 +108,16 @@ def test_requires_and_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert by_name["IForest"]["runs_here"] is True and by_name["IForest"]["group"] == "classical"
     assert by_name["Qwen2.5-VL-7B-vllm"]["engine"] == "vllm"
     assert set(by_name["LOF"]) == {"name", "group", "engine", "runs_here", "reason"}
+
+
+def test_ls_and_building_a_detector_give_one_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``visanom ls models`` and the detector's constructor use the same check."""
+    from baselines.tsbad.adapter import TsbAdDetector
+    from harness.errors import UsageError
+
+    monkeypatch.setattr(av, "has_module", lambda name: name != "momentfm")
+    ok, reason = av.model_availability("MOMENT (ZS)")
+    assert not ok and reason.startswith("missing module(s): momentfm; it also downloads AutonLab/MOMENT-1-large")
+    with pytest.raises(UsageError) as err:
+        TsbAdDetector("MOMENT (ZS)")
+    assert str(err.value) == f"MOMENT (ZS) cannot run here: {reason}"

@@ -8,7 +8,6 @@ import io
 import json
 import pickle
 import random
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from email.utils import formatdate
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fake_chat_server import FAST_RETRIES, FakeChatServer, answer_for
+from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 from PIL import Image
 
 from harness.aggregate import aggregate_means
@@ -111,14 +110,28 @@ def test_engine_pickles_without_its_loop(srv: FakeChatServer) -> None:
 # -- faults ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["429:0", "500", "503", "truncated", "cut", "drop", "empty", "slow:3"])
+@pytest.mark.parametrize("fault", ["429:0", "500", "503", "truncated", "cut", "drop", "empty"])
 def test_transient_faults_are_retried(srv: FakeChatServer, fault: str) -> None:
-    eng = engine(srv, timeout_s=0.5)
+    eng = engine(srv, timeout_s=HANG_GUARD_S)  # no timeout can fire: the verdict is the count
     srv.push(fault)
     (res,) = eng.generate([req()], GenerationConfig())
     assert res.error is None and res.text == expected(req())
     assert res.meta["retries"] == 1 and len(res.meta["retry_errors"]) == 1
     assert [q["fault"] for q in srv.requests] == [fault, "ok"]
+
+
+def test_a_timed_out_request_is_retried(srv: FakeChatServer) -> None:
+    """The first request gets no reply until the retry arrives, so its timeout must fire, however
+    slow the machine. A retry that is itself slow may time out too: every extra attempt must then
+    be a timeout of an answered-in-time ``ok`` request, so the verdict does not depend on speed."""
+    eng = engine(srv, timeout_s=2)
+    srv.push("hang")
+    (res,) = eng.generate([req()], GenerationConfig())
+    assert res.error is None and res.text == expected(req())
+    faults = [q["fault"] for q in srv.requests]
+    assert faults[0] == "hang" and set(faults[1:]) == {"ok"}
+    assert res.meta["retries"] == len(faults) - 1 >= 1
+    assert all("timed out" in e for e in res.meta["retry_errors"])
 
 
 def test_retries_run_out_into_a_per_request_error(srv: FakeChatServer) -> None:
@@ -142,10 +155,9 @@ def test_client_errors_are_not_retried(srv: FakeChatServer, fault: str) -> None:
 def test_retry_after_seconds_is_honoured(srv: FakeChatServer) -> None:
     eng = engine(srv)
     srv.push("429:1")
-    t0 = time.monotonic()
     (res,) = eng.generate([req()], GenerationConfig())
     gap = srv.requests[1]["t"] - srv.requests[0]["t"]
-    assert res.error is None and gap >= 0.95 and time.monotonic() - t0 < 30.0  # waited, not stuck
+    assert res.error is None and gap >= 0.95  # waited for Retry-After (the backoff alone is ~0.01 s)
 
 
 def test_retry_after_http_date_is_honoured(srv: FakeChatServer) -> None:
@@ -153,7 +165,7 @@ def test_retry_after_http_date_is_honoured(srv: FakeChatServer) -> None:
     srv.push("429-date:2")  # one-second resolution: the wait is in (1, 2] s
     (res,) = eng.generate([req()], GenerationConfig())
     gap = srv.requests[1]["t"] - srv.requests[0]["t"]
-    assert res.error is None and 0.95 <= gap < 3.5
+    assert res.error is None and 0.95 <= gap < HANG_GUARD_S  # waited for the date (not the tiny backoff)
 
 
 def test_parse_retry_after_forms() -> None:
@@ -179,14 +191,11 @@ def test_backoff_is_full_jitter_with_retry_after_floor() -> None:
 
 
 def test_concurrency_bound_is_respected(srv: FakeChatServer) -> None:
-    srv.latency_s = 0.5  # long enough that requests overlap even on a loaded machine
-    eng = engine(srv, concurrency=4)
-    t0 = time.monotonic()
+    srv.overlap_at = 4  # the server answers once 4 requests are in flight together
+    eng = engine(srv, concurrency=4, timeout_s=HANG_GUARD_S)
     out = eng.generate([req(i) for i in range(12)], GenerationConfig())
-    wall = time.monotonic() - t0
-    assert all(r.error is None for r in out)
-    assert 2 <= srv.max_in_flight <= 4  # the bound holds, and requests did overlap
-    assert wall >= 1.45  # 12 requests / 4 slots x 0.5 s: never faster than the bound allows
+    assert all(r.error is None for r in out) and len(srv.requests) == 12
+    assert srv.max_in_flight == 4  # all 4 slots were used at once, and never more
 
 
 # -- keys, providers, fingerprints ---------------------------------------------------------
@@ -268,7 +277,6 @@ class PlotTask:
 
     name = "plot-mini"
     version = "1"
-    needs = frozenset({"image", "prompt"})
 
     def count(self, limit: int | None = None) -> int:
         return 4 if limit is None else min(limit, 4)

@@ -64,3 +64,136 @@ def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.
     model = registry.make_model("plugin-model", level=3)
     assert model.fingerprint() == "plugin/3"
     assert "visanom_plugin_demo" in sys.modules
+
+
+HEAVY = ("TSB_AD", "torch", "transformers", "matplotlib", "baselines.classical", "baselines.tsbad.adapter",
+         "tasks.tsb_ad_u.task", "tasks.tsb_ad_u.vlm_view", "tasks.visanombench.task", "harness.render")
+
+
+def test_listing_tasks_and_help_import_nothing_heavy() -> None:
+    """``visanom ls tasks`` and ``--help`` import no task, detector, tsb-ad, torch or plotting code."""
+    import os
+    import subprocess
+
+    code = (
+        "import contextlib, io, sys\n"
+        "import harness.registry, harness.cli\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    assert harness.cli.main(['ls', 'tasks']) == 0\n"
+        "    try:\n"
+        "        harness.cli.main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'tsb-ad-u-demo' in out.getvalue() and 'usage: visanom' in out.getvalue()\n"
+        "assert len(harness.registry.model_names()) > 40\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""
+
+
+def test_a_name_is_imported_on_use_only() -> None:
+    entry = registry.model_entry("Sub-PCA")
+    assert entry.ref == "baselines.classical:make_Sub_PCA" and entry.source.startswith("built-in")
+    assert registry.task_entry("tsb-ad-u-demo").ref == "tasks.tsb_ad_u.task:tsb_ad_u_demo"
+    model = registry.make_model("Sub-PCA")
+    assert entry.factory is not None and model.name == "Sub-PCA"
+
+
+def test_a_decorated_name_registered_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+
+    @registry.register_model("test-twice")
+    def first() -> None: ...
+
+    def second() -> None: ...
+
+    with pytest.raises(UsageError, match=r"'test-twice' is registered twice: by .*first and by .*second"):
+        registry.register_model("test-twice")(second)
+    registry.register_model("test-twice")(first)  # the same object again is the same registration
+    with pytest.raises(UsageError, match="'IForest' is registered twice: by built-in"):
+        registry.register_model("IForest")(second)
+
+
+class _Dist:
+    def __init__(self, name: str) -> None:
+        self.metadata = {"Name": name}
+        self.version = "1.0"
+
+
+class _EP:
+    def __init__(self, name: str, value: str, group: str, dist: str) -> None:
+        self.name, self.value, self.group, self.dist = name, value, group, _Dist(dist)
+
+
+def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, eps: list[_EP]) -> None:
+    monkeypatch.setattr(registry.metadata, "entry_points",
+                        lambda group=None: [e for e in eps if e.group == group])
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_MODELS", {})
+    monkeypatch.setattr(registry, "_TASKS", {})
+
+
+def test_an_entry_point_clashing_with_a_builtin_is_refused_before_any_work(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_entry_points(monkeypatch, [_EP("tsb-ad-u-demo", "evil_pkg.tasks:Demo", "visanom.tasks", "evil-pkg")])
+    with pytest.raises(UsageError) as err:
+        registry.task_names()
+    msg = str(err.value)
+    assert "task name 'tsb-ad-u-demo' is registered twice" in msg
+    assert "built-in tasks.tsb_ad_u.task:tsb_ad_u_demo" in msg and "evil-pkg 1.0" in msg
+    assert "evil_pkg" not in sys.modules  # refused at load, nothing imported or run
+    with pytest.raises(UsageError, match="registered twice"):  # and again, not half-loaded
+        registry.make_task("tsb-ad-u-demo")
+
+
+def test_two_packages_registering_one_name_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_entry_points(monkeypatch, [_EP("shared-name", "pkg_a:Model", "visanom.models", "pkg-a"),
+                                     _EP("shared-name", "pkg_b:Model", "visanom.models", "pkg-b")])
+    with pytest.raises(UsageError, match=r"'shared-name' is registered twice: by entry point .*pkg-a 1\.0 "
+                                         r"and by entry point .*pkg-b 1\.0"):
+        registry.model_names()
+
+
+def test_an_entry_point_with_the_builtin_reference_is_the_same_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This distribution declaring its own built-ins as entry points is not a clash."""
+    _fake_entry_points(monkeypatch, [_EP("Sub-PCA", "baselines.classical:make_Sub_PCA", "visanom.models",
+                                         "visanom")])
+    assert "Sub-PCA" in registry.model_names()
+
+
+def test_a_card_named_like_an_adapter_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cards = tmp_path / "models.yaml"
+    cards.write_text("models:\n  IForest:\n    adapter: Sub-PCA\n")
+    monkeypatch.setattr(registry, "MODEL_CARDS_FILE", cards)
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_MODELS", {})
+    monkeypatch.setattr(registry, "_TASKS", {})
+    with pytest.raises(UsageError, match=r"model name 'IForest' is registered twice: by built-in "
+                                         r"baselines\.classical:make_IForest and by model card 'IForest'"):
+        registry.model_names()
+
+
+def test_listing_models_imports_no_detector_or_tsb_ad() -> None:
+    """``visanom ls models`` tells availability from metadata: no detector module, no tsb-ad."""
+    import os
+    import subprocess
+
+    code = (
+        "import contextlib, io, sys\n"
+        "import harness.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    assert harness.cli.main(['ls', 'models']) == 0\n"
+        "assert 'Sub-PCA' in out.getvalue()\n"
+        "print(','.join(m for m in ('TSB_AD', 'baselines.classical', 'baselines.tsbad.adapter', 'matplotlib',\n"
+        "                           'transformers', 'tasks.tsb_ad_u.task') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""

@@ -24,13 +24,12 @@ from harness.render import (
     SeriesRenderer,
     axis_limits,
     m4_envelope,
-    render_each,
-    render_many,
     render_series,
     renderer_for,
     tick_positions,
 )
 from harness.render_reference import render_plain
+from harness.render_worker import render_each, render_many
 
 ROOT = Path(__file__).resolve().parents[1]
 C0 = np.array([0x1F, 0x77, 0xB4])  # matplotlib's default first line colour

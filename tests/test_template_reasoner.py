@@ -15,6 +15,7 @@ from baselines.template_reasoner import TemplateReasoner, rationale
 from harness import registry
 from harness.cli import main
 from harness.parse import axis_range_in_text, intervals_in_text, parse_answer
+from harness.spec import slug
 from harness.types import Sample
 from tasks.visanombench.reasoning import reasoning_signals
 
@@ -98,7 +99,7 @@ def test_end_to_end_on_the_demo_benchmark_through_the_cli(tmp_path: Path) -> Non
             "--model", "template-reasoner", "--limit", "6", "--output", str(tmp_path / "out"),
             "--no-cache", "--no-progress"]
     assert main(args) == 0
-    run_json = next((tmp_path / "out").glob("visanombench-demo/template-reasoner/*/run.json"))
+    run_json = next((tmp_path / "out").glob(f"{slug('visanombench-demo')}/{slug('template-reasoner')}/*/run.json"))
     run = json.loads(run_json.read_text())
     assert run["headline"] == "F1" and run["model"]["display"]["group"] == "heuristic baseline"
     for key in ("P", "R", "F1", "Overlap", "Point-F1", "Affiliation-F1", "reason-axis"):

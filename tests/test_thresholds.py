@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.thresholds import binarize, binary_to_intervals, peak_interval, score_threshold
+from harness.thresholds import (
+    binarize,
+    binary_to_intervals,
+    check_scores,
+    peak_interval,
+    score_threshold,
+    threshold_prediction,
+)
 
 
 def _bump(n: int = 500, at: int = 300, width: int = 10) -> np.ndarray:
@@ -95,3 +102,29 @@ def test_binary_to_intervals() -> None:
     assert binary_to_intervals(np.array([0, 1, 1, 0, 1]), 10) == ((11, 12), (14, 14))
     assert binary_to_intervals(np.array([], dtype=int)) == ()
     assert binary_to_intervals(np.zeros(5)) == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("Model function is not defined", "returned a message instead of scores"),
+        (None, "returned no scores"),
+        ({"a": 1}, "non-numeric output of type dict"),
+        (np.zeros(4), "scores have length 4, the window has 5"),
+        (np.array([0.0, np.nan, 1.0, np.inf, 2.0]), "2 of 5 scores are not finite"),
+    ],
+)
+def test_check_scores_refuses_what_cannot_be_scored(raw: object, why: str) -> None:
+    scores, err = check_scores(raw, 5, "the window")
+    assert scores is None and err is not None and err.startswith(why)
+
+
+def test_threshold_prediction_sets_the_peak_interval_or_the_error() -> None:
+    from harness.types import Prediction
+
+    s = np.zeros(50)
+    s[20:23] = 5.0
+    ok = threshold_prediction(Prediction("a", scores=list(s)), 50, index_offset=100)
+    assert ok.error is None and ok.intervals == ((120, 122),) and isinstance(ok.scores, np.ndarray)
+    bad = threshold_prediction(Prediction("b", scores=s[:10]), 50)
+    assert bad.error == "scores have length 10, the series has 50" and not bad.intervals

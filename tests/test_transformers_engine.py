@@ -285,7 +285,6 @@ class PlotTask:
 
     name = "tiny-plots"
     version = "1"
-    needs = frozenset({"image", "prompt"})
 
     def count(self, limit: int | None = None) -> int:
         return 6 if limit is None else min(limit, 6)
@@ -365,3 +364,38 @@ def test_visanombench_demo_end_to_end(tiny: dict[str, Path], tmp_path: Path) -> 
     assert run["counts"]["n"] == 2 and run["counts"]["n_failed"] == 0 and "F1" in run["metrics"]
     assert run["model"]["display"]["engine"] == "transformers" and run["model"]["args"]["model_id"] == str(tiny["base"])
     assert all(r["text"] and r["usage"]["completion_tokens"] for r in _lines(res.path / "samples.jsonl"))
+
+
+def test_three_draws_per_sample_are_recorded_cached_and_reduced(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """Issue 8 must-show: 3 sampled answers per sample, each cached on its own, reduced by the spec."""
+    from harness.orchestrate import apply_generation
+    from harness.spec import RunSpec
+
+    args = {"model_id": str(tiny["base"]), "dtype": "float32", "device": "cpu", "batch_size": 6, "max_new_tokens": 8}
+    spec = RunSpec(task="tiny-plots", model="hf-vlm", model_args=args, generation={"temperature": 1.0},
+                   seed=11, draws=3, reducer="mean")
+    cache = PredictionCache(tmp_path / "cache.sqlite")
+
+    def run(out: str):
+        model = apply_generation(registry.make_model("hf-vlm", **args), spec.generation)
+        return Runner(PlotTask(), model, tmp_path / out, spec=spec, cache=cache, progress=False).run()
+
+    first = run("a")
+    lines = _lines(first.path / "samples.jsonl")
+    assert len(lines) == 6 and all(len(r["draws"]) == 3 for r in lines)
+    assert all([d["seed"] for d in r["draws"]] == [11, 12, 13] and all(d["text"] for d in r["draws"]) for r in lines)
+    assert any(len({d["text"] for d in r["draws"]}) > 1 for r in lines)  # sampled, seeded differently
+    assert len(cache) == 18  # 6 samples x 3 draws, one entry each
+    reduced = first.run["reduced"]
+    per_draw = [p["metrics"]["chars"] for p in reduced["per_draw"]]
+    assert reduced["reducer"] == "mean" and reduced["n"] == 3 and [p["seed"] for p in reduced["per_draw"]] == [11, 12, 13]
+    assert first.run["metrics"]["chars"]["value"] == pytest.approx(np.mean(per_draw)) == reduced["value"]
+    assert first.run["draws"] == {"n": 3, "reducer": "mean", "reduce_by": None, "seeds": [11, 12, 13]}
+    print(json.dumps({"draws": first.run["draws"], "reduced": reduced, "sample_p0": [
+        {k: d[k] for k in ("draw", "seed", "text", "cached")} for d in lines[0]["draws"]]}, indent=1))
+
+    second = run("b")
+    assert second.run["counts"]["n_cached"] == 6 and len(cache) == 18
+    again = _lines(second.path / "samples.jsonl")
+    assert all(d["cached"] for r in again for d in r["draws"])
+    assert [[d["text"] for d in r["draws"]] for r in again] == [[d["text"] for d in r["draws"]] for r in lines]

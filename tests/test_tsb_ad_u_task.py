@@ -18,6 +18,7 @@ from harness import registry
 from harness.cache import PredictionCache
 from harness.cli import main
 from harness.runner import Runner
+from harness.spec import slug
 from tasks.tsb_ad_u.embedded import ensure_embedded
 
 
@@ -72,7 +73,7 @@ def test_bad_files_fail_alone_and_undefined_policy(embedded: Path, tmp_path: Pat
     code = main(["run", "--model", "Sub-PCA", "--task", "tsb-ad-u", "--task-args", f"data_dir={data}",
                  "file_list=mylist", "--output", str(tmp_path / "out"), "--no-cache", "--no-progress"])
     assert code == 4  # finished, with failed samples
-    run_json = next((tmp_path / "out").glob("tsb-ad-u/Sub-PCA/*/run.json"))
+    run_json = next((tmp_path / "out").glob(f"{slug('tsb-ad-u')}/{slug('Sub-PCA')}/*/run.json"))
     run = json.loads(run_json.read_text())
     assert run["counts"]["n"] == 5 and run["counts"]["n_failed"] == 2
     errors = {f["sample_id"]: f["error"] for f in run["failures"]}

@@ -52,7 +52,7 @@ def test_short_series_and_normal_windows() -> None:
     segs, _ = segment_series(series(300, [(5, 6)]), st)
     assert [(g.start, g.end) for g in segs] == [(0, 299)]
     segs, skipped = segment_series(series(40), st)
-    assert not segs and "fewer than min_length 50" in skipped[0].reason
+    assert not segs and "fewer than the 50 the rule needs" in skipped[0].reason and skipped[0].kind == "too-short"
     assert window_starts(2000, st) == [0, 500, 1000]
     only = SegmentSettings(window=1000, stride=500, min_length=50, keep_normal=False)
     segs, _ = segment_series(series(2000, [(1600, 1610)]), only)
@@ -70,7 +70,7 @@ def test_nan_runs_kept_all_nan_segment_skipped() -> None:
     segs, skipped = segment_series(s, SegmentSettings(window=1000, stride=1000, min_length=10))
     assert [g.start for g in segs] == [0, 2000]
     assert np.isnan(segs[0].values[100:200]).all() and np.isfinite(segs[0].values[:100]).all()
-    assert skipped[0].path == "S:nan@1000-1999" and "all NaN" in skipped[0].reason
+    assert skipped[0].path == "S:nan@1000-1999" and "all NaN" in skipped[0].reason and skipped[0].kind == "all-nan"
 
 
 def test_kinds_per_segment() -> None:
@@ -220,11 +220,17 @@ def test_cli(tmp_path: Path, ucr_dir: Path, capsys: pytest.CaptureFixture[str]) 
 def test_embedded_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     root = ensure_embedded_bench()
-    assert root == tmp_path / "xdg" / "visanom" / "visanombench" / "v1"
+    assert root == tmp_path / "xdg" / "visanom" / "visanombench" / "v2"
     m = read_manifest(root)
-    assert 30 <= len(m.items) <= 60 and not verify(root)
+    assert len(m.items) == 23 and not verify(root)
+    assert m.settings["profile"]["name"] == "paper"
     assert {"GutenTAG", "UCR-TSAD", "MITDB", "Yahoo"} <= set(m.sources)
     assert len(m.sources["GutenTAG"]["domains"]) == 10
+    # the paper profile as far as the small inputs allow: whole 5,000-point GutenTAG series,
+    # one 2,755-point window around UCR 135's anomaly, the other real series whole
+    assert {it.length for it in m.items if it.source == "GutenTAG"} == {5000}
+    (ucr,) = [it for it in m.items if it.source == "UCR-TSAD"]
+    assert ucr.length == 2755 and ucr.start + 275 <= ucr.intervals[0][0] and ucr.intervals[0][1] <= ucr.end - 275
     assert {it.split for it in m.items} == {"train", "test"}
     before = (root / "manifest.json").stat().st_mtime_ns
     assert ensure_embedded_bench() == root and (root / "manifest.json").stat().st_mtime_ns == before

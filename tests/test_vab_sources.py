@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.errors import DataError
+from tasks.visanombench.build import BuildSettings, build_benchmark
+from tasks.visanombench.profiles import get_profile
+from tasks.visanombench.segment import WholeSeries
 from tasks.visanombench.sources import Skipped, SourceSeries, canonical, egi, gutentag, hf, kpi, ucr_tsad
 
 
@@ -229,3 +233,19 @@ def test_hf_hub_dataset_offline_without_cache(offline: Path) -> None:
     pytest.importorskip("datasets")
     with pytest.raises(DataError, match="cannot load the Hugging Face dataset PLAN-Lab/VisAnomBench.*cache"):
         load_all(hf, None)
+
+
+def test_published_rows_stay_whole_whatever_their_source_label(offline: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    assert get_profile("paper").rule_for("KPI", hf.SOURCE) == WholeSeries(min_length=1)
+    assert get_profile("paper").rule_for("KPI") == kpi.PAPER_RULE
+    values = np.sin(np.arange(3000) / 9.0).tolist()
+    datasets.DatasetDict({"test": datasets.Dataset.from_dict({
+        "series_id": ["k1"], "source": ["KPI"], "domain": ["WebService"], "start": [146_534],
+        "series": [values], "intervals": [[[147_000, 147_099]]]})}).save_to_disk(str(offline / "vab"))
+    build_benchmark({"hf": offline / "vab"}, offline / "b", BuildSettings(), workers=1, progress=False)
+    d = json.loads((offline / "b" / "manifest.json").read_text())
+    (item,) = d["items"]
+    assert (item["source"], item["start"], item["length"], item["split"]) == ("KPI", 146_534, 3000, "test")
+    assert item["intervals"] == [[147_000, 147_099]]
+    assert d["sources"]["KPI"]["rule"] == {"rule": "whole", "min_length": 1}

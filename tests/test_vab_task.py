@@ -126,11 +126,11 @@ class _FailsOn(ScriptedModel):
 
 
 def test_each_answer_is_parsed_once(bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tasks.visanombench.scoring as scoring
+    import harness.answers as answers
 
     calls: list[str] = []
-    real = scoring.parse_answer
-    monkeypatch.setattr(scoring, "parse_answer", lambda text, **kw: calls.append(text) or real(text, **kw))
+    real = answers.parse_answer
+    monkeypatch.setattr(answers, "parse_answer", lambda text, **kw: calls.append(text) or real(text, **kw))
     recs = _records(Runner(_task(bench), ScriptedModel(TEXTS), tmp_path, cache=None, progress=False).run().path)
     assert sorted(calls) == sorted(TEXTS.values())
     assert recs["kpi-a"]["metrics"]["reason-consistent"] == 0.5  # the kept parse still feeds the reasoning signals
@@ -234,7 +234,7 @@ def test_template_text_is_part_of_the_fingerprint(bench: Path, tmp_path: Path) -
     assert _task(bench, prompt="paper-where").fingerprint() != base
     assert _task(bench, dpi=80).fingerprint() != base
     assert _task(bench, split="train").fingerprint() != base
-    (tmp_path / "_format.j2").write_text("Answer with tags.\n")
+    (tmp_path / "_format.j2").write_text("Answer with tags.\n")  # a prompt folder's own part wins
     mine = tmp_path / "mine.j2"
     mine.write_text('Anything odd here?\n{% include "_format.j2" %}\n')
     first = _task(bench, prompt=str(mine))
@@ -244,6 +244,28 @@ def test_template_text_is_part_of_the_fingerprint(bench: Path, tmp_path: Path) -
     (tmp_path / "_format.j2").write_text("Answer with the tags.\n")  # an included part changes
     third = _task(bench, prompt=str(mine))
     assert len({first.fingerprint(), second.fingerprint(), third.fingerprint(), base}) == 4
+
+
+def test_the_task_chooses_its_answer_format(bench: Path, tmp_path: Path) -> None:
+    """The paper's tags are one answer format: with ``answer=json`` the prompt asks for JSON and
+    answers are read as JSON (then prose), never as tags."""
+    from harness.errors import UsageError
+
+    task = _task(bench, answer="json")
+    sample = next(task.samples(limit=1))
+    paper = next(_task(bench).samples(limit=1))
+    assert "<anomaly>" not in sample.prompt and '{"anomaly": true, "intervals": [[start, end]]}' in sample.prompt
+    assert sample.prompt.startswith("Do you see any anomalies on this plot?") and sample.input_hash != paper.input_hash
+    assert task.fingerprint() != _task(bench).fingerprint() and task.describe()["answer_format"] == "json"
+    texts = {"kpi-a": 'Step 1: ...\n{"anomaly": true, "intervals": [[1095, 1110]]}',
+             "gt-b": "<anomaly>True</anomaly>\n<index>(290, 345)</index>",  # tags are not read in this format
+             "ucr-c": '{"anomaly": false, "intervals": []}', "ucr-d": TEXT_D}
+    recs = _records(Runner(task, ScriptedModel(texts), tmp_path, cache=None, progress=False).run().path)
+    assert recs["kpi-a"]["intervals"] == [[1095, 1110]] and recs["kpi-a"]["pred_meta"]["parse_format"] == "json"
+    assert recs["gt-b"]["pred_meta"]["parse_format"] != "tags"
+    assert recs["ucr-c"]["intervals"] == [] and not recs["ucr-c"]["parse_failed"]
+    with pytest.raises(UsageError, match="unknown answer format 'xml'; known answer formats: json, paper-tags"):
+        _task(bench, answer="xml")
 
 
 def test_reasoning_signals_on_hand_written_rationales() -> None:

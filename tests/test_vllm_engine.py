@@ -109,7 +109,7 @@ def requests(n: int, **kw: Any) -> list[ChatRequest]:
 
 # ---- pure functions ------------------------------------------------------------------------
 def test_sampling_kwargs_map_the_generation_config() -> None:
-    assert sampling_kwargs(GenerationConfig()) == {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": 512}
+    assert sampling_kwargs(GenerationConfig()) == {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": 1024}
     kw = sampling_kwargs(GenerationConfig(max_new_tokens=64, temperature=0.7, top_p=0.9, seed=3, stop=("</s>",)))
     assert kw == {"n": 1, "temperature": 0.7, "top_p": 0.9, "max_tokens": 64, "seed": 3, "stop": ["</s>"]}
 

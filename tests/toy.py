@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -31,7 +32,6 @@ class ToyTask:
 
     name = "toy"
     version = "1"
-    needs = frozenset({"series"})
 
     def __init__(self, n: int = 20, bad: str = ""):
         self.n = int(n)
@@ -85,9 +85,18 @@ class DeviationModel:
     def fingerprint(self) -> str:
         return stable_hash(["toy-deviation", 1])
 
+    def _stall_if_asked(self) -> None:
+        """With ``VISANOM_TOY_STALL_AFTER=N`` in the environment, block forever (until killed)
+        once N samples were predicted in this process: a test kills a run at a known point."""
+        self.n_predicted = getattr(self, "n_predicted", 0) + 1
+        stall = os.environ.get("VISANOM_TOY_STALL_AFTER")
+        if stall and self.n_predicted > int(stall):
+            threading.Event().wait()
+
     def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
         out = []
         for s in batch:
+            self._stall_if_asked()
             if self.calls_file:
                 with open(self.calls_file, "a") as fh:
                     fh.write(f"{s.id} {os.getpid()}\n")

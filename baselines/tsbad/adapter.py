@@ -16,11 +16,10 @@ becomes ``Prediction.error`` for that series; ``predict`` never raises.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import copy
 import inspect
 import io
 import random
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
@@ -33,6 +32,8 @@ from baselines.tsbad.args import coerce_value
 from baselines.tsbad.catalog import SEMI_SUPERVISED, DetectorSpec, lookup
 from harness.errors import UnknownNameError, UsageError
 from harness.hashing import stable_hash
+from harness.inference.availability import detector_availability
+from harness.thresholds import check_scores
 from harness.types import Prediction, Sample
 
 ADAPTER_VERSION = "1"
@@ -49,11 +50,6 @@ def tsb_ad_version() -> str:
         return metadata.version("TSB-AD")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def tsb_ad_installed() -> bool:
-    """True when tsb-ad can be found in this environment (the ``detectors`` extra)."""
-    return not _missing_modules(["TSB_AD"])
 
 
 def tuned_hyperparameters(tsb_name: str) -> dict[str, Any]:
@@ -101,51 +97,11 @@ class DetectorFailure(RuntimeError):
     """A tsb-ad detector raised; the message names the exception and what it printed."""
 
 
-def _missing_modules(modules: Sequence[str]) -> list[str]:
-    missing = []
-    for mod in modules:
-        try:
-            found = importlib.util.find_spec(mod) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(mod)
-    return missing
-
-
-def _hub_cached(repo: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    return isinstance(try_to_load_from_cache(repo, "config.json"), str)
-
-
 def _check_runnable(spec: DetectorSpec) -> None:
-    """Raise :class:`UsageError` when a detector cannot run here (tsb-ad, modules, weights, GPU)."""
-    if not tsb_ad_installed():
-        raise UsageError(
-            f"{spec.name} is a tsb-ad detector and tsb-ad is not installed in this environment "
-            f"({sys.prefix}); run it in the detectors environment (`make setup` creates .venv, "
-            f"`visanom env` lists them) or `pip install 'visanom[detectors]'` (needs numpy<2)"
-        )
-    missing = _missing_modules(spec.requires)
-    if missing:
-        weights = f" and downloads {spec.weights}" if spec.weights else ""
-        raise UsageError(
-            f"{spec.name} needs the Python module(s) {', '.join(missing)}{weights}; "
-            f"install them (and have network access for the weights) to run it"
-        )
-    if spec.hub_repo and not _hub_cached(spec.hub_repo):
-        raise UsageError(
-            f"{spec.name} loads {spec.weights}, which is not in the local Hugging Face cache; "
-            f"download it first (e.g. `huggingface-cli download {spec.hub_repo}`)"
-        )
-    if spec.needs_gpu:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"{spec.name} needs a CUDA GPU (tsb-ad moves it to CUDA); none found")
+    """Raise :class:`UsageError` when a detector cannot run here (modules, weights, GPU)."""
+    ok, reason = detector_availability(spec)
+    if not ok:
+        raise UsageError(f"{spec.name} cannot run here: {reason}")
 
 
 def _tail(text: str, limit: int = 300) -> str:
@@ -235,6 +191,12 @@ class TsbAdDetector:
             }
         )
 
+    def with_draw(self, seed: int) -> TsbAdDetector:
+        """The draw hook (``harness.draws``): a copy seeded with ``seed`` instead."""
+        twin = copy.copy(self)
+        twin.seed = int(seed)
+        return twin
+
     def describe(self) -> dict[str, Any]:
         """Display metadata of this configured detector."""
         return {
@@ -242,7 +204,7 @@ class TsbAdDetector:
             "tsb_ad_name": self.spec.tsb_name,
             "group": self.spec.group,
             "supervision": self.spec.supervision,
-            "hyperparameters": dict(self.hp),
+            "hyperparameters": {**accepted_hyperparameters(self.spec.tsb_name), **self.hp},
             "seed": self.seed,
             "tsb_ad_version": tsb_ad_version(),
         }
@@ -297,8 +259,9 @@ class TsbAdDetector:
                 args = (data[:end], data)
             raw = self._run(args)
             latency = time.perf_counter() - t0
-            scores, err = self._check(raw, n)
+            scores, err = check_scores(raw, n)
             if err:
+                err = f"tsb-ad {err}" if err.startswith("returned") else err
                 return Prediction(sample.id, error=f"{self.name}: {err}", latency_s=latency, meta=meta)
             assert scores is not None
             constant = bool(np.ptp(scores) == 0.0)
@@ -323,23 +286,6 @@ class TsbAdDetector:
             printed = _tail(out.getvalue(), 200)
             message = f"{type(exc).__name__}: {_tail(str(exc))}"
             raise DetectorFailure(message + (f" [printed: {printed}]" if printed else "")) from exc
-
-    def _check(self, raw: Any, n: int) -> tuple[np.ndarray | None, str | None]:
-        """Validate a detector's output: numeric, 1-D after ravel, length n, all finite."""
-        if isinstance(raw, (str, bytes)):
-            return None, f"tsb-ad returned a message instead of scores: {_tail(str(raw))}"
-        if raw is None:
-            return None, "tsb-ad returned no scores (None)"
-        try:
-            scores = np.asarray(raw, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            return None, f"non-numeric output of type {type(raw).__name__}: {_tail(str(exc), 120)}"
-        if scores.shape[0] != n:
-            return None, f"scores have length {scores.shape[0]}, the series has {n}"
-        bad = int(n - np.isfinite(scores).sum())
-        if bad:
-            return None, f"{bad} of {n} scores are not finite (NaN or inf)"
-        return scores, None
 
 
 def _copy_hp(hp: Mapping[str, Any]) -> dict[str, Any]:

@@ -138,3 +138,36 @@ BY_TSB_NAME: dict[str, DetectorSpec] = {s.tsb_name: s for s in SPECS}
 def lookup(name: str) -> DetectorSpec | None:
     """The spec for a registered name or a tsb-ad pool name (``Sub_PCA`` works too)."""
     return BY_NAME.get(name) or BY_TSB_NAME.get(name)
+
+
+HP_DEFAULTS_SOURCE = "tsb-ad HP_list.Optimal_Uni_algo_HP_dict over the run_<name> defaults"
+
+
+def factory_name(spec: DetectorSpec) -> str:
+    """Name of the detector's factory in :mod:`baselines.classical` (``make_Sub_PCA``)."""
+    return f"make_{spec.tsb_name}"
+
+
+def display(spec: DetectorSpec) -> dict[str, Any]:
+    """Display metadata of a detector, from the catalogue alone (imports nothing).
+
+    The effective hyperparameters are not here (computing them imports tsb-ad); a built
+    detector reports them in its ``describe()``.
+    """
+    return {
+        "group": spec.group,
+        "supervision": spec.supervision,
+        "provides": ["scores"],
+        "source": "tsb-ad",
+        "tsb_ad_name": spec.tsb_name,
+        "hyperparameters_source": HP_DEFAULTS_SOURCE,
+        "on_tsb_ad_u_leaderboard": spec.on_leaderboard,
+        "requires": list(spec.requires),
+        "weights": spec.weights,
+        "note": spec.note,
+    }
+
+
+def registry_rows() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every catalogue detector as a built-in registry row: ``name -> (lazy ref, display)``."""
+    return {s.name: (f"baselines.classical:{factory_name(s)}", display(s)) for s in SPECS}

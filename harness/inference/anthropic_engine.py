@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.inference.api_base import ApiEngine, Reply
 from harness.inference.base import ChatRequest, GenerationConfig, engine_fingerprint
-from harness.inference.openai_engine import fit_image
+from harness.inference.images import budget_png
 from harness.inference.retry import Permanent, RetryPolicy, Transient
 
 ENGINE_VERSION = 1
@@ -59,7 +59,7 @@ class AnthropicEngine(ApiEngine):
     def _prepare(self, request: ChatRequest, config: GenerationConfig, meta: dict[str, Any]) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
         if request.image_png is not None:
-            png = fit_image(request.image_png, self.max_pixels, meta)
+            png = budget_png(request.image_png, self.max_pixels, meta)
             content.append({"type": "image", "source": {
                 "type": "base64", "media_type": "image/png", "data": base64.b64encode(png).decode("ascii")}})
         content.append({"type": "text", "text": request.prompt})

@@ -32,9 +32,17 @@ def has_module(name: str) -> bool:
         return False
 
 
+NVIDIA_DRIVER_MARKERS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0")
+"""Files the NVIDIA driver creates; with none of them no CUDA device can be visible."""
+
+
 def cuda_available() -> bool:
-    """True when torch sees a CUDA device."""
-    if not has_module("torch"):
+    """True when torch sees a CUDA device.
+
+    Without any NVIDIA driver file this is False without importing torch (seconds), so
+    ``visanom ls models`` stays cheap on machines with no GPU.
+    """
+    if not has_module("torch") or not any(os.path.exists(p) for p in NVIDIA_DRIVER_MARKERS):
         return False
     import torch
 
@@ -113,23 +121,35 @@ def _transformers(args: Mapping[str, Any]) -> Availability:
     return (False, reason) if reason else (True, "")
 
 
-def _tsb_ad(display: Mapping[str, Any]) -> Availability | None:
-    """tsb-ad detectors: extra modules, weights in the HF cache, a GPU where tsb-ad demands one."""
-    try:
-        from baselines.tsbad.catalog import SPECS
-    except ImportError:
-        return None
-    spec = next((s for s in SPECS if s.tsb_name == display.get("tsb_ad_name")), None)
-    if spec is None:
-        return None
+def detector_availability(spec: Any) -> Availability:
+    """Whether a tsb-ad detector (a :class:`~baselines.tsbad.catalog.DetectorSpec`) can run here:
+    its extra modules, its weights in the local HF cache, a GPU where tsb-ad demands one.
+
+    The one check both ``visanom ls models`` and building the detector use.
+    """
+    if not has_module("TSB_AD"):
+        return False, ("tsb-ad is not installed in this environment (the detectors extra, numpy<2): run it "
+                       "in the detectors environment (`make setup` creates .venv; `visanom env` lists them)")
     missing = [m for m in spec.requires if not has_module(m)]
     if missing:
-        return False, f"missing module(s): {', '.join(missing)}"
+        weights = f"; it also downloads {spec.weights}" if spec.weights else ""
+        return False, f"missing module(s): {', '.join(missing)}{weights}"
     if spec.hub_repo and not in_hf_cache(spec.hub_repo):
-        return False, f"weights not in local cache; needs network ({spec.hub_repo})"
+        return False, (f"weights not in local cache; needs network ({spec.hub_repo}; "
+                       f"e.g. `huggingface-cli download {spec.hub_repo}`)")
     if spec.needs_gpu and not cuda_available():
         return False, "no CUDA GPU visible (tsb-ad moves it to CUDA)"
     return True, ""
+
+
+def _tsb_ad(display: Mapping[str, Any]) -> Availability | None:
+    """tsb-ad detectors, by the catalogue entry their display names."""
+    try:
+        from baselines.tsbad.catalog import BY_TSB_NAME
+    except ImportError:
+        return None
+    spec = BY_TSB_NAME.get(str(display.get("tsb_ad_name")))
+    return None if spec is None else detector_availability(spec)
 
 
 def _requires(requires: Any) -> Availability:

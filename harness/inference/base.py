@@ -14,6 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from harness.hashing import stable_hash
 
+DEFAULT_MAX_NEW_TOKENS = 1024
+"""The one default answer budget of every text model (room for the tags and a three-step rationale)."""
+
 
 @dataclass(frozen=True)
 class GenerationConfig:
@@ -23,14 +26,14 @@ class GenerationConfig:
     only cacheable with a ``seed``.
     """
 
-    max_new_tokens: int = 512
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
 
     @classmethod
-    def from_args(cls, max_new_tokens: Any = 512, temperature: Any = 0.0, top_p: Any = 1.0, seed: Any = None,
+    def from_args(cls, max_new_tokens: Any = DEFAULT_MAX_NEW_TOKENS, temperature: Any = 0.0, top_p: Any = 1.0, seed: Any = None,
                   stop: str | Sequence[str] | None = None) -> GenerationConfig:
         """Build from ``--model-args`` values (strings or numbers); ``stop`` may be one string."""
         stops = () if stop in (None, "") else (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)

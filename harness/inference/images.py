@@ -90,3 +90,13 @@ def fit_pixel_budget(png: bytes, max_pixels: int, min_pixels: int = 0,
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     return buf.getvalue(), record
+
+
+def budget_png(png: bytes, max_pixels: int | None, meta: dict[str, Any]) -> bytes:
+    """The hosted-API engines' step: apply an upper pixel budget to a PNG (none when
+    ``max_pixels`` is falsy), recording what happened in ``meta["image"]``."""
+    if not max_pixels:
+        return png
+    png, record = fit_pixel_budget(png, int(max_pixels))
+    meta["image"] = record
+    return png

@@ -14,6 +14,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.inference.api_base import ApiEngine, Reply
 from harness.inference.base import ChatRequest, GenerationConfig, engine_fingerprint
+from harness.inference.images import budget_png
 from harness.inference.retry import Permanent, RetryPolicy, Transient
 
 ENGINE_VERSION = 1
@@ -42,17 +43,6 @@ IMAGE_DETAILS = ("auto", "low", "high")
 def png_data_url(png: bytes) -> str:
     """The PNG as a ``data:image/png;base64,...`` URL."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def fit_image(png: bytes, max_pixels: int | None, meta: dict[str, Any]) -> bytes:
-    """Apply the pixel budget (recording what happened in ``meta['image']``)."""
-    if not max_pixels:
-        return png
-    from harness.inference.images import fit_pixel_budget
-
-    png, record = fit_pixel_budget(png, int(max_pixels))
-    meta["image"] = record
-    return png
 
 
 class OpenAICompatEngine(ApiEngine):
@@ -112,7 +102,7 @@ class OpenAICompatEngine(ApiEngine):
     def _prepare(self, request: ChatRequest, config: GenerationConfig, meta: dict[str, Any]) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
         if request.image_png is not None:
-            image: dict[str, Any] = {"url": png_data_url(fit_image(request.image_png, self.max_pixels, meta))}
+            image: dict[str, Any] = {"url": png_data_url(budget_png(request.image_png, self.max_pixels, meta))}
             if self.image_detail:
                 image["detail"] = self.image_detail
             content.append({"type": "image_url", "image_url": image})

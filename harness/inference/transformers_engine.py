@@ -11,13 +11,13 @@ one request at a time. Only a model that cannot be loaded at all raises (``Usage
 from __future__ import annotations
 
 import copy
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.cpus import available_cpus
 from harness.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
 from harness.inference.hf_revisions import identify
@@ -336,7 +336,7 @@ class TransformersEngine:
         results: list[GenerationResult | None] = [None] * len(requests)
         items: list[_Item] = []
         # PNG decoding and resizing release the GIL: prepare the batch's images in threads
-        with ThreadPoolExecutor(max_workers=max(1, min(len(requests), os.cpu_count() or 1))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(requests), available_cpus()))) as pool:
             prepared = list(pool.map(self._prepare_or_error, range(len(requests)), requests))
         for i, (item, error) in enumerate(prepared):
             if item is not None:

@@ -12,15 +12,11 @@ folder, atomically. The same installed packages give the same bytes every time.
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +24,7 @@ import numpy as np
 
 from harness.errors import DataError
 from tasks.gutentag_gen import IncompatibleConfig, generate_series
+from tasks.packaged_series import PackagedSeries, dist_version, real_series
 
 from .files import LIST_COLUMN, read_list
 
@@ -40,20 +37,6 @@ MARKER = "visanom-embedded"
 SEED = 2024
 DECIMALS = 6
 """GutenTAG values are rounded to this many decimals (small, platform-stable files)."""
-
-
-@dataclass(frozen=True)
-class _Series:
-    """One series before it is written: values, labels and what meta.json records."""
-
-    dataset: str
-    series_id: int
-    domain: str
-    train_end: int
-    values: np.ndarray
-    labels: np.ndarray
-    decimals: int | None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def _anomaly(pos: int, length: int, **kind: Any) -> dict[str, Any]:
@@ -104,7 +87,7 @@ _GUTENTAG: tuple[tuple[str, int, int, dict[str, Any], list[dict[str, Any]]], ...
 )
 
 
-def _gutentag_series() -> list[_Series]:
+def _gutentag_series() -> list[PackagedSeries]:
     """Generate the synthetic series with GutenTAG's config parser and generator (no tqdm)."""
     out = []
     for i, (domain, length, train_end, bo, anomalies) in enumerate(_GUTENTAG):
@@ -117,66 +100,15 @@ def _gutentag_series() -> list[_Series]:
         kinds = [k["kind"] for a in anomalies for k in a["kinds"]]
         meta = {"source": "GutenTAG", "base_oscillation": bo["kind"], "anomaly_kinds": kinds,
                 "origin": f"timeeval-gutentag, seed {SEED}, dataset name {name}"}
-        out.append(_Series("GutenTAG", i + 1, domain, train_end, values, labels, DECIMALS, meta))
+        out.append(PackagedSeries("GutenTAG", i + 1, domain, train_end, values, labels, DECIMALS, meta))
     return out
-
-
-def _package_file(package: str, *parts: str) -> Path:
-    """A data file shipped inside an installed package (found without importing it)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"the embedded data set needs the package {package!r}, which is not installed")
-    path = Path(next(iter(spec.submodule_search_locations)), *parts)
-    if not path.is_file():
-        raise DataError(f"the embedded data set needs {path}, which {package} does not ship")
-    return path
-
-
-def _read_columns(path: Path, value_col: str, label_col: str) -> tuple[np.ndarray, np.ndarray]:
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    values = np.array([float(r[value_col]) for r in rows], dtype=np.float64)
-    labels = np.array([int(r[label_col]) for r in rows], dtype=np.int8)
-    return values, labels
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _real_series() -> list[_Series]:
-    """UCR 135 (aeon), MITDB and Yahoo (sktime), read from the files the packages ship."""
-    folder = ("datasets", "data", "KDD-TSAD_135")
-    test = _package_file("aeon", *folder, "135_UCR_Anomaly_InternalBleeding16_TEST.csv")
-    train = _package_file("aeon", *folder, "135_UCR_Anomaly_InternalBleeding16_TRAIN.csv")
-    ucr_v, ucr_l = _read_columns(test, "value", "is_anomaly")
-    train_v, _ = _read_columns(train, "value", "is_anomaly")
-    if not np.array_equal(ucr_v[: train_v.size], train_v):
-        raise DataError(f"{train} is not the start of {test}; cannot set the UCR train end")
-    mitdb = _package_file("sktime", "datasets", "data", "mitdb", "mitdb.csv")
-    yahoo = _package_file("sktime", "datasets", "data", "yahoo", "yahoo.csv")
-    aeon_v, sk_v = _version("aeon"), _version("sktime")
-    return [
-        _Series("UCR", 135, "Medical", int(train_v.size), ucr_v, ucr_l, None, {
-            "source": "UCR", "anomaly_kinds": ["real"],
-            "origin": f"UCR KDD21 anomaly archive 135 InternalBleeding16 (aeon {aeon_v} load_kdd_tsad_135 files); "
-                      "train end from the archive's TRAIN split"}),
-        _Series("MITDB", 1, "Medical", 2500, *_read_columns(mitdb, "data", "label"), None, {
-            "source": "MITDB", "anomaly_kinds": ["real"],
-            "origin": f"MIT-BIH Arrhythmia Database excerpt (sktime {sk_v} datasets/data/mitdb/mitdb.csv)"}),
-        _Series("YAHOO", 1, "WebService", 300, *_read_columns(yahoo, "data", "label"), None, {
-            "source": "YAHOO", "anomaly_kinds": ["real"],
-            "origin": f"Yahoo Webscope S5 series (sktime {sk_v} datasets/data/yahoo/yahoo.csv)"}),
-    ]
 
 
 def _intervals(labels: np.ndarray) -> list[list[int]]:
     """Inclusive ``[start, end]`` runs of 1s."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], labels.astype(np.int8), [0]))))
-    return [[int(s), int(e) - 1] for s, e in zip(edges[::2], edges[1::2], strict=True)]
+    from harness.metrics import labels_to_intervals  # lazy: the metrics package is heavy to import
+
+    return [[s, e] for s, e in labels_to_intervals(labels)]
 
 
 def _csv_bytes(values: np.ndarray, labels: np.ndarray, decimals: int | None) -> bytes:
@@ -189,7 +121,7 @@ def _csv_bytes(values: np.ndarray, labels: np.ndarray, decimals: int | None) -> 
 def build_embedded(target: str | os.PathLike[str]) -> dict[str, Any]:
     """Write the embedded set into the existing empty folder ``target``; return its meta."""
     target = Path(target)
-    series = _gutentag_series() + _real_series()
+    series = _gutentag_series() + real_series()
     files: dict[str, Any] = {}
     names = []
     for idx, s in enumerate(series, start=1):
@@ -207,7 +139,7 @@ def build_embedded(target: str | os.PathLike[str]) -> dict[str, Any]:
                        "sha256": hashlib.sha256(data).hexdigest()}
     (target / LIST_FILE).write_text("\n".join([LIST_COLUMN, *names]) + "\n")
     meta = {"kind": MARKER, "version": VERSION, "seed": SEED, "list": LIST_FILE,
-            "gutentag_version": _version("timeeval-gutentag"), "n_series": len(names),
+            "gutentag_version": dist_version("timeeval-gutentag"), "n_series": len(names),
             "n_points": sum(f["length"] for f in files.values()), "files": files}
     (target / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return meta

@@ -22,8 +22,7 @@ from harness.aggregate import aggregate_means, interval_summary
 from harness.errors import DataError
 from harness.hashing import array_hash, stable_hash
 from harness.metrics import SCORE_KEYS, interval_counts, interval_iou, labels_to_intervals, score_metrics
-from harness.registry import register_task
-from harness.thresholds import peak_interval
+from harness.thresholds import threshold_prediction
 from harness.types import Prediction, Sample, Target
 from tasks.tsb_ad_u.embedded import ensure_embedded
 from tasks.tsb_ad_u.files import (
@@ -45,7 +44,6 @@ class TSBADUTask:
 
     name = "tsb-ad-u"
     version = "1"
-    needs = frozenset({"series"})
     accepts = frozenset({"scores"})
 
     def __init__(self, data_dir: str | Path | None = None, file_list: str = "eva", name: str | None = None):
@@ -115,15 +113,7 @@ class TSBADUTask:
         if prediction.scores is None:
             prediction.error = "model returned no scores (this task needs anomaly scores)"
             return prediction
-        scores = np.asarray(prediction.scores, dtype=np.float64).ravel()
-        if scores.size != sample.series.size:
-            prediction.error = f"scores have length {scores.size}, series has {sample.series.size}"
-        elif not np.isfinite(scores).all():
-            prediction.error = "scores contain NaN or inf"
-        else:
-            prediction.scores = scores
-            prediction.intervals = peak_interval(scores, index_offset=sample.index_offset)
-        return prediction
+        return threshold_prediction(prediction, sample.series.size, sample.index_offset)
 
     def score_sample(self, prediction: Prediction, sample: Sample) -> dict[str, Any]:
         """All of tsb-ad's score metrics plus the paper's interval counts for the peak interval."""
@@ -164,7 +154,6 @@ class TSBADUTask:
                 "n_series": len(self.files)}
 
 
-@register_task("tsb-ad-u", description="TSB-AD-U official evaluation list (350 series); needs the data folder")
 def tsb_ad_u(data_dir: str | None = None, file_list: str = "eva") -> TSBADUTask:
     """The official benchmark: ``file_list`` is ``eva`` (350), ``tuning`` (48) or ``all`` (870)."""
     return TSBADUTask(data_dir=data_dir, file_list=file_list)
@@ -186,7 +175,6 @@ class EmbeddedTSBADUTask(TSBADUTask):
         return {**super().describe(), "title": "TSB-AD-U format: embedded sample set"}
 
 
-@register_task("tsb-ad-u-demo", description="Embedded sample set in TSB-AD-U format (GutenTAG, UCR, MITDB, Yahoo)")
 def tsb_ad_u_demo(data_dir: str | None = None) -> EmbeddedTSBADUTask:
     """The embedded default data; built into the user cache at first use."""
     return EmbeddedTSBADUTask(data_dir=data_dir, file_list="embedded", name="tsb-ad-u-demo")

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from harness.aggregate import aggregate_means, interval_summary
+from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.errors import DataError, UsageError
 from harness.hashing import array_hash, stable_hash
 from harness.metrics import intervals_to_labels, labels_to_intervals
-from harness.registry import register_task
 from harness.types import Prediction, Sample, Target
 from tasks.tsb_ad_u.files import SeriesInfo
 from tasks.tsb_ad_u.task import EmbeddedTSBADUTask, TSBADUTask
@@ -81,7 +81,6 @@ class TSBADUVLMTask(TSBADUTask):
 
     name = "tsb-ad-u-vlm"
     version = "1"
-    needs = frozenset({"image", "text"})
     accepts = frozenset({"text", "scores"})
     accepts_skip = True
     title = "TSB-AD-U (VLM view)"
@@ -98,6 +97,8 @@ class TSBADUVLMTask(TSBADUTask):
         prompt: str = DEFAULT_PROMPT,
         workers: int | None = None,
         name: str | None = None,
+        *,
+        answer: str = DEFAULT_ANSWER_FORMAT,
     ):
         super().__init__(data_dir=data_dir, file_list=file_list, name=name)
         self.window = int(window)
@@ -106,10 +107,11 @@ class TSBADUVLMTask(TSBADUTask):
             raise UsageError(f"need window >= 2 and 1 <= stride <= window, got window={window} stride={stride}")
         self.settings = render_settings(width, height, dpi)
         self.prompt: PromptTemplate = load_prompt(str(prompt))
+        self.answer: AnswerFormat = answer_format(str(answer))
         self.workers = None if workers is None else int(workers)
         self._lengths: dict[str, int | None] = {}  # by file; None when it cannot be read
         self._series_labels: dict[str, np.ndarray] = {}  # by series id
-        self._parses = AnswerParses()
+        self._parses = AnswerParses(self.answer)
 
     # -- data ---------------------------------------------------------------------------
     def _series_files(self, limit: int | None) -> list[str]:
@@ -183,7 +185,7 @@ class TSBADUVLMTask(TSBADUTask):
         values = entry.values
         end = start + values.size - 1
         train_end = min(info.train_end - start, values.size) if info.train_end > start else None
-        prompt = self.prompt.render(start=start, end=end, length=values.size)
+        prompt = self.prompt.render(start=start, end=end, length=values.size, **self.answer.prompt_variables())
         meta = {"series": sid, "file": file, "dataset": info.dataset, "domain": info.domain, "start": start,
                 "end": end, "length": int(values.size), "series_length": self._lengths[file]}
         return Sample(id=wid, series=values, index_offset=start, train_end=train_end, image=png, prompt=prompt,
@@ -269,7 +271,8 @@ class TSBADUVLMTask(TSBADUTask):
         return stable_hash({
             "name": self.name, "version": self.version, "list": self.file_list, "files": self.files,
             "window": self.window, "stride": self.stride, "render": self.settings.fingerprint(),
-            "prompt": [self.prompt.name, self.prompt.source_hash], "protocol": PROTOCOL,
+            "prompt": [self.prompt.name, self.prompt.source_hash],
+            "answer": self.answer.fingerprint(), "protocol": PROTOCOL,
             "stitch": "union/1", "reasoning": [reasoning.MIN_IOU, "half-tick"],
         })
 
@@ -277,15 +280,15 @@ class TSBADUVLMTask(TSBADUTask):
         """Display metadata (the score view of the same data is ``tsb-ad-u``)."""
         return {"title": self.title, "view": "image+text windows", "file_list": self.file_list,
                 "headline": HEADLINE, "n_series": len(self.files), "window": self.window, "stride": self.stride,
-                "prompt": self.prompt.name, "companion": "tsb-ad-u (score view, VUS-PR)"}
+                "prompt": self.prompt.name, "answer_format": self.answer.name, "companion": "tsb-ad-u (score view, VUS-PR)"}
 
 
-@register_task("tsb-ad-u-vlm", description="TSB-AD-U, VLM view: windows drawn and asked; point/affiliation F1")
 def tsb_ad_u_vlm(data_dir: str | None = None, file_list: str = "eva", window: int = DEFAULT_WINDOW,
                  stride: int | None = None, width: float = 10.0, height: float = 4.0, dpi: int = 100,
-                 prompt: str = DEFAULT_PROMPT, workers: int | None = None) -> TSBADUVLMTask:
+                 prompt: str = DEFAULT_PROMPT, workers: int | None = None,
+                 answer: str = DEFAULT_ANSWER_FORMAT) -> TSBADUVLMTask:
     """The official list in the VLM view (needs the data folder)."""
-    return TSBADUVLMTask(data_dir, file_list, window, stride, width, height, dpi, prompt, workers)
+    return TSBADUVLMTask(data_dir, file_list, window, stride, width, height, dpi, prompt, workers, answer=answer)
 
 
 class EmbeddedTSBADUVLMTask(TSBADUVLMTask, EmbeddedTSBADUTask):
@@ -294,10 +297,9 @@ class EmbeddedTSBADUVLMTask(TSBADUVLMTask, EmbeddedTSBADUTask):
     title = "TSB-AD-U format: embedded sample set (VLM view)"
 
 
-@register_task("tsb-ad-u-demo-vlm", description="Embedded TSB-AD-U-format set, VLM view (windows drawn and asked)")
 def tsb_ad_u_demo_vlm(data_dir: str | None = None, window: int = DEFAULT_WINDOW, stride: int | None = None,
                       width: float = 10.0, height: float = 4.0, dpi: int = 100, prompt: str = DEFAULT_PROMPT,
-                      workers: int | None = None) -> EmbeddedTSBADUVLMTask:
+                      workers: int | None = None, answer: str = DEFAULT_ANSWER_FORMAT) -> EmbeddedTSBADUVLMTask:
     """The embedded default data in the VLM view; built into the user cache at first use."""
     return EmbeddedTSBADUVLMTask(data_dir, "embedded", window, stride, width, height, dpi, prompt, workers,
-                                 name="tsb-ad-u-demo-vlm")
+                                 name="tsb-ad-u-demo-vlm", answer=answer)

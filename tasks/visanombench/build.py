@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.cpus import available_cpus
 from harness.errors import DataError, OutputError, UsageError
+from harness.hashing import stable_hash
 
 from .manifest import (
     MANIFEST,
@@ -34,7 +36,8 @@ from .manifest import (
     segment_csv,
     write_manifest,
 )
-from .segment import SegmentSettings, segment_series
+from .profiles import DEFAULT_PROFILE, Profile, get_profile, known_profiles
+from .segment import Rule, SegmentSettings
 from .sources import Skipped, Unit, canonical, load_unit, loader
 from .split import TEST, TRAIN, split_groups
 
@@ -43,27 +46,46 @@ DEFAULT_TEST_FRACTION = 0.223
 
 @dataclass(frozen=True)
 class BuildSettings:
-    """Everything besides the sources that decides the built benchmark (flat, as written to
-    the manifest); the segmentation fields take their defaults from :class:`SegmentSettings`."""
+    """Everything besides the sources that decides the built benchmark.
 
-    window: int = SegmentSettings.window
-    stride: int = SegmentSettings.stride
-    min_length: int = SegmentSettings.min_length
-    keep_normal: bool = SegmentSettings.keep_normal
+    ``profile`` names the segmentation profile (:mod:`tasks.visanombench.profiles`; None:
+    ``paper``, or ``fixed-1000`` when a fixed-window setting is given). ``window``,
+    ``stride``, ``min_length`` and ``keep_normal`` adjust a fixed-window profile (None:
+    the profile's value). ``seed`` seeds the split and the placement of windows around
+    anomalies. UsageError for an unknown profile or bad numbers.
+    """
+
+    profile: str | None = None
+    window: int | None = None
+    stride: int | None = None
+    min_length: int | None = None
+    keep_normal: bool | None = None
     seed: int = 0
     test_fraction: float = DEFAULT_TEST_FRACTION
 
     def __post_init__(self) -> None:
-        _ = self.segment  # SegmentSettings validates the numbers
+        _ = self.resolved  # validates the profile and its settings
 
     @property
-    def segment(self) -> SegmentSettings:
-        """The segmentation part."""
-        return SegmentSettings(self.window, self.stride, self.min_length, self.keep_normal)
+    def _overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in (("window", self.window), ("stride", self.stride), ("min_length", self.min_length),
+                                  ("keep_normal", self.keep_normal)) if v is not None}
+
+    @property
+    def resolved(self) -> Profile:
+        """The profile with the fixed-window settings applied."""
+        overrides = self._overrides
+        name = self.profile or ("fixed-1000" if overrides else DEFAULT_PROFILE)
+        return get_profile(name, overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain form for the manifest."""
-        return asdict(self)
+        """Plain form for the manifest: the resolved profile (plus the flat fixed-window settings
+        for fixed profiles, as manifests had them before profiles), seed and test fraction."""
+        prof = self.resolved
+        out: dict[str, Any] = {"profile": prof.to_dict(), "seed": self.seed, "test_fraction": self.test_fraction}
+        if isinstance(prof.default, SegmentSettings) and not prof.rules:
+            out.update(asdict(prof.default))
+        return out
 
 
 @dataclass(frozen=True)
@@ -79,29 +101,33 @@ class _SeriesResult:
     origin: str
     n_points: int
     segments: tuple[tuple[int, int, tuple[tuple[int, int], ...], tuple[str, ...], bytes, str], ...]
+    rule: Rule
 
 
-def _work(unit: Unit, seg: SegmentSettings) -> tuple[list[_SeriesResult], list[Skipped]]:
-    """Load and segment one unit (runs in a worker process). DataError propagates."""
+def _work(unit: Unit, profile: Profile, seed: int) -> tuple[list[_SeriesResult], list[Skipped]]:
+    """Load one unit and segment its series by the profile's rules (runs in a worker process).
+    DataError propagates."""
     try:
         loaded = load_unit(unit)
     except DataError:
         raise
     except Exception as exc:  # a loader bug must not sink the build: record it with the unit
-        return [], [Skipped(unit.key, f"unexpected loader error {type(exc).__name__}: {exc}")]
+        return [], [Skipped(unit.key, f"unexpected loader error {type(exc).__name__}: {exc}", "loader-error",
+                            unit.source)]
     results, skipped = [], []
     for item in loaded:
         if isinstance(item, Skipped):
-            skipped.append(item)
+            skipped.append(item if item.source else replace(item, source=unit.source))
             continue
-        segments, skips = segment_series(item, seg)
+        rule = profile.rule_for(item.source, unit.source)
+        segments, skips = rule.segment(item, seed)
         skipped.extend(skips)
         encoded = []
         for s in segments:
             data = segment_csv(s.index, s.values, s.labels)
             encoded.append((s.start, s.end, s.intervals, s.anomaly_kinds, data, hashlib.sha256(data).hexdigest()))
         results.append(_SeriesResult(item.source, item.domain, item.name, str(item.group), item.split,
-                                     item.anomaly_kinds, item.origin, int(item.values.size), tuple(encoded)))
+                                     item.anomaly_kinds, item.origin, int(item.values.size), tuple(encoded), rule))
     return results, skipped
 
 
@@ -134,7 +160,7 @@ def _resolve_specs(sources: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _run_units(units: Sequence[Unit], seg: SegmentSettings, workers: int,
+def _run_units(units: Sequence[Unit], profile: Profile, seed: int, workers: int,
                progress: bool) -> Iterator[tuple[list[_SeriesResult], list[Skipped]]]:
     from tqdm import tqdm
 
@@ -142,12 +168,12 @@ def _run_units(units: Sequence[Unit], seg: SegmentSettings, workers: int,
     try:
         if workers <= 1 or len(units) <= 1:
             for u in units:
-                yield _work(u, seg)
+                yield _work(u, profile, seed)
                 bar.update()
         else:
             pool = ProcessPoolExecutor(max_workers=workers)
             try:
-                for res in pool.map(_work, units, [seg] * len(units), chunksize=1):
+                for res in pool.map(_work, units, [profile] * len(units), [seed] * len(units), chunksize=1):
                     yield res
                     bar.update()
             finally:
@@ -176,19 +202,18 @@ def build_benchmark(
     ``overwrite``; a non-empty folder that holds no benchmark is never touched.
     """
     settings = settings or BuildSettings()
-    seg = settings.segment
     out = Path(out).expanduser()
     _check_out(out, overwrite)
     specs = _resolve_specs(sources)
     units: list[Unit] = []
     for key, spec in specs.items():
         units.extend(loader(key).units(spec))
-    workers = workers if workers is not None else min(8, os.cpu_count() or 1)
+    workers = workers if workers is not None else min(8, available_cpus())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
     (tmp / SEGMENTS).mkdir(parents=True)
     try:
-        manifest = _build_into(tmp, units, specs, settings, seg, workers, progress, dict(extra or {}))
+        manifest = _build_into(tmp, units, specs, settings, workers, progress, dict(extra or {}))
         _install(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -196,14 +221,16 @@ def build_benchmark(
 
 
 def _build_into(tmp: Path, units: Sequence[Unit], specs: Mapping[str, Any], settings: BuildSettings,
-                seg: SegmentSettings, workers: int, progress: bool, extra: dict[str, Any]) -> Manifest:
+                workers: int, progress: bool, extra: dict[str, Any]) -> Manifest:
+    profile = settings.resolved
     seen: dict[tuple[str, str], str] = {}
     series: list[_SeriesResult] = []
     skipped: list[Skipped] = []
-    with contextlib.closing(_run_units(units, seg, workers, progress)) as stream:
+    with contextlib.closing(_run_units(units, profile, settings.seed, workers, progress)) as stream:
         for results, skips in stream:
             skipped.extend(skips)
             series.extend(_write_new(tmp, results, seen, skipped))
+    series, capped = _apply_caps(tmp, series, settings.seed)
     splits = _split(series, settings)
     items = sorted(
         (ManifestItem(id=(iid := item_id(r.source, r.name, start)), source=r.source, domain=r.domain,
@@ -221,7 +248,7 @@ def _build_into(tmp: Path, units: Sequence[Unit], specs: Mapping[str, Any], sett
     }
     manifest = Manifest(
         settings={**settings.to_dict(), "sources": {k: _spec_json(v) for k, v in sorted(specs.items())}},
-        sources=_source_counts(series, items, splits),
+        sources=_source_counts(series, items, splits, skipped, capped, profile),
         split={"seed": settings.seed, "test_fraction": settings.test_fraction, "unit": "series",
                "stratified_by": ["source", "domain"], **split_counts},
         created_by=_created_by(), items=tuple(items),
@@ -239,7 +266,8 @@ def _write_new(tmp: Path, results: Iterable[_SeriesResult], seen: dict[tuple[str
     for r in results:
         key = (r.source, r.name)
         if key in seen:
-            skipped.append(Skipped(r.origin, f"duplicate series {r.source}:{r.name} (first: {seen[key]})"))
+            skipped.append(Skipped(r.origin, f"duplicate series {r.source}:{r.name} (first: {seen[key]})",
+                                   "duplicate", r.source))
             continue
         seen[key] = r.origin
         if not r.segments:
@@ -248,6 +276,38 @@ def _write_new(tmp: Path, results: Iterable[_SeriesResult], seen: dict[tuple[str
             (tmp / SEGMENTS / f"{item_id(r.source, r.name, start)}.csv").write_bytes(data)
         kept.append(replace(r, segments=tuple((s, e, iv, k, b"", sha) for s, e, iv, k, _d, sha in r.segments)))
     return kept
+
+
+def _apply_caps(tmp: Path, series: list[_SeriesResult], seed: int) -> tuple[list[_SeriesResult], dict[str, int]]:
+    """Keep at most ``rule.max_items`` segments per source: those with the smallest seeded hash of
+    (source, series, start), so the choice depends only on the candidates and the seed. The
+    files of dropped segments are removed; returns the kept series and the number dropped per source."""
+    caps: dict[str, int] = {}
+    for r in series:
+        if r.rule.max_items is not None:
+            caps[r.source] = min(caps.get(r.source, r.rule.max_items), r.rule.max_items)
+    ranked: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    for i, r in enumerate(series):
+        if r.rule.max_items is not None:
+            for start, *_rest in r.segments:
+                ranked[r.source].append((stable_hash(["visanombench-cap", seed, r.source, r.name, start], 16), i, start))
+    drop: set[tuple[int, int]] = set()
+    capped: dict[str, int] = {}
+    for source, cands in ranked.items():
+        cands.sort()
+        over = cands[caps[source]:]
+        capped[source] = len(over)
+        drop.update((i, start) for _h, i, start in over)
+    if not drop:
+        return series, capped
+    kept = []
+    for i, r in enumerate(series):
+        segs = tuple(s for s in r.segments if (i, s[0]) not in drop)
+        for start, *_rest in (s for s in r.segments if (i, s[0]) in drop):
+            (tmp / SEGMENTS / f"{item_id(r.source, r.name, start)}.csv").unlink()
+        if segs:
+            kept.append(replace(r, segments=segs))
+    return kept, capped
 
 
 def _split(series: Iterable[_SeriesResult], settings: BuildSettings) -> dict[tuple[str, str], str]:
@@ -264,19 +324,33 @@ def _split(series: Iterable[_SeriesResult], settings: BuildSettings) -> dict[tup
 
 
 def _source_counts(series: Sequence[_SeriesResult], items: Sequence[ManifestItem],
-                   splits: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+                   splits: Mapping[tuple[str, str], str], skipped: Sequence[Skipped], capped: Mapping[str, int],
+                   profile: Profile) -> dict[str, Any]:
+    """Per source: series (that gave items), items, source points, split series, domains, the
+    rule, skipped inputs per kind and segments dropped by the rule's cap."""
+    def fresh() -> dict[str, Any]:
+        return {"series": 0, "segments": 0, "points": 0, "train_series": 0, "test_series": 0,
+                "domains": defaultdict(int), "skipped": defaultdict(int), "capped": 0}
+
     out: dict[str, Any] = {}
+    rules: dict[str, dict[str, Any]] = {}
     for r in series:
-        c = out.setdefault(r.source, {"series": 0, "segments": 0, "points": 0, "train_series": 0,
-                                      "test_series": 0, "domains": defaultdict(int)})
+        rules.setdefault(r.source, r.rule.to_dict())
+        c = out.setdefault(r.source, fresh())
         c["series"] += 1
         c["points"] += r.n_points
         c["domains"][r.domain] += 1
         c[f"{splits[(r.source, r.group)]}_series"] += 1
     for it in items:
         out[it.source]["segments"] += 1
-    for c in out.values():
+    for s in set(skipped):
+        out.setdefault(s.source or "unknown", fresh())["skipped"][s.kind] += 1
+    for source, n in capped.items():
+        out.setdefault(source, fresh())["capped"] = n
+    for source, c in out.items():
         c["domains"] = dict(sorted(c["domains"].items()))
+        c["skipped"] = dict(sorted(c["skipped"].items()))
+        c["rule"] = rules.get(source) or profile.rule_for(source).to_dict()
     return out
 
 
@@ -309,17 +383,19 @@ def _install(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-EMBEDDED_VERSION = "v1"
-"""Bump when the embedded benchmark's contents change; its cache folder is named after it."""
+EMBEDDED_VERSION = "v2"
+"""Bump when the embedded benchmark's contents change; its cache folder is named after it
+(v1: fixed 1,000-point windows; v2: the paper profile)."""
 EMBEDDED_MARKER = "visanom-embedded-visanombench"
 EMBEDDED_SOURCES: dict[str, Any] = {
-    "gutentag": {"per_domain": 2, "length": 2000, "seed": 0},
+    "gutentag": {"per_domain": 2, "length": 5000, "seed": 0},
     "tsb-embedded": None,
 }
-"""20 GutenTAG series (10 domains) + UCR 135, MITDB and Yahoo: 57 segments of 1,000 points. Half
-of the series are test series, so the demo's test split holds real series too."""
-EMBEDDED_SETTINGS = BuildSettings(window=1000, stride=1000, min_length=100, keep_normal=True, seed=0,
-                                  test_fraction=0.5)
+"""20 GutenTAG series (2 per domain, 5,000 points: the paper's length) + UCR 135, MITDB and Yahoo."""
+EMBEDDED_SETTINGS = BuildSettings(profile="paper", seed=0, test_fraction=0.5)
+"""The paper profile: 20 whole GutenTAG series, one 2,755-point window around UCR 135's anomaly,
+MITDB and Yahoo whole (not paper sources): 23 items. Half of the series are test series, so
+the demo's test split holds real series too."""
 
 
 def default_embedded_bench_dir() -> Path:
@@ -384,7 +460,8 @@ def parse_sources(text: str, gutentag: Mapping[str, Any] | None = None) -> dict[
 
 
 def add_bench_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``bench build visanombench ...`` and ``bench verify DIR`` to the ``visanom`` sub-commands."""
+    """Add ``bench build visanombench ...``, ``bench stats DIR`` and ``bench verify DIR`` to the
+    ``visanom`` sub-commands."""
     bench = subparsers.add_parser("bench", help="build benchmark data sets from their sources")
     bench_sub = bench.add_subparsers(dest="action", required=True)
     b = bench_sub.add_parser("build", help="build VisAnomBench segments, split and manifest")
@@ -392,12 +469,15 @@ def add_bench_cli(subparsers: Any) -> argparse.ArgumentParser:
     b.add_argument("--sources", default="gutentag",
                    help="comma-separated: gutentag, ucr-tsad=DIR, kpi=DIR, egi=DIR, hf[=DIR], tsb-embedded")
     b.add_argument("--out", required=True, help="output folder (written atomically)")
+    b.add_argument("--profile", default=None,
+                   help=f"segmentation profile: {known_profiles()} (default: paper; fixed-1000 when a window "
+                        "flag is given)")
+    b.add_argument("--window", type=int, default=None, help="fixed-window profiles: window length (fixed-1000: 1000)")
+    b.add_argument("--stride", type=int, default=None, help="fixed-window profiles: stride (default: the window)")
+    b.add_argument("--min-length", type=int, default=None, help="fixed-window profiles: shortest kept segment (100)")
+    b.add_argument("--anomalous-only", action="store_true", help="fixed-window profiles: drop windows without anomalies")
     d = BuildSettings()
-    b.add_argument("--window", type=int, default=d.window, help="window length (default: %(default)s)")
-    b.add_argument("--stride", type=int, default=d.stride, help="window stride (default: %(default)s)")
-    b.add_argument("--min-length", type=int, default=d.min_length, help="shortest kept segment (default: %(default)s)")
-    b.add_argument("--anomalous-only", action="store_true", help="drop windows without anomalies")
-    b.add_argument("--seed", type=int, default=d.seed, help="split seed (default: %(default)s)")
+    b.add_argument("--seed", type=int, default=d.seed, help="split and window-placement seed (default: %(default)s)")
     b.add_argument("--test-fraction", type=float, default=d.test_fraction, help="(default: %(default)s)")
     b.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs, at most 8)")
     b.add_argument("--gutentag-per-domain", type=int, default=None, help="GutenTAG series per domain (default: 81)")
@@ -406,10 +486,25 @@ def add_bench_cli(subparsers: Any) -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="replace an existing benchmark at --out")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_bench_build)
+    st = bench_sub.add_parser("stats", help="a built VisAnomBench's numbers beside the paper's source table")
+    st.add_argument("folder")
+    st.add_argument("--json", action="store_true", help="print the stats as JSON")
+    st.set_defaults(func=cmd_bench_stats)
     v = bench_sub.add_parser("verify", help="check a built VisAnomBench folder against its manifest")
     v.add_argument("folder")
     v.set_defaults(func=cmd_bench_verify)
     return bench
+
+
+def cmd_bench_stats(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
+    """Run ``visanom bench stats DIR [--json]``: 0, or DataError when DIR holds no benchmark."""
+    import json
+
+    from .stats import bench_stats, format_stats
+
+    stats = bench_stats(args.folder)
+    echo(json.dumps(stats, indent=1, sort_keys=True) if args.json else format_stats(stats))
+    return 0
 
 
 def cmd_bench_verify(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
@@ -426,19 +521,24 @@ def cmd_bench_verify(args: argparse.Namespace, echo: Callable[[str], None] = pri
 
 
 def cmd_bench_build(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
-    """Run ``visanom bench build visanombench`` from parsed arguments; returns the exit code."""
+    """Run ``visanom bench build visanombench`` from parsed arguments, then print the stats; returns 0."""
+    from .stats import bench_stats, format_stats
+
     gt = {k: v for k, v in (("per_domain", args.gutentag_per_domain), ("length", args.gutentag_length),
                             ("seed", args.gutentag_seed)) if v is not None}
     try:
-        settings = BuildSettings(args.window, args.stride, args.min_length, not args.anomalous_only,
-                                 args.seed, args.test_fraction)
+        settings = BuildSettings(profile=args.profile, window=args.window, stride=args.stride,
+                                 min_length=args.min_length, keep_normal=False if args.anomalous_only else None,
+                                 seed=args.seed, test_fraction=args.test_fraction)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     manifest = build_benchmark(parse_sources(args.sources, gt), Path(args.out), settings, workers=args.workers,
                                progress=not args.no_progress, overwrite=args.force)
     s = manifest.split
-    echo(f"VisAnomBench written to {args.out}: {len(manifest.items)} segments "
+    echo(f"VisAnomBench written to {args.out} (profile {settings.resolved.name}): {len(manifest.items)} segments "
          f"({s['train_series']} train / {s['test_series']} test series), {len(manifest.skipped)} skipped")
+    echo("")
+    echo(format_stats(bench_stats(args.out)))
     return 0
 
 
@@ -458,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
 
 
-__all__ = ["BuildSettings", "add_bench_cli", "build_benchmark", "cmd_bench_build", "cmd_bench_verify", "default_embedded_bench_dir",
+__all__ = ["BuildSettings", "add_bench_cli", "build_benchmark", "cmd_bench_build", "cmd_bench_stats", "cmd_bench_verify", "default_embedded_bench_dir",
            "ensure_embedded_bench", "main", "parse_sources"]
 
 

@@ -3,7 +3,7 @@
 A task turns its windows into :class:`Pending` entries (values loaded, or an error, or
 ``skipped`` because the run already has that sample) and pulls them through
 :func:`render_stream`, which renders only the loaded ones with
-:func:`harness.render.render_each` and keeps the input order. Entries are pulled only as
+:func:`harness.render_worker.render_each` and keeps the input order. Entries are pulled only as
 far as the renderer's in-flight window needs, so worker processes render ahead while the
 model works on earlier batches, and nothing is rendered for skipped samples. A window that
 fails to draw (or is lost with a broken worker pool) becomes an entry with ``error``, so the
@@ -12,7 +12,6 @@ task yields it as an input-error sample and the sweep goes on.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.render import RenderSettings, render_each
+from harness.cpus import available_cpus
+from harness.render import RenderSettings
+from harness.render_worker import render_each
 
 AUTO_POOL_MIN = 48
 """With ``workers=None``, render in worker processes only when at least this many plots are
@@ -46,11 +47,7 @@ def pick_workers(workers: int | None, due: int) -> int:
         return max(1, int(workers))
     if due < AUTO_POOL_MIN:
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(MAX_AUTO_WORKERS, cpus))
+    return max(1, min(MAX_AUTO_WORKERS, available_cpus()))
 
 
 def render_error(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """Scoring rules shared by the VLM views (VisAnomBench and the windowed TSB-AD-U view).
 
-* :func:`read_answer`: a prediction -> intervals in absolute indices. Text is parsed with
-  :func:`harness.parse.parse_answer` inside the shown window (a parse failure is an empty
+* :func:`read_answer`: a prediction -> intervals in absolute indices. Text is parsed in the
+  task's answer format (:mod:`harness.answers`; default the paper's tags) inside the shown window (a parse failure is an empty
   prediction with ``meta['parse_failed'] = True``; the parser's issues go to
   ``meta['parse_issues']``). A prediction with scores and no text (a classical detector)
   gets ONE interval via :func:`harness.thresholds.peak_interval`, as the paper's classical
@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from harness.aggregate import interval_summary
+from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.metrics import affiliation_prf, interval_counts, interval_iou, intervals_to_labels, point_prf
-from harness.parse import ParsedAnswer, parse_answer
-from harness.thresholds import peak_interval
+from harness.parse import ParsedAnswer
+from harness.thresholds import threshold_prediction
 from harness.types import Interval, Prediction, Sample
 from tasks.visanombench.reasoning import reasoning_signals
 
@@ -41,11 +42,13 @@ def window_of(sample: Sample) -> Interval:
 
 
 class AnswerParses:
-    """Each text answer parsed once: ``postprocess`` parses it (:meth:`parse`, then
-    :func:`read_answer`) and ``score_sample`` takes the same parse back (:meth:`take`) for
-    :func:`rationale_metrics`. A kept parse is used only for the same text and window."""
+    """Each text answer parsed once, in the task's answer format: ``postprocess`` parses it
+    (:meth:`parse`, then :func:`read_answer`) and ``score_sample`` takes the same parse back
+    (:meth:`take`) for :func:`rationale_metrics`. A kept parse is used only for the same text
+    and window."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: AnswerFormat | str = DEFAULT_ANSWER_FORMAT) -> None:
+        self.answer = answer_format(answer)
         self._kept: dict[str, tuple[str, Interval, ParsedAnswer]] = {}
 
     def parse(self, sample_id: str, prediction: Prediction, window: Interval) -> ParsedAnswer | None:
@@ -53,7 +56,7 @@ class AnswerParses:
         if prediction.text is None:
             self._kept.pop(sample_id, None)
             return None
-        parsed = parse_answer(prediction.text, window=window)
+        parsed = self.answer.read(prediction.text, window)
         self._kept[sample_id] = (prediction.text, window, parsed)
         return parsed
 
@@ -62,17 +65,19 @@ class AnswerParses:
         kept = self._kept.pop(sample_id, None)
         if kept is not None and kept[:2] == (prediction.text, window):
             return kept[2]
-        return None if prediction.text is None else parse_answer(prediction.text, window=window)
+        return None if prediction.text is None else self.answer.read(prediction.text, window)
 
 
-def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer | None = None) -> Prediction:
+def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer | None = None,
+                answer: AnswerFormat | str = DEFAULT_ANSWER_FORMAT) -> Prediction:
     """Set ``prediction.intervals`` from its text (preferred) or scores; errors on neither.
 
-    ``parsed`` is the text's parse in ``window`` when already done (else it is parsed here).
+    ``parsed`` is the text's parse in ``window`` when already done (else it is parsed here,
+    in the ``answer`` format).
     """
     if prediction.text is not None:
         if parsed is None:
-            parsed = parse_answer(prediction.text, window=window)
+            parsed = answer_format(answer).read(prediction.text, window)
         prediction.intervals = parsed.intervals
         prediction.meta.update(
             parse_failed=parsed.failed, parse_format=parsed.format, parse_issues=list(parsed.issues),
@@ -82,15 +87,8 @@ def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer |
     if prediction.scores is None:
         prediction.error = "model returned neither text nor scores"
         return prediction
-    scores = np.asarray(prediction.scores, dtype=np.float64).ravel()
-    length = window[1] - window[0] + 1
-    if scores.size != length:
-        prediction.error = f"scores have length {scores.size}, the window has {length}"
-    elif not np.isfinite(scores).all():
-        prediction.error = "scores contain NaN or inf"
-    else:
-        prediction.scores = scores
-        prediction.intervals = peak_interval(scores, index_offset=window[0])
+    threshold_prediction(prediction, window[1] - window[0] + 1, window[0], what="the window")
+    if prediction.error is None:
         prediction.meta["thresholded"] = "peak_interval"
     return prediction
 

@@ -29,15 +29,16 @@ from typing import Any
 import numpy as np
 
 from harness.aggregate import aggregate_means, interval_summary
+from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.errors import DataError, UsageError
 from harness.hashing import array_hash, stable_hash
 from harness.metrics import group_breakdown, prf
-from harness.registry import register_task
 from harness.render import RenderSettings
 from harness.types import Prediction, Sample, Target
 from tasks.visanombench import reasoning
 from tasks.visanombench.lazy_render import Pending, pick_workers, render_stream
-from tasks.visanombench.manifest import ManifestItem, load_manifest, read_segment
+from tasks.visanombench.manifest import ManifestItem, read_manifest, read_segment
+from tasks.visanombench.profiles import manifest_profile
 from tasks.visanombench.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
 from tasks.visanombench.scoring import (
     BINARY_KEYS,
@@ -86,7 +87,6 @@ class VisAnomBenchTask:
 
     name = "visanombench"
     version = "1"
-    needs = frozenset({"image", "text"})
     accepts = frozenset({"text", "scores"})
     accepts_skip = True
     """``samples(limit, skip=ids)`` yields cheap stubs for ``ids`` (not loaded, not rendered)."""
@@ -101,16 +101,19 @@ class VisAnomBenchTask:
         prompt: str = DEFAULT_PROMPT,
         workers: int | None = None,
         name: str | None = None,
+        *,
+        answer: str = DEFAULT_ANSWER_FORMAT,
     ):
         self._data_dir_arg = data_dir
         self.split = str(split)
         self.settings = render_settings(width, height, dpi)
         self.prompt: PromptTemplate = load_prompt(str(prompt))
+        self.answer: AnswerFormat = answer_format(str(answer))
         self.workers = None if workers is None else int(workers)
         if name:
             self.name = name
         self._labels: dict[str, np.ndarray] = {}
-        self._parses = AnswerParses()
+        self._parses = AnswerParses(self.answer)
 
     # -- data ---------------------------------------------------------------------------
     def _resolve_dir(self) -> Path:
@@ -132,9 +135,18 @@ class VisAnomBenchTask:
         return self._resolve_dir()
 
     @cached_property
+    def _manifest(self) -> Any:
+        return read_manifest(self.data_dir)
+
+    @property
+    def profile(self) -> str:
+        """The build profile of the benchmark (``fixed-1000 (legacy)`` for manifests written before profiles)."""
+        return manifest_profile(self._manifest.settings)
+
+    @cached_property
     def items(self) -> list[ManifestItem]:
-        """The manifest items of the split, in manifest order."""
-        items = [it for it in load_manifest(self.data_dir) if it.split == self.split]
+        """The manifest items of the split, in manifest order (any profile: items may differ in length)."""
+        items = [it for it in self._manifest.items if it.split == self.split]
         if not items:
             raise DataError(f"{self.data_dir}: no item in split {self.split!r}")
         return items
@@ -189,7 +201,7 @@ class VisAnomBenchTask:
             return Sample(id=sid, series=np.empty(0), meta=meta, error=entry.error or "not rendered",
                           input_hash=stable_hash(["error", sid]))
         start = item.start
-        prompt = self.prompt.render(start=start, end=item.end, length=entry.values.size)
+        prompt = self.prompt.render(start=start, end=item.end, length=entry.values.size, **self.answer.prompt_variables())
         return Sample(
             id=sid, series=entry.values, index_offset=start, image=png, prompt=prompt, meta=meta,
             input_hash=stable_hash([array_hash(entry.values), start, png, prompt]),
@@ -282,22 +294,24 @@ class VisAnomBenchTask:
         return stable_hash({
             "name": self.name, "version": self.version, "split": self.split, "manifest": stable_hash(manifest),
             "render": self.settings.fingerprint(), "prompt": [self.prompt.name, self.prompt.source_hash],
+            "answer": self.answer.fingerprint(),
             "protocol": PROTOCOL, "reasoning": [reasoning.MIN_IOU, "half-tick"],
         })
 
     def describe(self) -> dict[str, Any]:
         """Display metadata."""
         return {"title": "VisAnomBench", "view": "image+text", "split": self.split, "headline": HEADLINE,
-                "n_segments": len(self.items), "prompt": self.prompt.name,
+                "n_segments": len(self.items), "profile": self.profile, "prompt": self.prompt.name,
+                "answer_format": self.answer.name,
                 "render": {"width_in": self.settings.width_in, "height_in": self.settings.height_in,
                            "dpi": self.settings.dpi}}
 
 
-@register_task("visanombench", description="VisAnomBench (paper's interval P/R/F1/Overlap); data_dir=PATH or hf")
 def visanombench(data_dir: str | None = None, split: str = "test", width: float = 10.0, height: float = 4.0,
-                 dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None) -> VisAnomBenchTask:
+                 dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None,
+                 answer: str = DEFAULT_ANSWER_FORMAT) -> VisAnomBenchTask:
     """A built VisAnomBench folder (``data_dir``), one split, the paper's plot and question."""
-    return VisAnomBenchTask(data_dir, split, width, height, dpi, prompt, workers)
+    return VisAnomBenchTask(data_dir, split, width, height, dpi, prompt, workers, answer=answer)
 
 
 class EmbeddedVisAnomBenchTask(VisAnomBenchTask):
@@ -313,9 +327,9 @@ class EmbeddedVisAnomBenchTask(VisAnomBenchTask):
         return {**super().describe(), "title": "VisAnomBench format: embedded small benchmark"}
 
 
-@register_task("visanombench-demo", description="Small VisAnomBench-format benchmark built offline at first use")
 def visanombench_demo(data_dir: str | None = None, split: str = "test", width: float = 10.0, height: float = 4.0,
-                      dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None
-                      ) -> EmbeddedVisAnomBenchTask:
+                      dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None,
+                      answer: str = DEFAULT_ANSWER_FORMAT) -> EmbeddedVisAnomBenchTask:
     """The embedded benchmark (``data_dir`` = where to build or find it; default: user cache)."""
-    return EmbeddedVisAnomBenchTask(data_dir, split, width, height, dpi, prompt, workers, name="visanombench-demo")
+    return EmbeddedVisAnomBenchTask(data_dir, split, width, height, dpi, prompt, workers, name="visanombench-demo",
+                                    answer=answer)

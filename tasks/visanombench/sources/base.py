@@ -47,16 +47,34 @@ class SourceSeries:
             object.__setattr__(self, "group", self.name)
 
 
+SKIP_KINDS = {
+    "unreadable": "file or row the source cannot read",
+    "too-short": "series too short for the profile's rule",
+    "no-anomaly": "series without any labelled anomaly (the rule keeps windows around anomalies)",
+    "all-nan": "window with no finite value",
+    "duplicate": "series seen before under the same name",
+    "loader-error": "unexpected loader error",
+}
+"""The kinds of skip the stats count (``Skipped.kind``), with their meaning."""
+
+
 @dataclass(frozen=True)
 class Skipped:
-    """An input that was left out, and why (a bad file, a too-short series, an empty window)."""
+    """An input that was left out, and why (a bad file, a too-short series, an empty window).
+
+    ``kind`` is one of :data:`SKIP_KINDS` (``unreadable`` when a loader does not say) and
+    ``source`` the source label the input belongs to (empty when not known), so stats can
+    count skips per source and reason.
+    """
 
     path: str
     reason: str
+    kind: str = "unreadable"
+    source: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        """The manifest form ``{path, reason}``."""
-        return {"path": self.path, "reason": self.reason}
+        """The manifest form ``{path, reason, kind, source}``."""
+        return {"path": self.path, "reason": self.reason, "kind": self.kind, "source": self.source}
 
 
 @dataclass(frozen=True)

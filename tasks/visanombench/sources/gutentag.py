@@ -18,6 +18,7 @@ from harness.errors import DataError
 from harness.hashing import stable_hash
 from tasks.gutentag_gen import IncompatibleConfig, generate_series, is_compatible
 
+from ..segment import WholeSeries
 from .base import Loaded, Skipped, SourceSeries, Unit
 
 SOURCE = "GutenTAG"
@@ -30,6 +31,9 @@ DOMAINS: dict[str, str] = {
 ANOMALY_KINDS = ("amplitude", "extremum", "frequency", "mean", "pattern", "pattern-shift",
                  "platform", "trend", "variance")
 DEFAULTS: dict[str, Any] = {"per_domain": 81, "length": 5000, "seed": 0}
+PAPER_RULE = WholeSeries()
+"""The paper profile's rule: every generated series is one item (810 x 5,000 points: the
+paper's table lists GutenTAG with 810 series of mean length 5,000, our generator's defaults)."""
 
 
 def units(spec: Any) -> list[Unit]:
@@ -68,7 +72,8 @@ def load(unit: Unit) -> list[Loaded]:
         except (IncompatibleConfig, ValueError, AssertionError, IndexError) as exc:
             errors.append(str(exc))
     else:
-        return [Skipped(f"gutentag:{unit.key}", f"GutenTAG failed {ATTEMPTS} draws, last: {errors[-1]}")]
+        return [Skipped(f"gutentag:{unit.key}", f"GutenTAG failed {ATTEMPTS} draws, last: {errors[-1]}",
+                        "loader-error", SOURCE)]
     origin = (f"timeeval-gutentag {_version()}, base {p['domain']}, seed {series_seed}, draw {attempt}, "
               f"config {stable_hash(config, 16)}")
     name = f"{p['domain']}-{p['index']:04d}"

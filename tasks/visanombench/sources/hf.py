@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.errors import DataError
 
+from ..segment import WholeSeries
 from .base import Loaded, Skipped, SourceSeries, Unit
 
 SOURCE = "VisAnomBench-HF"
@@ -38,6 +39,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 """Assumed column names per field, first match wins."""
 SPLITS = {"train": "train", "training": "train", "test": "test", "testing": "test",
           "validation": "train", "valid": "train", "val": "train"}
+PAPER_LOADER_RULE = WholeSeries(min_length=1)
+"""The paper profile's rule for every row of the published dataset, whatever its ``source``
+column says: each row already is one of the paper's items."""
 
 
 def units(spec: Any) -> list[Unit]:

@@ -1,7 +1,7 @@
 """The real series our embedded TSB-AD-U set ships (no network): UCR 135, MITDB and Yahoo.
 
 They come from files inside installed packages (aeon, sktime), read by
-``tasks.tsb_ad_u.embedded``. Sources: ``UCR-TSAD`` (InternalBleeding16; note aeon's copy
+:mod:`tasks.packaged_series`. Sources: ``UCR-TSAD`` (InternalBleeding16; note aeon's copy
 labels the anomaly as 0-based ``[4187, 4198]``, one point shorter than our 1-based reading
 of the archive file name), ``MITDB`` and ``Yahoo``.
 """
@@ -9,6 +9,8 @@ of the archive file name), ``MITDB`` and ``Yahoo``.
 from __future__ import annotations
 
 from typing import Any
+
+from tasks.packaged_series import real_series
 
 from . import ucr_tsad
 from .base import Loaded, SourceSeries, Unit
@@ -24,10 +26,8 @@ def units(spec: Any) -> list[Unit]:
 
 def load(unit: Unit) -> list[Loaded]:
     """The three real series as :class:`SourceSeries` (DataError when a package is missing)."""
-    from tasks.tsb_ad_u import embedded  # lazy: importing tasks.tsb_ad_u loads tsb-ad
-
     out: list[Loaded] = []
-    for s in embedded._real_series():
+    for s in real_series():
         source = _SOURCES[s.dataset]
         if s.dataset == "UCR":
             name, domain = "135_InternalBleeding16", ucr_tsad.domain_of("InternalBleeding16")

@@ -1,0 +1,84 @@
+"""The built-in tasks and models: names, lazy ``"module:object"`` references and display metadata.
+
+This table is the built-in counterpart of the ``visanom.tasks`` / ``visanom.models`` entry
+points other packages declare: a name maps to where its factory lives, and nothing is imported
+until the name is used (``make_task`` / ``make_model``). Listing names and their descriptions
+therefore imports no task, detector, tsb-ad, torch or plotting code.
+
+The tsb-ad detectors are listed by their catalogue (:mod:`baselines.tsbad.catalog`, plain
+data): :data:`MODEL_TABLES` names functions that return more ``{name: (ref, display)}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Row = tuple[str, dict[str, Any]]
+
+TASKS: dict[str, Row] = {
+    "tsb-ad-u": (
+        "tasks.tsb_ad_u.task:tsb_ad_u",
+        {"description": "TSB-AD-U official evaluation list (350 series); needs the data folder"},
+    ),
+    "tsb-ad-u-demo": (
+        "tasks.tsb_ad_u.task:tsb_ad_u_demo",
+        {"description": "Embedded sample set in TSB-AD-U format (GutenTAG, UCR, MITDB, Yahoo)"},
+    ),
+    "tsb-ad-u-vlm": (
+        "tasks.tsb_ad_u.vlm_view:tsb_ad_u_vlm",
+        {"description": "TSB-AD-U, VLM view: windows drawn and asked; point/affiliation F1"},
+    ),
+    "tsb-ad-u-demo-vlm": (
+        "tasks.tsb_ad_u.vlm_view:tsb_ad_u_demo_vlm",
+        {"description": "Embedded TSB-AD-U-format set, VLM view (windows drawn and asked)"},
+    ),
+    "visanombench": (
+        "tasks.visanombench.task:visanombench",
+        {"description": "VisAnomBench (paper's interval P/R/F1/Overlap); data_dir=PATH or hf"},
+    ),
+    "visanombench-demo": (
+        "tasks.visanombench.task:visanombench_demo",
+        {"description": "Small VisAnomBench-format benchmark built offline at first use"},
+    ),
+}
+
+TEMPLATE_REASONER_NOTE = (
+    "heuristic baseline, NOT a VLM: a classical detector (default Sub-PCA) thresholded to intervals, "
+    "answered in the paper's format with a rationale filled in from the series' values"
+)
+
+MODELS: dict[str, Row] = {
+    "template-reasoner": (
+        "baselines.template_reasoner:template_reasoner",
+        {"group": "heuristic baseline", "provides": ["text"], "needs": ["detectors"], "note": TEMPLATE_REASONER_NOTE},
+    ),
+    "hf-vlm": (
+        "baselines.hf_models:hf_vlm",
+        {"group": "VLM", "engine": "transformers", "open": True},
+    ),
+    "vllm-vlm": (
+        "baselines.vllm_models:make_vllm_vlm",
+        {"group": "VLM", "engine": "vllm", "provides": ["text"], "open": True,
+         "requires": "NVIDIA GPU + pip install visanom[vllm]",
+         "note": "any vLLM-supported VLM (optionally with a LoRA adapter); pass model_id=..."},
+    ),
+    "vllm-serve": (
+        "baselines.vllm_models:make_vllm_serve",
+        {"group": "VLM", "engine": "vllm-serve", "provides": ["text"], "open": True,
+         "requires": "NVIDIA GPU + the vllm environment (make setup-gpu), or base_url=... of a running server",
+         "note": "a VLM (optionally with a LoRA adapter) behind `vllm serve`, started from the GPU "
+                 "environment and stopped at the end; base_url=... uses a running server instead"},
+    ),
+    "openai-compat": (
+        "baselines.api_models:make_openai_compat",
+        {"group": "large VLM", "engine": "openai-compat", "provides": ["text"], "open": False},
+    ),
+    "anthropic": (
+        "baselines.api_models:make_anthropic",
+        {"group": "large VLM", "engine": "anthropic", "provides": ["text"], "open": False,
+         "requires": "ANTHROPIC_API_KEY"},
+    ),
+}
+
+MODEL_TABLES: tuple[str, ...] = ("baselines.tsbad.catalog:registry_rows",)
+"""``"module:function"`` references; each function returns more built-in model rows (cheaply)."""

@@ -1,0 +1,154 @@
+"""Orchestration: run specs (build each task and model once, run, close), and the demo plan.
+
+The command line parses arguments into :class:`~harness.spec.RunSpec` objects and calls
+:func:`run_specs`; a sweep or an executor calls it (or :func:`run_spec`) the same way.
+Everything that can be refused is refused before any work: unknown names, bad arguments,
+a task that cannot score what a model produces, draws a model cannot re-seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import registry
+from harness.cache import PredictionCache
+from harness.draws import draw_seeds, model_for_draw
+from harness.errors import UsageError
+from harness.hashing import stable_hash
+from harness.runner import Runner, RunResult
+from harness.spec import RunSpec
+
+DEMO_MODELS = ("Sub-PCA", "IForest", "POLY", "Series2Graph", "MatrixProfile", "Sub-KNN", "KMeansAD", "LOF")
+# The embedded default sweep: (task, models). The paper's classical rows (Sub-PCA, Matrix
+# Profile, IForest) and the weight-free template reasoner also run on the VisAnomBench view.
+DEMO_PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("tsb-ad-u-demo", DEMO_MODELS),
+    ("visanombench-demo", ("template-reasoner", "Sub-PCA", "IForest", "MatrixProfile")),
+    ("tsb-ad-u-demo-vlm", ("template-reasoner",)),
+)
+
+Echo = Callable[[str], None] | None
+
+
+def demo_specs(models: Sequence[str] | None = None, limit: int | None = None) -> list[RunSpec]:
+    """The specs of the embedded demo sweep (``models``: run only these on every demo task)."""
+    plan = [(task, tuple(models)) for task, _ in DEMO_PLAN] if models else DEMO_PLAN
+    return [RunSpec(task=task, model=model, limit=limit) for task, names in plan for model in names]
+
+
+def matrix_specs(
+    models: Sequence[str], tasks: Sequence[str], *, model_args: Mapping[str, Any] | None = None,
+    task_args: Mapping[str, Any] | None = None, **settings: Any,
+) -> list[RunSpec]:
+    """One spec per (model, task), model-major, with the same arguments and ``settings``
+    (``limit``, ``generation``, ``seed``, ``draws``, ``reducer``, ``reduce_by``)."""
+    if not models:
+        raise UsageError("no model named (--model takes one or more comma-separated names)")
+    if not tasks:
+        raise UsageError("no task named (--task takes one or more comma-separated names)")
+    return [RunSpec(task=t, model=m, task_args=dict(task_args or {}), model_args=dict(model_args or {}), **settings)
+            for m in models for t in tasks]
+
+
+def check_compatible(task: Any, model: Any) -> None:
+    """Refuse a pair where the task cannot score what the model produces (before any work)."""
+    accepts = getattr(task, "accepts", None)
+    provides = getattr(model, "provides", None)
+    if accepts is not None and provides is not None and not set(accepts) & set(provides):
+        raise UsageError(
+            f"task {task.name!r} accepts {'/'.join(sorted(accepts))} output, but model {model.name!r} produces "
+            f"{'/'.join(sorted(provides))}; pick a task that accepts it (visanom ls tasks)"
+        )
+
+
+def apply_generation(model: Any, generation: Mapping[str, Any]) -> Any:
+    """The model with the spec's decoding overrides (its ``with_generation`` hook); a model
+    without the hook takes none (a usage error naming the settings)."""
+    if not generation:
+        return model
+    hook = getattr(model, "with_generation", None)
+    if not callable(hook):
+        raise UsageError(f"model {getattr(model, 'name', model)!r} takes no generation settings "
+                         f"(got {', '.join(sorted(generation))}); these are for text models")
+    return hook(dict(generation))
+
+
+def summary_line(result: RunResult) -> str:
+    """One line per finished run: label, headline value, counts and folder."""
+    run = result.run
+    c = run["counts"]
+    head = run.get("headline")
+    value = (run.get("metrics", {}).get(head) or {}).get("value")
+    shown = "undefined" if value is None else f"{value:.4f}"
+    reduced = run.get("reduced")
+    extra = f" (over {reduced['n']} draws, {reduced['reducer']})" if reduced else ""
+    return (f"{run['task']['name']} / {run['label']}: {head}={shown}{extra}  n={c['n']} failed={c['n_failed']} "
+            f"cached={c['n_cached']}  -> {result.path}")
+
+
+def _key(name: str, args: Mapping[str, Any]) -> str:
+    return stable_hash([name, dict(args)], 16)
+
+
+def run_specs(
+    specs: Sequence[RunSpec],
+    *,
+    output: str | Path,
+    cache: PredictionCache | None,
+    batch_size: int | None = None,
+    rerun: bool = False,
+    progress: bool = True,
+    echo: Echo = print,
+) -> list[RunResult]:
+    """Run every spec. All are checked first (names, arguments, model/task pairs, draws);
+    each task and each model (name + arguments) is built once; a model runs all its specs,
+    then is closed (frees GPU memory). ``echo`` gets one line per finished run."""
+    if batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    for spec in specs:
+        spec.validate()
+        registry.task_entry(spec.task)
+        registry.model_entry(spec.model)
+    tasks: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    for spec in specs:
+        tk, mk = _key(spec.task, spec.task_args), _key(spec.model, spec.model_args)
+        if tk not in tasks:
+            tasks[tk] = registry.make_task(spec.task, **spec.task_args)
+        if mk not in models:
+            models[mk] = registry.make_model(spec.model, **spec.model_args)
+    planned = []
+    for spec in specs:  # every pair, generation override and draw is checked before any folder is made
+        task, model = tasks[_key(spec.task, spec.task_args)], models[_key(spec.model, spec.model_args)]
+        check_compatible(task, model)
+        model = apply_generation(model, spec.generation)
+        for seed in draw_seeds(spec):
+            model_for_draw(model, seed)
+        planned.append((spec, task, model))
+    runners: dict[str, list[Runner]] = {mk: [] for mk in models}
+    for spec, task, model in planned:
+        runners[_key(spec.model, spec.model_args)].append(
+            Runner(task, model, Path(output), spec=spec, batch_size=batch_size, cache=cache, rerun=rerun,
+                   progress=progress))
+    results = []
+    for mk, model in models.items():
+        try:
+            for runner in runners[mk]:
+                res = runner.run()
+                if echo is not None:
+                    echo(summary_line(res))
+                results.append(res)
+        finally:
+            close = getattr(model, "close", None)
+            if callable(close):
+                close()
+    return results
+
+
+def run_spec(spec: RunSpec, **options: Any) -> RunResult:
+    """Run one spec; ``options`` are those of :func:`run_specs` (``output``, ``cache``,
+    ``batch_size``, ``rerun``, ``progress``, ``echo``)."""
+    (result,) = run_specs([spec], **options)
+    return result

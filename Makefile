@@ -4,7 +4,8 @@
 #   .venv      make setup       tsb-ad detectors + transformers + APIs + dev tools (numpy 1.26)
 #   .venv-gpu  make setup-gpu   vLLM (current release) + transformers + APIs (numpy 2, CUDA torch)
 #   .venv-np2  make setup-np2   the core without tsb-ad on numpy 2 (CI runs the core suite there)
-# INSTALLER=auto uses uv when it is on PATH (falls back to pip if uv fails), INSTALLER=pip forces pip.
+# INSTALLER=auto (default) installs with uv (from PATH, or bootstrapped into the venv), falling back
+# to pip if uv fails; INSTALLER=pip forces pip.
 PYTHON ?= python3
 INSTALLER ?= auto
 VENV ?= .venv
@@ -22,13 +23,19 @@ NP2_STAMP := $(NP2_VENV)/.installed-$(HASH)
 .PHONY: setup setup-gpu setup-np2 demo test test-core-np2 check-gpu-resolve lint browser clean
 
 # $(call install,VENV,EXTRAS): create VENV if needed and install this checkout with EXTRAS.
+# uv (from PATH, else bootstrapped into VENV by pip) resolves and installs; if that fails
+# (offline, a mirror only pip knows), pip does the whole install.
 define install
 	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
-	@if [ "$(INSTALLER)" != pip ] && command -v uv >/dev/null 2>&1 \
-	    && uv pip install --quiet --python $(1)/bin/python -e '.[$(2)]'; then \
-	  echo "installed .[$(2)] into $(1) with uv"; \
+	@UV="$$(command -v uv || true)"; \
+	if [ "$(INSTALLER)" != pip ] && [ -z "$$UV" ]; then \
+	  $(1)/bin/python -m pip install --quiet uv >/dev/null 2>&1 && UV="$(1)/bin/uv"; \
+	fi; \
+	if [ "$(INSTALLER)" != pip ] && [ -n "$$UV" ] \
+	    && "$$UV" pip install --quiet --python $(1)/bin/python -e '.[$(2)]'; then \
+	  echo "installed .[$(2)] into $(1) with uv ($$UV)"; \
 	else \
-	  [ "$(INSTALLER)" = pip ] || ! command -v uv >/dev/null 2>&1 || echo "uv failed; falling back to pip"; \
+	  [ "$(INSTALLER)" = pip ] || echo "uv unavailable or failed; installing with pip"; \
 	  $(1)/bin/python -m pip install --quiet --upgrade pip && \
 	  $(1)/bin/python -m pip install --quiet -e '.[$(2)]' && \
 	  echo "installed .[$(2)] into $(1) with pip"; \

@@ -78,7 +78,7 @@ test: setup browser
 # The core suite on numpy 2 without tsb-ad: tsb-ad tests skip with their reason (-rs lists them).
 test-core-np2: setup-np2
 	$(NP2_VENV)/bin/python -c "import numpy, importlib.util as u; assert numpy.__version__[0] == '2', numpy.__version__; assert u.find_spec('TSB_AD') is None, 'tsb-ad must not be in $(NP2_VENV)'"
-	$(NP2_VENV)/bin/pytest -q -rs -m "not slow" -p no:cacheprovider
+	$(NP2_VENV)/bin/pytest -q -rs -p no:cacheprovider
 
 # Fails loudly if a pin lets '.[vllm,hf,api]' resolve to an old vLLM, numpy 1 or another torch.
 check-gpu-resolve:

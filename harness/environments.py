@@ -356,7 +356,7 @@ def add_env_cli(sub: Any) -> None:
 
 def cmd_env(args: Any) -> int:
     """``visanom env``: each environment's interpreter, capabilities and runnable models."""
-    from harness.registry import model_names
+    from harness.registry import describe_model, model_names
 
     envs = load_environments()
     rows = describe_environments(envs, model_names())
@@ -381,9 +381,10 @@ def cmd_env(args: Any) -> int:
         print(f"{mark} {row['name']:<10} {row['python']}{state}")
         print(f"    provides: {', '.join(row['provides']) or 'core only'}"
               + (f"  ({row['description']})" if row["description"] else ""))
-        detectors = [n for n in row["can_run"] if "detectors" in requirements_for_model(n)]
+        detectors = [n for n in row["can_run"] if describe_model(n).get("source") == "tsb-ad"]
         others = [n for n in row["can_run"] if n not in detectors]
-        print(f"    can run: {len(detectors)} tsb-ad detectors; " + ", ".join(others))
+        runs = ([f"{len(detectors)} tsb-ad detectors"] if detectors else []) + others
+        print(f"    can run: {', '.join(runs) or 'nothing registered'}")
         if "check" in row:
             chk = row["check"]
             if chk["ok"]:

@@ -235,6 +235,18 @@ def environment_for_model(model_name: str, model_args: Mapping[str, Any] | None 
     return environment_for_needs(needs, envs, prefer_current=prefer_current, what=f"model {model_name!r}")
 
 
+def server_environment(model_name: str, model_args: Mapping[str, Any] | None = None,
+                       envs: Mapping[str, Environment] | None = None) -> Environment | None:
+    """The environment whose ``vllm`` a ``vllm-serve`` model starts (``None``: it starts no server).
+
+    Check it with ``check_environment(env, {"vllm"})`` before work, like the job's own environment."""
+    from harness.registry import describe_model
+
+    if describe_model(model_name).get("engine") != "vllm-serve" or (model_args or {}).get("base_url"):
+        return None
+    return environment_for_needs({"vllm"}, envs, what=f"the `vllm serve` of model {model_name!r}")
+
+
 def worker_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Process environment for a worker in another interpreter: this checkout first on ``PYTHONPATH``."""
     env = dict(os.environ if base is None else base)

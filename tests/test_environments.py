@@ -20,6 +20,7 @@ from harness.environments import (
     environment_for_model,
     load_environments,
     requirements_for_model,
+    server_environment,
 )
 from harness.errors import UsageError
 
@@ -110,6 +111,16 @@ def test_environment_for_model_picks_the_one_that_provides_it(tmp_path: Path) ->
     only_main = {"main": envs["main"]}
     with pytest.raises(UsageError, match=r"no configured environment can run model 'vllm-vlm' \(needs hf, vllm\)"):
         environment_for_model("vllm-vlm", envs=only_main)
+
+
+def test_vllm_serve_starts_its_server_from_the_vllm_environment(tmp_path: Path) -> None:
+    envs = load_environments(_toml(tmp_path / "e.toml", (
+        '[environments.main]\npython = "a/bin/python"\nprovides = ["detectors", "api"]\n'
+        '[environments.gpu]\npython = "b/bin/python"\nprovides = ["vllm", "hf", "api"]\n')))
+    assert environment_for_model("vllm-serve", envs=envs, prefer_current=False).name == "main"  # the client
+    assert server_environment("vllm-serve", {"model_id": "m"}, envs=envs).name == "gpu"  # the server
+    assert server_environment("vllm-serve", {"base_url": "http://h:8000/v1"}, envs=envs) is None
+    assert server_environment("hf-vlm", envs=envs) is None
 
 
 def test_the_current_environment_is_preferred_when_it_can(tmp_path: Path) -> None:

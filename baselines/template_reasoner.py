@@ -28,6 +28,7 @@ Deterministic: the detector is seeded per series. It gives every text-model metr
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,14 +127,18 @@ class TemplateReasoner:
         *, answer: str = DEFAULT_ANSWER_FORMAT, **detector_args: Any,
     ) -> None:
         if intervals not in MODES:
-            raise UsageError(f"intervals must be one of {', '.join(MODES)}, got {intervals!r}")
+            raise UsageError(f"template-reasoner: intervals must be one of {', '.join(MODES)}, got {intervals!r}")
+        if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
+            raise UsageError(f"template-reasoner: k must be a finite number >= 0 (standard deviations), got {k!r}")
+        if isinstance(max_intervals, bool) or not isinstance(max_intervals, int) or max_intervals < 1:
+            raise UsageError(f"template-reasoner: max_intervals must be a whole number >= 1, got {max_intervals!r}")
         self.name = "template-reasoner"
         self.answer = answer_format(str(answer))
         self.detector_name = str(detector)
         self.detector = make_model(self.detector_name, **detector_args)
         if "scores" not in getattr(self.detector, "provides", ()):
             raise UsageError(f"detector {detector!r} does not produce anomaly scores")
-        self.k, self.mode, self.max_intervals = float(k), intervals, int(max_intervals)
+        self.k, self.mode, self.max_intervals = float(k), intervals, max_intervals
 
     def fingerprint(self) -> str:
         """Template version and text, the detector's fingerprint, the thresholding settings."""

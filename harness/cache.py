@@ -4,24 +4,38 @@ The key is ``sha256(model fingerprint, task input fingerprint, sample input hash
 config[, draw index and seed])`` (the draw part only for seeded draws, see ``harness.draws``). Only successful predictions are stored: errors are never cached, and a model
 whose outputs are not reproducible (sampling without a seed) sets ``cacheable = False`` so
 the runner stores nothing for it.
+
+Opening is safe for processes that create the same new file at the same moment: the first
+set-up (WAL mode, table) runs under an exclusive lock on the cache's folder, so one process
+creates while the others wait, and a set-up statement that still meets "database is locked"
+is retried until ``timeout_s``. A path that cannot be a cache (a directory, a file that is not
+a visanom cache, a folder that cannot be written) raises :class:`CacheError` (exit 3) naming
+the path and the cause; nothing is written to such a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from harness.errors import CacheError
 from harness.hashing import stable_hash
 from harness.records import json_safe
 from harness.types import Prediction
 
+T = TypeVar("T")
+_COLUMNS = ("key", "text", "scores", "intervals", "usage", "meta", "latency_s", "created")
+_HINT = "choose another --cache FILE or pass --no-cache"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     key TEXT PRIMARY KEY,
@@ -64,13 +78,33 @@ class PredictionCache:
 
     def __init__(self, path: str | Path, timeout_s: float = 60.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.timeout_s = timeout_s
         self._local = threading.local()
-        conn = self._conn()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(_SCHEMA)
+        if self.path.is_dir():
+            raise CacheError(f"prediction cache {self.path} is a directory, not a file; {_HINT}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create the cache folder {self.path.parent} "
+                             f"({exc.strerror or exc}) for {self.path}; {_HINT}") from exc
+        try:
+            with _folder_lock(self.path.parent):
+                self._set_up()
+        except sqlite3.Error as exc:
+            self.close()
+            raise _open_error(self.path, exc) from exc
+
+    def _set_up(self) -> None:
+        """WAL mode and the table, retried while another process holds the database."""
+        conn = _retry_locked(self._conn, self.timeout_s)
+        _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone(), self.timeout_s)
+        _retry_locked(lambda: conn.execute(_SCHEMA), self.timeout_s)
         conn.commit()
+        columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(predictions)"))
+        if columns != _COLUMNS:
+            self.close()
+            raise CacheError(f"{self.path} is not a visanom prediction cache (its 'predictions' table has "
+                             f"columns {', '.join(columns)}); {_HINT}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -130,3 +164,48 @@ class PredictionCache:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _retry_locked(step: Callable[[], T], timeout_s: float) -> T:
+    """Run ``step``; while SQLite says "database is locked", wait a little and run it again
+    (until ``timeout_s``). SQLite answers some set-up statements without its busy handler."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``folder`` (``flock`` on its descriptor; no file is
+    written), held while a cache there is set up. A no-op where ``flock`` is not available."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: the retries alone
+        yield
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # cannot open the folder itself: SQLite will name the problem
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _open_error(path: Path, exc: sqlite3.Error) -> CacheError:
+    """The user's message for an SQLite error met while opening the cache at ``path``."""
+    why = str(exc)
+    if "not a database" in why:
+        return CacheError(f"{path} is not a visanom prediction cache ({why}); {_HINT}")
+    if "unable to open" in why or "readonly" in why or "read-only" in why:
+        return CacheError(f"cannot open or create the prediction cache {path} ({why}; is its folder "
+                          f"writable?); {_HINT}")
+    return CacheError(f"cannot use the prediction cache {path} ({why}); {_HINT}")

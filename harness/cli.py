@@ -41,6 +41,27 @@ def split_names(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def positive_int(value: str) -> int:
+    """argparse type of a count flag (``--limit``, ``--batch-size``): a whole number of at least 1.
+
+    A bad value is a usage error (exit 2) that argparse reports with the flag's name."""
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def name_list(value: str) -> str:
+    """argparse type of a comma-separated name flag (``--model``, ``--task``, ``--models``):
+    the value unchanged when it holds at least one name, else a usage error naming the flag."""
+    if not split_names(value):
+        raise argparse.ArgumentTypeError(f"no name given ({value!r}); expected one or more names, comma-separated")
+    return value
+
+
 def _open_cache(args: argparse.Namespace) -> PredictionCache | None:
     if args.no_cache:
         return None
@@ -127,7 +148,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def _add_run_options(p: argparse.ArgumentParser, output_default: str = "results") -> None:
     p.add_argument("--output", default=output_default, help="results folder (default: %(default)s)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N samples of each task")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N samples of each task")
     p.add_argument("--cache", default=None, help=f"prediction cache file (default: {DEFAULT_CACHE})")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     p.add_argument("--rerun", action="store_true", help="start the run folder afresh instead of resuming")
@@ -147,15 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_ls)
 
     run = sub.add_parser("run", help="run models on tasks (resumes an interrupted run)")
-    run.add_argument("--model", required=True, help="model name(s), comma-separated")
-    run.add_argument("--task", required=True, help="task name(s), comma-separated")
+    run.add_argument("--model", required=True, type=name_list, help="model name(s), comma-separated")
+    run.add_argument("--task", required=True, type=name_list, help="task name(s), comma-separated")
     run.add_argument("--model-args", nargs="*", default=[], metavar="K=V", help="arguments for the model(s)")
     run.add_argument("--task-args", nargs="*", default=[], metavar="K=V", help="arguments for the task(s)")
-    run.add_argument("--batch-size", type=int, default=None, help="samples per predict call")
+    run.add_argument("--batch-size", type=positive_int, default=None, help="samples per predict call")
     run.add_argument("--gen", nargs="*", default=[], metavar="K=V",
                      help="decoding overrides for text models (temperature=0.7 top_p=0.9 max_new_tokens=256)")
     run.add_argument("--seed", type=int, default=None, help="seed of draw 0 (draw i uses seed+i)")
-    run.add_argument("--draws", type=int, default=1, help="answers asked per sample (default: %(default)s)")
+    run.add_argument("--draws", type=positive_int, default=1, help="answers asked per sample (default: %(default)s)")
     run.add_argument("--reducer", default="first", choices=REDUCERS,
                      help="how draws become one answer (default: %(default)s; see docs/records.md)")
     run.add_argument("--reduce-by", default=None, metavar="METRIC", help="the metric --reducer best picks by")
@@ -170,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=cmd_leaderboard)
 
     demo = sub.add_parser("demo", help="the embedded default sweep over built-in data, then site/index.html")
-    demo.add_argument("--models", default=None, help="run only these models on every demo task")
+    demo.add_argument("--models", type=name_list, default=None, help="run only these models on every demo task")
     demo.add_argument("--site", default="site", help="site folder (default: %(default)s)")
     _add_run_options(demo)
     demo.set_defaults(func=cmd_demo)

@@ -38,6 +38,12 @@ class OutputError(VisanomError):
     exit_code = EXIT_IO
 
 
+class CacheError(VisanomError):
+    """The prediction cache cannot be opened or created (a directory, not a cache, no write access)."""
+
+    exit_code = EXIT_IO
+
+
 class DataError(VisanomError):
     """An input file that cannot be used; the message names the file and the cause."""
 

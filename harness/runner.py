@@ -25,6 +25,7 @@ from harness.cache import PredictionCache, cache_key
 from harness.draws import Rescore, aggregate_draws, draw_seeds, model_for_draw, reduce_sample
 from harness.errors import OutputError, UsageError
 from harness.hashing import array_hash, stable_hash
+from harness.metrics.degenerate import degenerate_scores
 from harness.provenance import environment, utc_now
 from harness.records import RUN_SCHEMA, STATUS_COMPLETE, InputStore, RunDir, dumps, inside, json_safe
 from harness.spec import RunSpec, public_args, slug
@@ -83,6 +84,26 @@ def describe_error(exc: BaseException) -> str:
     where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {msg}{where}"[:1000]
+
+
+def degenerate_flag(pred: Prediction) -> str | bool | None:
+    """The ``degenerate_scores`` field of a sample record: None when the sample has no scores
+    (a text model, a failure), else the reason the scores rank nothing (the model's own verdict
+    on its raw scores first, see harness.metrics.degenerate), else False."""
+    if pred.error is not None or pred.scores is None:
+        return None
+    own = pred.meta.get("degenerate_scores")
+    return own if isinstance(own, str) and own else degenerate_scores(pred.scores) or False
+
+
+def sample_degenerate(draws: Sequence[dict[str, Any]]) -> str | bool | None:
+    """A sample's ``degenerate_scores`` from its draws' flags: the first degenerate draw's
+    reason (``"draw 2: ..."`` when there are several), else False when a draw has scores, else None."""
+    flags = [d.get("degenerate_scores") for d in draws]
+    for d, flag in zip(draws, flags, strict=True):
+        if flag:
+            return flag if len(draws) == 1 else f"draw {d['draw']}: {flag}"
+    return False if any(f is False for f in flags) else None
 
 
 def _batches(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:
@@ -232,6 +253,7 @@ class Runner:
             "usage": json_safe(pred.usage),
             "cached": pred.cached,
             "pred_meta": json_safe({k: v for k, v in pred.meta.items() if k != "parse_failed"}),
+            "degenerate_scores": degenerate_flag(pred),
         }
 
     def _rescore(self, sample: Sample, preds: Sequence[Prediction]) -> Rescore:
@@ -306,6 +328,7 @@ class Runner:
             "cached": all(d["cached"] for d in draws),
             "pred_meta": view["pred_meta"],
             "parse_issues": view["parse_issues"],
+            "degenerate_scores": sample_degenerate(draws),
             "target": self._target(sample),
             "input": self._input(sample),
             "draws": draws,
@@ -377,6 +400,7 @@ class Runner:
 
     def _summarise(self, records: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:
         failed = [r for r in records if r["error"] is not None]
+        degenerate = [r["sample_id"] for r in records if r["error"] is None and r.get("degenerate_scores")]
         usage: dict[str, float] = {}
         for r in records:
             for k, v in (r.get("usage") or {}).items():
@@ -414,8 +438,10 @@ class Runner:
                 "n_cached": sum(bool(r.get("cached")) for r in records),
                 "n_parse_failed": sum(bool(r.get("parse_failed")) for r in records),
                 "n_undefined": n_undefined,
+                "n_degenerate": len(degenerate),
             },
             "failures": [{"sample_id": r["sample_id"], "error": r["error"]} for r in failed[:MAX_FAILURES_LISTED]],
+            "degenerate": degenerate[:MAX_FAILURES_LISTED],
             "usage": usage,
             "timing": {
                 "started": started, "finished": utc_now(), "wall_s": round(wall_s, 3),

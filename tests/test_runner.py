@@ -41,7 +41,7 @@ def test_run_writes_records_and_metrics(tmp_path: Path, cache_path: Path) -> Non
     lines = _lines(res.path / "samples.jsonl")
     assert [r["sample_id"] for r in lines] == [f"s{i:03d}" for i in range(12)]
     assert run["counts"] == {"n": 12, "n_ok": 12, "n_failed": 0, "n_cached": 0, "n_parse_failed": 0,
-                             "n_undefined": 0}
+                             "n_undefined": 0, "n_degenerate": 0}
     hits = [r["metrics"]["hit"] for r in lines]
     assert run["metrics"]["hit"]["value"] == pytest.approx(np.mean(hits))
     assert run["metrics"]["hit"]["n"] == 12

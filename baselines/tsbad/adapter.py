@@ -30,9 +30,11 @@ import numpy as np
 
 from baselines.tsbad.args import coerce_value
 from baselines.tsbad.catalog import SEMI_SUPERVISED, DetectorSpec, lookup
+from baselines.tsbad.hparams import check_hyperparameters, is_int, is_number
 from harness.errors import UnknownNameError, UsageError
 from harness.hashing import stable_hash
 from harness.inference.availability import detector_availability
+from harness.metrics.degenerate import degenerate_scores
 from harness.thresholds import check_scores
 from harness.types import Prediction, Sample
 
@@ -149,23 +151,19 @@ class TsbAdDetector:
             enable_numba_cache(Path(str(numba_cache)).expanduser())
         self.spec: DetectorSpec = spec
         self.name: str = spec.name
-        accepted = accepted_hyperparameters(spec.tsb_name)
         overrides = {k: coerce_value(v) for k, v in hp.items()}
-        unknown = sorted(set(overrides) - set(accepted))
-        if unknown:
-            raise UsageError(
-                f"{spec.name}: unknown hyperparameter(s) {', '.join(unknown)}; "
-                f"accepted: {', '.join(sorted(accepted)) or '(none)'}"
-            )
-        self.hp: dict[str, Any] = {**tuned_hyperparameters(spec.tsb_name), **overrides}
-        self.seed = int(coerce_value(seed))
-        self.minmax = bool(coerce_value(minmax))
-        frac = coerce_value(train_fraction)
-        self.train_fraction: float | None = None if frac is None else float(frac)
-        if self.train_fraction is not None and not 0.0 < self.train_fraction < 1.0:
-            raise UsageError(f"train_fraction must be in (0, 1) or None, got {frac!r}")
+        tuned = tuned_hyperparameters(spec.tsb_name)
+        check_hyperparameters(spec.name, overrides, accepted_hyperparameters(spec.tsb_name), tuned)
+        self.hp: dict[str, Any] = {**tuned, **overrides}
+        self.seed: int = _setting(spec.name, "seed", seed, lambda v: is_int(v) and 0 <= v < 2**32,
+                                  "a whole number in 0..2**32-1")
+        self.minmax: bool = _setting(spec.name, "minmax", minmax, lambda v: isinstance(v, bool), "true or false")
+        self.train_fraction: float | None = _setting(
+            spec.name, "train_fraction", train_fraction, lambda v: v is None or (is_number(v) and 0.0 < v < 1.0),
+            "None or a number in (0, 1)")
         window = next((self.hp.get(k) for k in _WINDOW_PARAMS if isinstance(self.hp.get(k), int)), 0)
-        mt = coerce_value(min_train)
+        mt = _setting(spec.name, "min_train", min_train, lambda v: v is None or (is_int(v) and v >= 1),
+                      "None or a whole number >= 1")
         self.min_train: int = int(mt) if mt is not None else max(10, 2 * int(window or 0))
         with contextlib.suppress(ImportError):  # import torch now, not inside latency_s
             import torch  # noqa: F401
@@ -266,6 +264,7 @@ class TsbAdDetector:
             assert scores is not None
             constant = bool(np.ptp(scores) == 0.0)
             meta["constant_scores"] = constant
+            meta["degenerate_scores"] = degenerate_scores(scores)  # judged on the raw scores
             if self.minmax:
                 scores = np.zeros(n) if constant else (scores - scores.min()) / np.ptp(scores)
             return Prediction(sample.id, scores=scores, latency_s=latency, meta=meta)
@@ -286,6 +285,14 @@ class TsbAdDetector:
             printed = _tail(out.getvalue(), 200)
             message = f"{type(exc).__name__}: {_tail(str(exc))}"
             raise DetectorFailure(message + (f" [printed: {printed}]" if printed else "")) from exc
+
+
+def _setting(detector: str, name: str, value: Any, check: Callable[[Any], bool], takes: str) -> Any:
+    """An adapter setting coerced from its command-line text; :class:`UsageError` when ``check`` refuses it."""
+    coerced = coerce_value(value)
+    if not check(coerced):
+        raise UsageError(f"{detector}: {name} must be {takes}, got {value!r}")
+    return float(coerced) if name == "train_fraction" and coerced is not None else coerced
 
 
 def _copy_hp(hp: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from .aggregate import (
 )
 from .auc import auc_pr, auc_roc, best_point_f1
 from .binary import event_f1, pa_f1, point_prf, range_f1, range_pr
+from .degenerate import degenerate_scores
 from .intervals import (
     interval_counts,
     interval_iou,
@@ -35,6 +36,7 @@ __all__ = [
     "best_point_f1",
     "binary_metrics",
     "bootstrap_ci",
+    "degenerate_scores",
     "event_f1",
     "group_breakdown",
     "interval_counts",

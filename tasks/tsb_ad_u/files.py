@@ -144,7 +144,11 @@ def _column(path: Path, table: pd.DataFrame, name: str) -> np.ndarray:
     bad = np.isnan(values) & ~literal_nan
     if bad.any():
         row = int(np.argmax(bad))
-        raise _fail(path, f"non-numeric {name} value {cells.iloc[row]!r} at data row {row + 1}")
+        cell = cells.iloc[row]
+        if _beyond_float64(cell):
+            raise _fail(path, f"{name} value {cell!r} at data row {row + 1} is out of range "
+                              f"(its magnitude is above {np.finfo(np.float64).max:.4g}, the largest float64)")
+        raise _fail(path, f"non-numeric {name} value {cell!r} at data row {row + 1}")
     nonfinite = ~np.isfinite(values)
     if nonfinite.any():
         row = int(np.argmax(nonfinite))
@@ -153,6 +157,16 @@ def _column(path: Path, table: pd.DataFrame, name: str) -> np.ndarray:
             path, f"{n} NaN/inf {name} value(s), first {cells.iloc[row]!r} at data row {row + 1}"
         )
     return values
+
+
+def _beyond_float64(text: str) -> bool:
+    """True for a number written in full whose magnitude overflows float64 (``1e309``);
+    text that says inf or infinity is not one (it is refused as NaN/inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return np.isinf(value) and "inf" not in text.lower()
 
 
 def label_problem(labels: np.ndarray) -> str | None:
@@ -291,8 +305,20 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
+def _not_a_file(path: Path) -> str:
+    """Why an existing ``path`` is not a readable file."""
+    if path.is_symlink() and not path.exists():
+        return "is a symbolic link that cannot be followed (a link loop or a missing target)"
+    if path.is_dir():
+        return "is a directory, not a CSV file"
+    return "is not a regular file"
+
+
 def find_file(data_dir: str | os.PathLike[str], file_name: str) -> Path:
-    """Locate a listed file in ``data_dir``, its ``TSB-AD-U/`` folder or one subfolder level."""
+    """Locate a listed file in ``data_dir``, its ``TSB-AD-U/`` folder or one subfolder level.
+
+    The first regular file found wins; when there is none but something by that name exists
+    (a directory, a link loop or dangling link, a device), the error names it and why."""
     root = Path(data_dir)
     candidates = [root / file_name, root / ARCHIVE_FOLDER / file_name]
     try:
@@ -304,6 +330,9 @@ def find_file(data_dir: str | os.PathLike[str], file_name: str) -> Path:
     for c in candidates:
         if c.is_file():
             return c
+    for c in candidates:  # something by that name that cannot be read as a file
+        if os.path.lexists(c):
+            raise _fail(c, _not_a_file(c))
     raise DataError(
         f"{file_name} not found in the TSB-AD-U data folder {root} "
         f"(looked in it, in {ARCHIVE_FOLDER}/ and one subfolder level): {_download_hint()}"

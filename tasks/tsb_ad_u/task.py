@@ -29,8 +29,7 @@ from tasks.tsb_ad_u.files import (
     SeriesInfo,
     find_file,
     list_files,
-    parse_file_name,
-    read_series,
+    load_series,
     resolve_data_dir,
 )
 from tasks.tsb_ad_u.window import find_length_rank
@@ -68,9 +67,10 @@ class TSBADUTask:
         return len(self.files) if limit is None else min(limit, len(self.files))
 
     def _load(self, file: str) -> tuple[SeriesInfo, np.ndarray, np.ndarray]:
-        info = parse_file_name(file)
-        values, labels = read_series(find_file(self.data_dir, file))
-        return info, values, labels
+        """Read one listed file with the validating loader (values, labels, and a TrainEnd
+        inside ``1..len``); every problem is a :class:`DataError` naming the file."""
+        series = load_series(find_file(self.data_dir, file))
+        return series.info, series.values, series.labels
 
     def samples(self, limit: int | None = None) -> Iterator[Sample]:
         """One sample per listed series; an unreadable file becomes a sample with ``error``."""

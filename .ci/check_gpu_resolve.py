@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--extras", default="vllm,hf,api")
     ap.add_argument("--report", default=None, help="keep pip's JSON report here")
+    ap.add_argument("--timeout", type=float, default=1200,
+                    help="seconds before a resolver that keeps backtracking counts as a failure")
     args = ap.parse_args(argv)
     floor = vllm_floor(ROOT / "pyproject.toml")
     with tempfile.TemporaryDirectory(prefix="visanom-resolve-") as tmp:
@@ -51,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", "--dry-run",
                "--ignore-installed", "--report", str(report), f"{ROOT}[{args.extras}]"]
         print("check_gpu_resolve: " + " ".join(cmd[2:]), flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            print(f"check_gpu_resolve: FAILED: pip was still backtracking after {args.timeout:.0f} s: a pin "
+                  f"conflicts with vllm>={'.'.join(map(str, floor))} (pip cannot satisfy both)", file=sys.stderr)
+            return 1
         if proc.returncode != 0:
             print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
             print(f"check_gpu_resolve: FAILED: pip could not resolve .[{args.extras}] (a pin conflicts with "

@@ -15,7 +15,7 @@ from harness.inference.anthropic_engine import AnthropicEngine
 from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.openai_engine import OpenAICompatEngine
 
-BATCHES_PER_SLOT = 4  # the runner's batch holds this many requests per concurrency slot
+BATCHES_PER_SLOT = 4  # batch size per slot when a runner batches (the streaming path does not)
 
 
 def make_openai_compat(
@@ -31,6 +31,7 @@ def make_openai_compat(
     extra_body: Mapping[str, Any] | None = None,
     image_detail: str | None = None,
     max_pixels: int | None = None,
+    http_backend: str = "auto",
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
@@ -44,6 +45,7 @@ def make_openai_compat(
         model, base_url=base_url, api_key=api_key, api_key_env=api_key_env, concurrency=int(concurrency),
         timeout_s=float(timeout_s), max_retries=int(max_retries), provider=provider,
         extra_body=dict(extra_body or {}), image_detail=image_detail, max_pixels=max_pixels,
+        http_backend=http_backend,
     )
     return VLMModel("openai-compat", engine, GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop),
                     system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))
@@ -59,6 +61,7 @@ def make_anthropic(
     max_retries: int = 6,
     extra_body: Mapping[str, Any] | None = None,
     max_pixels: int | None = None,
+    http_backend: str = "auto",
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
@@ -71,6 +74,7 @@ def make_anthropic(
     engine = AnthropicEngine(
         model, api_key=api_key, base_url=base_url, concurrency=int(concurrency), timeout_s=float(timeout_s),
         max_retries=int(max_retries), extra_body=dict(extra_body or {}), max_pixels=max_pixels,
+        http_backend=http_backend,
     )
     return VLMModel("anthropic", engine, GenerationConfig.from_args(max_new_tokens, temperature, top_p, seed, stop),
                     system=system, batch_size=int(batch_size or BATCHES_PER_SLOT * engine.concurrency))

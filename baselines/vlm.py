@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from harness.errors import UsageError
@@ -109,3 +109,42 @@ class VLMModel:
             for req, res in zip(requests, results, strict=True):
                 out[req.request_id] = prediction_from_result(req.request_id, res)
         return [out[s.id] for s in batch]
+
+    def predict_stream(self, samples: Iterable[Sample]) -> Iterator[Prediction]:
+        """Predict every sample, yielding each prediction as soon as it is ready.
+
+        With an engine that streams (``generate_stream``: the API engines) each sample is sent
+        as soon as a slot is free and comes back in completion order; ``samples`` is read
+        lazily, a small window ahead. Other engines get ``batch_size`` samples at a time.
+        """
+        stream = getattr(self.engine, "generate_stream", None)
+        if not callable(stream):
+            batch: list[Sample] = []
+            for s in samples:
+                batch.append(s)
+                if len(batch) >= self.batch_size:
+                    yield from self.predict(batch)
+                    batch = []
+            if batch:
+                yield from self.predict(batch)
+            return
+        unanswerable: list[Prediction] = []
+
+        def requests() -> Iterator[ChatRequest]:
+            for s in samples:
+                if s.prompt is None:
+                    unanswerable.append(Prediction(sample_id=s.id,
+                                                   error="this model needs a task that gives a prompt"))
+                    continue
+                yield ChatRequest(request_id=s.id, prompt=s.prompt, image_png=s.image, system=self.system)
+
+        for res in stream(requests(), self.generation):
+            yield from _drain(unanswerable)
+            yield prediction_from_result(res.request_id, res)
+        yield from _drain(unanswerable)
+
+
+def _drain(items: list[Prediction]) -> list[Prediction]:
+    out = list(items)
+    items.clear()
+    return out

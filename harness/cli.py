@@ -118,10 +118,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from leaderboard.build import build_site
+    from leaderboard.build import build
 
-    index = build_site(Path(args.results), Path(args.out))
-    print(f"leaderboard written to {index}")
+    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url)
+    for message in report.messages():
+        print(f"visanom: {message}", file=sys.stderr)
+    print(f"leaderboard written to {report.index} ({report.written} files written, {report.unchanged} unchanged)")
+    return EXIT_OK
+
+
+def cmd_leaderboard_serve(args: argparse.Namespace) -> int:
+    from leaderboard.build import serve
+
+    try:
+        serve(Path(args.site), port=args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from exc
+    return EXIT_OK
+
+
+def cmd_leaderboard_export(args: argparse.Namespace) -> int:
+    from leaderboard.export import export_results, push_to_hub
+
+    written = export_results(Path(args.results), Path(args.out))
+    for config, n in written.items():
+        print(f"{config}: {n} records")
+    print(f"dataset written to {args.out}")
+    if args.push_to_hub:
+        url = push_to_hub(Path(args.out), args.push_to_hub, private=args.private)
+        print(f"pushed to {url}")
     return EXIT_OK
 
 
@@ -188,7 +213,19 @@ def build_parser() -> argparse.ArgumentParser:
     build = lb_sub.add_parser("build", help="build the site from run records")
     build.add_argument("results", help="results folder")
     build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
+    build.add_argument("--title", default=None, help="site title (default: visanom leaderboard)")
+    build.add_argument("--base-url", default=None, help="public URL of the site (http/https), for canonical links")
     build.set_defaults(func=cmd_leaderboard)
+    serve = lb_sub.add_parser("serve", help="preview a built site on http://127.0.0.1:PORT/")
+    serve.add_argument("site", help="site folder")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    serve.set_defaults(func=cmd_leaderboard_serve)
+    export = lb_sub.add_parser("export", help="per-sample records as a Hugging Face dataset (parquet)")
+    export.add_argument("results", help="results folder")
+    export.add_argument("--out", required=True, help="dataset folder")
+    export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
+    export.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    export.set_defaults(func=cmd_leaderboard_export)
 
     demo = sub.add_parser("demo", help="the embedded default sweep over built-in data, then site/index.html")
     demo.add_argument("--models", type=name_list, default=None, help="run only these models on every demo task")

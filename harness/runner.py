@@ -216,6 +216,83 @@ class Runner:
                 self.cache.put(key, p)
         return preds
 
+    def _streamed(self, samples: Iterator[Sample]) -> Iterator[tuple[list[Sample], list[dict[str, Prediction]]]]:
+        """``(samples, [predictions])`` as each sample is answered, for a one-draw run of a
+        model with ``predict_stream`` (the same shape as the batch path's, one draw).
+
+        Samples with input errors and cache hits are answered without the model and come out
+        with the next answer; when ``batch_size`` of them wait, the model's stream is let
+        finish and a new one begun, so they are never held for long. A failure of the stream
+        itself fails the samples it holds; one of the task's own sample iterator is raised,
+        as on the batch path.
+        """
+        model = self.draw_models[0]
+        local: list[tuple[Sample, Prediction]] = []
+        handed: dict[str, tuple[Sample, float]] = {}
+        source = iter(samples)
+        state: dict[str, Any] = {"more": True, "error": None, "pulled": 0}
+
+        def todo() -> Iterator[Sample]:
+            while True:
+                try:
+                    s = next(source)
+                    state["pulled"] += 1
+                except StopIteration:
+                    state["more"] = False
+                    return
+                except Exception as exc:  # the task's, not the model's: raised after the stream
+                    state["more"], state["error"] = False, exc
+                    return
+                key = self._key(s) if self.cache is not None and s.error is None else None
+                hit = self.cache.get(key, s.id) if key is not None else None
+                if s.error is not None or hit is not None:
+                    local.append((s, hit or Prediction(sample_id=s.id, error=f"input: {s.error}")))
+                    if len(local) >= self.batch_size:
+                        return
+                    continue
+                handed[s.id] = (s, time.perf_counter())
+                yield s
+
+        def flush(preds: list[tuple[Sample, Prediction]]) -> tuple[list[Sample], list[dict[str, Prediction]]]:
+            out = [s for s, _ in preds], [{s.id: p for s, p in preds}]
+            preds.clear()
+            return out
+
+        def fail(err: str) -> tuple[list[Sample], list[dict[str, Prediction]]]:
+            lost = [(s, Prediction(sample_id=s.id, error=err)) for s, _ in handed.values()]
+            handed.clear()
+            return flush(lost)
+
+        while True:
+            state["pulled"] = 0
+            try:
+                for p in model.predict_stream(todo()):
+                    s, t0 = handed.pop(p.sample_id, (None, 0.0))
+                    if s is None:
+                        continue
+                    p.latency_s = p.latency_s or time.perf_counter() - t0
+                    key = self._key(s) if self.cache is not None else None
+                    if key is not None and p.error is None and getattr(model, "cacheable", True):
+                        self.cache.put(key, p)
+                    yield [s], [{s.id: p}]
+                    if local:
+                        yield flush(local)
+            except UsageError:
+                raise
+            except Exception as exc:  # the stream broke: what it held fails, the run goes on
+                if not state["pulled"]:  # it cannot stream at all: batches for the rest
+                    yield from ((b, [self._predict(b)]) for b in _batches(source, self.batch_size))
+                    return
+                yield fail(f"model: {describe_error(exc)}")
+            if handed:
+                yield fail("model: returned no prediction for this sample")
+            if local:
+                yield flush(local)
+            if state["error"] is not None:
+                raise state["error"]
+            if not state["more"]:
+                return
+
     # -- records ----------------------------------------------------------------------
     def _score(self, sample: Sample, pred: Prediction) -> tuple[Prediction, dict[str, Any] | None]:
         metrics = None
@@ -384,8 +461,12 @@ class Runner:
                 yield s
 
         with bar:
-            for batch in _batches(pending(), self.batch_size):
-                per_draw = [self._predict(batch, d) for d in range(len(self.seeds))]
+            if len(self.seeds) == 1 and callable(getattr(self.draw_models[0], "predict_stream", None)):
+                groups = self._streamed(pending())  # each sample's record as soon as it is answered
+            else:
+                groups = ((batch, [self._predict(batch, d) for d in range(len(self.seeds))])
+                          for batch in _batches(pending(), self.batch_size))
+            for batch, per_draw in groups:
                 records = [self._record(s, [p[s.id] for p in per_draw]) for s in batch]
                 self.dir.append(records)
                 for r in records:

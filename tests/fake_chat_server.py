@@ -2,7 +2,8 @@
 
 Answers are deterministic, derived from the request (an answer in the paper's tag format
 whose interval comes from a hash of the image and prompt). Faults can be queued (consumed
-one per request, in arrival order) or drawn at random with ``error_rate``:
+one per request, in arrival order), queued for requests whose body contains a given text
+(``push_for``), or drawn at random with ``error_rate``:
 
 ``ok``, ``429`` / ``429:S`` (Retry-After S seconds) / ``429-date:S`` (Retry-After as an HTTP
 date), ``500``, ``503``, ``400``, ``401``, ``slow:S`` (sleep S seconds first), ``hang`` (no
@@ -11,6 +12,10 @@ closes), ``truncated``
 (a well-framed 200 whose JSON body is cut in half), ``cut`` (the body stops short of its
 Content-Length and the connection closes), ``drop`` (the connection closes with no reply),
 ``empty`` (a completion with empty text), ``400-leak`` (a 400 whose message quotes the key).
+
+A request can also be *held*: :meth:`FakeChatServer.hold` returns a gate, and every request
+whose prompt contains the given text waits (before answering) until the gate is released,
+so tests can order completions with events instead of timing.
 
 ``overlap_at = k`` holds every request until ``k`` requests have been in flight at once (then
 answers all), so a concurrency test sees overlap by construction, not by timing.
@@ -23,6 +28,7 @@ import email.utils
 import hashlib
 import json
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -68,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
-        fault = fake._next_fault()
+        fault = fake._next_fault(raw)
         fake._enter()
         try:
             self._serve(fake, raw, fault)
@@ -84,6 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
         anthropic = self.path.rstrip("/").endswith("/messages")
         seen = fake._record(self.path, dict(self.headers.items()), body, fault)
         fake._wait_for_overlap()
+        fake._wait_if_held(_prompt_and_image(body, anthropic)[0])
         time.sleep(fake.latency_s)
         kind, _, arg = fault.partition(":")
         if kind == "slow":
@@ -194,6 +201,32 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 512
     fake: FakeChatServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a cancelled or timed-out request) is not a server error."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class Gate:
+    """Holds the requests whose prompt contains ``match`` until :meth:`release` (or ``max_hold_s``)."""
+
+    def __init__(self, match: str, max_hold_s: float, count: int | None = None):
+        self.match = match
+        self.count = count  # hold only the first ``count`` matching requests (None: all)
+        self.max_hold_s = max_hold_s  # a hang guard: a forgotten gate lets go eventually
+        self.released = threading.Event()
+        self.arrived = threading.Semaphore(0)  # one release per held request that arrived
+
+    def release(self) -> None:
+        """Let every held request (and later matching ones) through."""
+        self.released.set()
+
+    def wait_arrived(self, n: int = 1, timeout: float = 30.0) -> None:
+        """Block until ``n`` matching requests have arrived (AssertionError after ``timeout``)."""
+        for _ in range(n):
+            assert self.arrived.acquire(timeout=timeout), f"no request matching {self.match!r} arrived"
+
 
 class FakeChatServer:
     """The server; use as a context manager. ``base_url`` ends in ``/v1`` (OpenAI SDK style)."""
@@ -216,6 +249,8 @@ class FakeChatServer:
         self.max_in_flight = 0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._gates: list[Gate] = []
+        self._targeted: list[tuple[bytes, deque[str]]] = []
 
     # -- control ------------------------------------------------------------------------
     def push(self, *faults: str) -> None:
@@ -223,18 +258,43 @@ class FakeChatServer:
         with self._lock:
             self._faults.extend(faults)
 
+    def push_for(self, match: str, *faults: str) -> None:
+        """Queue faults for the next requests whose body contains ``match`` (one each, in order)."""
+        with self._lock:
+            self._targeted.append((match.encode(), deque(faults)))
+
+    def hold(self, match: str, count: int | None = None, max_hold_s: float = 60.0) -> Gate:
+        """Hold the requests whose prompt contains ``match`` (the first ``count`` of them, or
+        all) until the returned gate is released."""
+        gate = Gate(match, max_hold_s, count)
+        with self._lock:
+            self._gates.append(gate)
+        return gate
+
+    def wait_in_flight(self, n: int, timeout: float = 30.0) -> None:
+        """Block until ``n`` requests are in flight at once (AssertionError after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight < n:
+            assert time.monotonic() < deadline, f"{self.in_flight} requests in flight, never {n}"
+            time.sleep(0.005)
+
     def reset(self, drain_s: float = 10.0) -> None:
-        """Wait (up to ``drain_s``) for requests a previous test left in flight (e.g. one its
-        client gave up on), then forget recorded requests, queued faults and the maximum."""
-        with self._lock:  # let held requests (hang, overlap_at) go first
+        """Release held requests (gates, hang, overlap_at), wait (up to ``drain_s``) for requests
+        a previous test left in flight (e.g. one its client gave up on), then forget recorded
+        requests, queued faults, gates and the maximum."""
+        with self._lock:
+            gates, self._gates = self._gates, []
             self._releasing = True
             self._changed.notify_all()
+        for gate in gates:
+            gate.release()
         deadline = time.monotonic() + drain_s
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.01)
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self._targeted.clear()
             self.max_in_flight = self.in_flight
             self.overlap_at = None
             self._releasing = False
@@ -258,6 +318,8 @@ class FakeChatServer:
         return self
 
     def stop(self) -> None:
+        for gate in self._gates:
+            gate.release()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -270,8 +332,11 @@ class FakeChatServer:
         self.stop()
 
     # -- used by the handler ------------------------------------------------------------
-    def _next_fault(self) -> str:
+    def _next_fault(self, raw: bytes = b"") -> str:
         with self._lock:
+            for match, queued in self._targeted:
+                if queued and match in raw:
+                    return queued.popleft()
             if self._faults:
                 return self._faults.popleft()
             if self.error_rate and self._rng.random() < self.error_rate:
@@ -298,6 +363,16 @@ class FakeChatServer:
             if self.overlap_at:
                 self._changed.wait_for(
                     lambda: self._releasing or not self.overlap_at or self.max_in_flight >= self.overlap_at, guard_s)
+
+    def _wait_if_held(self, prompt: str) -> None:
+        with self._lock:
+            gates = [g for g in self._gates if g.match in prompt and g.count != 0]
+            for g in gates:
+                if g.count is not None:
+                    g.count -= 1
+        for gate in gates:
+            gate.arrived.release()
+            gate.released.wait(gate.max_hold_s)
 
     def _enter(self) -> None:
         with self._lock:

@@ -69,6 +69,14 @@ def test_concurrency_bound(srv: FakeChatServer) -> None:
     assert all(r.error is None for r in out) and srv.max_in_flight == 3
 
 
+def test_stream_yields_each_result_as_it_completes(srv: FakeChatServer) -> None:
+    gate = srv.hold("#0")
+    stream = engine(srv, concurrency=2).generate_stream((req(i) for i in range(5)), GenerationConfig())
+    assert sorted(next(stream).request_id for _ in range(4)) == ["r1", "r2", "r3", "r4"]
+    gate.release()
+    assert next(stream).request_id == "r0" and next(stream, None) is None
+
+
 def test_missing_key_names_the_variable(srv: FakeChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     eng = AnthropicEngine("claude-test", base_url=srv.url)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import pickle
 import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -198,6 +201,66 @@ def test_concurrency_bound_is_respected(srv: FakeChatServer) -> None:
     assert srv.max_in_flight == 4  # all 4 slots were used at once, and never more
 
 
+def test_stream_yields_each_result_as_it_completes(srv: FakeChatServer) -> None:
+    gate = srv.hold("#0")  # r0 is answered only when the test says so
+    eng = engine(srv, concurrency=3)
+    stream = eng.generate_stream((req(i) for i in range(8)), GenerationConfig())
+    first = [next(stream).request_id for _ in range(7)]  # all but r0 complete while r0 is held
+    assert sorted(first) == [f"r{i}" for i in range(1, 8)]
+    gate.release()
+    last = next(stream)
+    assert last.request_id == "r0" and last.text == expected(req(0))
+    assert next(stream, None) is None
+
+
+def test_stream_reads_requests_a_window_ahead_and_cancels_when_closed(srv: FakeChatServer) -> None:
+    gate = srv.hold("anomalies")
+    pulled: list[int] = []
+
+    def source() -> Iterator[ChatRequest]:
+        for i in range(100):
+            pulled.append(i)
+            yield req(i)
+
+    eng = engine(srv, concurrency=2)
+    stream = eng.generate_stream(source(), GenerationConfig(), window=5)
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(next, stream)
+        gate.wait_arrived(2)  # two slots busy, the rest of the window waits for a slot
+        gate.release()
+        assert job.result(timeout=60).error is None
+    assert pulled == [0, 1, 2, 3, 4]  # the window, not the whole source
+    stream.close()  # cancels what is in flight; nothing more is read
+    assert pulled == [0, 1, 2, 3, 4]
+
+
+def test_engines_of_one_provider_share_their_slots() -> None:
+    with FakeChatServer() as own:  # its own URL, so no other test's engine shares the pool
+        gate = own.hold("anomalies")
+        small, big = engine(own, concurrency=2), engine(own, concurrency=3)
+        with ThreadPoolExecutor(2) as pool:
+            jobs = [pool.submit(e.generate, [req(i) for i in range(6)], GenerationConfig()) for e in (small, big)]
+            gate.wait_arrived(3)
+            own.wait_in_flight(3)
+            gate.release()
+            outs = [j.result(timeout=60) for j in jobs]
+        assert all(r.error is None for out in outs for r in out)
+        assert own.max_in_flight == 3  # one pool as large as the largest engine's, not 2 + 3
+        small.close()
+        big.close()
+
+
+def test_an_image_is_encoded_once_for_repeated_requests(srv: FakeChatServer) -> None:
+    from harness.inference import api_base
+
+    png = render_series(np.cos(np.arange(200) / 3.0), 7)
+    before = api_base._IMAGES.hits
+    out = engine(srv).generate([ChatRequest(f"d{i}", f"draw {i}", png) for i in range(3)], GenerationConfig())
+    assert all(r.error is None for r in out) and api_base._IMAGES.hits - before == 2
+    urls = {q["body"]["messages"][0]["content"][0]["image_url"]["url"] for q in srv.requests}
+    assert urls == {"data:image/png;base64," + base64.b64encode(png).decode()}
+
+
 # -- keys, providers, fingerprints ---------------------------------------------------------
 
 
@@ -340,3 +403,80 @@ def test_runner_end_to_end_never_records_the_key(srv: FakeChatServer, tmp_path: 
 def test_runner_never_records_the_base_url(srv: FakeChatServer, tmp_path: Path, cache_path: Path) -> None:
     path = _run(srv, tmp_path, cache_path)
     assert srv.base_url not in (path / "run.json").read_text()
+
+
+class NamedPromptTask(PlotTask):
+    """PlotTask whose prompts name their sample, so a gate can hold one of them; w2 has no plot."""
+
+    name = "plot-mini-named"
+
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
+        for s in super().samples(limit):
+            if s.id == "w2":
+                yield Sample(id=s.id, series=s.series, index_offset=0, error="no plot for this window",
+                             input_hash=s.input_hash)
+                continue
+            yield Sample(id=s.id, series=s.series, index_offset=0, image=s.image, prompt=f"{s.prompt} [{s.id}]",
+                         input_hash=stable_hash([s.input_hash, s.id]))
+
+
+def test_runner_writes_each_record_as_its_sample_is_answered(srv: FakeChatServer, tmp_path: Path,
+                                                             cache_path: Path) -> None:
+    import baselines.api_models  # noqa: F401  (registers the adapters)
+    from harness.registry import make_model
+
+    gate = srv.hold("[w0]")  # w0's answer waits until the other records are on disk
+    srv.push_for("[w1]", "500")  # w1 is retried
+    srv.push_for("[w3]", "400")  # w3 fails alone
+    model = make_model("openai-compat", model="fake-vlm", base_url=srv.base_url, api_key=KEY, concurrency=2,
+                       batch_size=4)
+    model.engine.retry_policy = FAST_RETRIES
+    runner = Runner(NamedPromptTask(), model, tmp_path / "out", cache=PredictionCache(cache_path), progress=False)
+    lines = runner.dir.path / "samples.jsonl"
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(runner.run)
+        deadline = time.monotonic() + 60  # a hang guard only
+        while not (lines.exists() and len(lines.read_text().splitlines()) == 3):
+            assert time.monotonic() < deadline and not job.done(), "the other records were not written"
+            time.sleep(0.01)
+        written = [json.loads(line) for line in lines.read_text().splitlines()]
+        assert sorted(r["sample_id"] for r in written) == ["w1", "w2", "w3"]  # w0 is still in flight
+        gate.release()
+        result = job.result(timeout=60)
+    records = {r["sample_id"]: r for r in map(json.loads, lines.read_text().splitlines())}
+    assert records["w0"]["error"] is None and records["w0"]["intervals"]
+    assert records["w2"]["error"] == "input: no plot for this window"
+    assert records["w1"]["error"] is None and records["w1"]["pred_meta"]["retries"] == 1
+    assert "HTTP 500" in records["w1"]["pred_meta"]["retry_errors"][0]
+    assert records["w3"]["error"].startswith("HTTP 400") and records["w3"]["pred_meta"]["attempts"] == 1
+    assert result.run["counts"]["n_failed"] == 2
+    blobs = b"".join(p.read_bytes() for p in result.path.rglob("*") if p.is_file())
+    assert KEY.encode() not in blobs
+
+
+def test_provider_slots_survive_cancelled_waiters() -> None:
+    from harness.inference.api_base import _Limiter
+
+    async def main() -> None:
+        slots = _Limiter()
+        slots.register(1, 1)
+        await slots.acquire()
+        waiting = [asyncio.ensure_future(slots.acquire()) for _ in range(2)]
+        await asyncio.sleep(0)
+        waiting[0].cancel()  # gives up while queued: takes no slot
+        slots.release()  # the slot goes to the next waiter still waiting
+        await asyncio.wait_for(waiting[1], 30)
+        assert slots.in_use == 1 and waiting[0].cancelled()
+        granted = asyncio.ensure_future(slots.acquire())
+        await asyncio.sleep(0)
+        slots.release()  # granted to `granted`...
+        granted.cancel()  # ...which is cancelled before it runs: the slot comes back
+        with contextlib.suppress(asyncio.CancelledError):
+            await granted
+        assert slots.in_use == 0
+        slots.register(2, 3)  # a larger engine of the same provider widens the pool
+        for _ in range(3):
+            await asyncio.wait_for(slots.acquire(), 30)
+        assert slots.in_use == 3
+
+    asyncio.run(main())

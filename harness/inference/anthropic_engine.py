@@ -1,18 +1,18 @@
 """An engine for Anthropic's Messages API through the official ``anthropic`` SDK.
 
 Each request is one message: a user turn with a base64 PNG image block and the prompt, the
-system prompt as ``system``. Same retry policy, concurrency bound and key handling as the
-OpenAI-compatible engine (see ``harness.inference.api_base``).
+system prompt as ``system``. Same retry policy, slots, key handling and request building as
+the OpenAI-compatible engine (see ``harness.inference.api_base``): the JSON body is built
+here and sent with the SDK's ``client.post`` to ``/v1/messages``.
 """
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from harness.inference.api_base import ApiEngine, Reply
+from harness.inference.api_base import ApiEngine, Reply, encoded_image, image_slot, json_body, reply_json
 from harness.inference.base import ChatRequest, GenerationConfig, engine_fingerprint
-from harness.inference.images import budget_png
 from harness.inference.retry import Permanent, RetryPolicy, Transient
 
 ENGINE_VERSION = 1
@@ -31,9 +31,9 @@ class AnthropicEngine(ApiEngine):
     def __init__(self, model: str, *, api_key: str | None = None, base_url: str | None = None,
                  concurrency: int = 8, timeout_s: float = 120, max_retries: int = 6,
                  extra_body: dict[str, Any] | None = None, max_pixels: int | None = None,
-                 retry_policy: RetryPolicy | None = None):
+                 retry_policy: RetryPolicy | None = None, http_backend: str = "auto"):
         super().__init__(model, api_key=api_key, concurrency=concurrency, timeout_s=timeout_s,
-                         max_retries=max_retries, retry_policy=retry_policy)
+                         max_retries=max_retries, retry_policy=retry_policy, http_backend=http_backend)
         self._base_url = base_url
         self.extra_body = dict(extra_body or {})
         self.max_pixels = int(max_pixels) if max_pixels else None
@@ -47,6 +47,9 @@ class AnthropicEngine(ApiEngine):
         """Non-secret settings for display."""
         return {"engine": self.kind, "provider": "anthropic", "model_id": self.model}
 
+    def _provider_key(self) -> Hashable:
+        return (self.kind, self._base_url)
+
     def _make_client(self, api_key: str) -> Any:
         import anthropic
 
@@ -54,55 +57,62 @@ class AnthropicEngine(ApiEngine):
         self._timeout_error = (anthropic.APITimeoutError,)
         self._connection_error = (anthropic.APIConnectionError,)
         return anthropic.AsyncAnthropic(api_key=api_key, base_url=self._base_url, timeout=self.timeout_s,
-                                        max_retries=0)
+                                        max_retries=0, http_client=self._http_client(anthropic))
 
-    def _prepare(self, request: ChatRequest, config: GenerationConfig, meta: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, request: ChatRequest, config: GenerationConfig, meta: dict[str, Any]) -> bytes:
         content: list[dict[str, Any]] = []
+        b64 = None
         if request.image_png is not None:
-            png = budget_png(request.image_png, self.max_pixels, meta)
+            b64 = encoded_image(request.image_png, self.max_pixels, meta)
             content.append({"type": "image", "source": {
-                "type": "base64", "media_type": "image/png", "data": base64.b64encode(png).decode("ascii")}})
+                "type": "base64", "media_type": "image/png", "data": image_slot()}})
         content.append({"type": "text", "text": request.prompt})
-        body: dict[str, Any] = {"temperature": config.temperature}
+        body: dict[str, Any] = {"model": self.model, "max_tokens": config.max_new_tokens,
+                                "messages": [{"role": "user", "content": content}],
+                                "temperature": config.temperature}
+        if request.system:
+            body["system"] = request.system
+        if config.stop:
+            body["stop_sequences"] = list(config.stop)
         if config.top_p != 1.0:
             body["top_p"] = config.top_p
         body.update(self.extra_body)
-        kwargs: dict[str, Any] = {"model": self.model, "max_tokens": config.max_new_tokens,
-                                  "messages": [{"role": "user", "content": content}], "extra_body": body}
-        if request.system:
-            kwargs["system"] = request.system
-        if config.stop:
-            kwargs["stop_sequences"] = list(config.stop)
-        return kwargs
+        return json_body(body, b64)
 
-    async def _attempt(self, client: Any, payload: dict[str, Any], meta: dict[str, Any]) -> Reply:
-        msg = await client.messages.create(**payload)
-        blocks = getattr(msg, "content", None)
-        if blocks is None:
-            raise Transient("invalid reply: no content")
-        text = "".join(getattr(b, "text", "") or "" for b in blocks if getattr(b, "type", None) == "text")
-        stop = getattr(msg, "stop_reason", None)
-        if not text.strip():
-            why = f"empty completion (stop_reason={stop})"
-            if stop == "max_tokens":
-                raise Permanent(why + ": max_new_tokens was used up before any answer")
-            raise Transient(why)
-        out_meta: dict[str, Any] = {"finish_reason": stop}
-        served = getattr(msg, "model", None)
-        if isinstance(served, str) and served:
-            out_meta["served_model"] = served
-        return Reply(text=text, usage=_usage(getattr(msg, "usage", None)), meta=out_meta)
+    async def _attempt(self, client: Any, payload: bytes, meta: dict[str, Any]) -> Reply:
+        raw = await client.post("/v1/messages", cast_to=bytes, content=payload)
+        return message_reply(reply_json(raw))
+
+
+def message_reply(msg: Mapping[str, Any]) -> Reply:
+    """The :class:`Reply` of a Messages API JSON object (raises :class:`Transient` /
+    :class:`Permanent` for replies without an answer)."""
+    blocks = msg.get("content")
+    if not isinstance(blocks, list):
+        raise Transient("invalid reply: no content")
+    text = "".join(str(b.get("text") or "") for b in blocks if isinstance(b, Mapping) and b.get("type") == "text")
+    stop = msg.get("stop_reason")
+    if not text.strip():
+        why = f"empty completion (stop_reason={stop})"
+        if stop == "max_tokens":
+            raise Permanent(why + ": max_new_tokens was used up before any answer")
+        raise Transient(why)
+    out_meta: dict[str, Any] = {"finish_reason": stop}
+    served = msg.get("model")
+    if isinstance(served, str) and served:
+        out_meta["served_model"] = served
+    return Reply(text=text, usage=_usage(msg.get("usage")), meta=out_meta)
 
 
 def _usage(usage: Any) -> dict[str, int]:
     """Anthropic token counts under the common names (plus cache counts when non-zero)."""
-    if usage is None:
+    if not isinstance(usage, Mapping):
         return {}
     out: dict[str, int] = {}
     names = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
              "cache_read_input_tokens": "cache_read_tokens", "cache_creation_input_tokens": "cache_write_tokens"}
     for src, dst in names.items():
-        v = getattr(usage, src, None)
+        v = usage.get(src)
         if isinstance(v, int) and (v or dst in ("prompt_tokens", "completion_tokens")):
             out[dst] = v
     if "prompt_tokens" in out and "completion_tokens" in out:

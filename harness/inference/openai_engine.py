@@ -1,20 +1,23 @@
 """An engine for any OpenAI-compatible chat-completions API (OpenAI, xAI, Gemini, OpenRouter, vLLM).
 
 Each request is one chat completion: a user turn with the plot as a base64 PNG data URL and
-the prompt (after an optional system turn). Retries are ours (``harness.inference.retry``);
-the SDK's own retries are off. Keys and base URLs never enter the fingerprint or any record.
+the prompt (after an optional system turn). The body is built here as JSON bytes and sent
+with the SDK's ``client.post`` (the SDK still owns the base URL, auth, headers, timeouts and
+its error types): its ``chat.completions.create`` would re-walk the whole nested payload,
+image string included, through its type-driven transform on every call. Retries are ours
+(``harness.inference.retry``); the SDK's own retries are off. Keys and base URLs never
+enter the fingerprint or any record.
 """
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import UsageError
-from harness.inference.api_base import ApiEngine, Reply
+from harness.inference.api_base import ApiEngine, Reply, encoded_image, image_slot, json_body, reply_json
 from harness.inference.base import ChatRequest, GenerationConfig, engine_fingerprint
-from harness.inference.images import budget_png
 from harness.inference.retry import Permanent, RetryPolicy, Transient
 
 ENGINE_VERSION = 1
@@ -40,11 +43,6 @@ PROVIDERS: dict[str, Provider] = {
 IMAGE_DETAILS = ("auto", "low", "high")
 
 
-def png_data_url(png: bytes) -> str:
-    """The PNG as a ``data:image/png;base64,...`` URL."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
 class OpenAICompatEngine(ApiEngine):
     """Chat completions through the official ``openai`` SDK (``AsyncOpenAI``).
 
@@ -60,13 +58,13 @@ class OpenAICompatEngine(ApiEngine):
                  api_key_env: str | None = None, concurrency: int = 8, timeout_s: float = 120,
                  max_retries: int = 6, provider: str = "openai", extra_body: dict[str, Any] | None = None,
                  image_detail: str | None = None, max_pixels: int | None = None,
-                 retry_policy: RetryPolicy | None = None):
+                 retry_policy: RetryPolicy | None = None, http_backend: str = "auto"):
         if provider not in PROVIDERS:
             raise UsageError(f"unknown provider {provider!r}; known: {', '.join(sorted(PROVIDERS))}")
         if image_detail is not None and image_detail not in IMAGE_DETAILS:
             raise UsageError(f"image_detail must be one of {IMAGE_DETAILS}, got {image_detail!r}")
         super().__init__(model, api_key=api_key, concurrency=concurrency, timeout_s=timeout_s,
-                         max_retries=max_retries, retry_policy=retry_policy)
+                         max_retries=max_retries, retry_policy=retry_policy, http_backend=http_backend)
         preset = PROVIDERS[provider]
         self.provider = provider
         self.key_env = api_key_env or preset.key_env
@@ -88,6 +86,9 @@ class OpenAICompatEngine(ApiEngine):
         return {"engine": self.kind, "provider": self.provider, "model_id": self.model}
 
     # -- ApiEngine hooks ----------------------------------------------------------------
+    def _provider_key(self) -> Hashable:
+        return (self.kind, self.provider, self._base_url)
+
     def _make_client(self, api_key: str) -> Any:
         import openai
 
@@ -97,12 +98,14 @@ class OpenAICompatEngine(ApiEngine):
         self._timeout_error = (openai.APITimeoutError,)
         self._connection_error = (openai.APIConnectionError,)
         return openai.AsyncOpenAI(api_key=api_key, base_url=self._base_url, timeout=self.timeout_s,
-                                  max_retries=0)
+                                  max_retries=0, http_client=self._http_client(openai))
 
-    def _prepare(self, request: ChatRequest, config: GenerationConfig, meta: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, request: ChatRequest, config: GenerationConfig, meta: dict[str, Any]) -> bytes:
         content: list[dict[str, Any]] = []
+        b64 = None
         if request.image_png is not None:
-            image: dict[str, Any] = {"url": png_data_url(budget_png(request.image_png, self.max_pixels, meta))}
+            b64 = encoded_image(request.image_png, self.max_pixels, meta)
+            image: dict[str, Any] = {"url": image_slot()}
             if self.image_detail:
                 image["detail"] = self.image_detail
             content.append({"type": "image_url", "image_url": image})
@@ -111,50 +114,55 @@ class OpenAICompatEngine(ApiEngine):
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": content})
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": config.temperature,
-                                  self._max_tokens_field: config.max_new_tokens}
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": config.temperature,
+                                self._max_tokens_field: config.max_new_tokens}
         if config.top_p != 1.0:
-            kwargs["top_p"] = config.top_p
+            body["top_p"] = config.top_p
         if config.seed is not None:
-            kwargs["seed"] = config.seed
+            body["seed"] = config.seed
         if config.stop:
-            kwargs["stop"] = list(config.stop)
-        if self.extra_body:
-            kwargs["extra_body"] = self.extra_body
-        return kwargs
+            body["stop"] = list(config.stop)
+        body.update(self.extra_body)  # provider fields go in the body as is (the SDK's extra_body)
+        return json_body(body, b64, b"data:image/png;base64,")
 
-    async def _attempt(self, client: Any, payload: dict[str, Any], meta: dict[str, Any]) -> Reply:
-        resp = await client.chat.completions.create(**payload)
-        choices = getattr(resp, "choices", None)
-        if not choices:
-            raise Transient("invalid reply: no choices")
-        choice = choices[0]
-        finish = getattr(choice, "finish_reason", None)
-        message = getattr(choice, "message", None)
-        text = getattr(message, "content", None)
-        if not isinstance(text, str) or not text.strip():
-            why = f"empty completion (finish_reason={finish})"
-            if finish == "length":
-                raise Permanent(why + ": max_new_tokens was used up before any answer")
-            raise Transient(why)
-        out_meta: dict[str, Any] = {"finish_reason": finish}
-        served = getattr(resp, "model", None)
-        if isinstance(served, str) and served:
-            out_meta["served_model"] = served
-        return Reply(text=text, usage=usage_dict(getattr(resp, "usage", None)), meta=out_meta)
+    async def _attempt(self, client: Any, payload: bytes, meta: dict[str, Any]) -> Reply:
+        raw = await client.post("/chat/completions", cast_to=bytes, content=payload)
+        return completion_reply(reply_json(raw))
+
+
+def completion_reply(resp: Mapping[str, Any]) -> Reply:
+    """The :class:`Reply` of a chat-completion JSON object (raises :class:`Transient` /
+    :class:`Permanent` for replies without an answer)."""
+    choices = resp.get("choices")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], Mapping):
+        raise Transient("invalid reply: no choices")
+    choice = choices[0]
+    finish = choice.get("finish_reason")
+    message = choice.get("message")
+    text = message.get("content") if isinstance(message, Mapping) else None
+    if not isinstance(text, str) or not text.strip():
+        why = f"empty completion (finish_reason={finish})"
+        if finish == "length":
+            raise Permanent(why + ": max_new_tokens was used up before any answer")
+        raise Transient(why)
+    out_meta: dict[str, Any] = {"finish_reason": finish}
+    served = resp.get("model")
+    if isinstance(served, str) and served:
+        out_meta["served_model"] = served
+    return Reply(text=text, usage=usage_dict(resp.get("usage")), meta=out_meta)
 
 
 def usage_dict(usage: Any) -> dict[str, int]:
     """Token counts of a chat completion (prompt, completion, total, reasoning when given)."""
-    if usage is None:
+    if not isinstance(usage, Mapping):
         return {}
     out = {}
     for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
-        v = getattr(usage, name, None)
-        if isinstance(v, int):
+        v = usage.get(name)
+        if isinstance(v, int) and not isinstance(v, bool):
             out[name] = v
-    details = getattr(usage, "completion_tokens_details", None)
-    reasoning = getattr(details, "reasoning_tokens", None)
+    details = usage.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
     if isinstance(reasoning, int) and reasoning:
         out["reasoning_tokens"] = reasoning
     return out

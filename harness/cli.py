@@ -317,9 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
     lmp.set_defaults(func=cmd_lm_eval_path)
 
+    from harness.environments import add_env_cli
     from tasks.visanombench.build import add_bench_cli
 
     add_bench_cli(sub)
+    add_env_cli(sub)
     return p
 
 

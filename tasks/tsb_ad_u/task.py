@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from TSB_AD.utils.slidingWindows import find_length_rank
 
 from harness.aggregate import aggregate_means, interval_summary
 from harness.errors import DataError
@@ -33,6 +32,7 @@ from tasks.tsb_ad_u.files import (
     load_series,
     resolve_data_dir,
 )
+from tasks.tsb_ad_u.window import find_length_rank
 
 HEADLINE = "VUS-PR"
 

@@ -55,7 +55,7 @@ RECIPE_DISPLAY: dict[str, Any] = {
 MODELS: dict[str, Row] = {
     "template-reasoner": (
         "baselines.template_reasoner:template_reasoner",
-        {"group": "heuristic baseline", "provides": ["text"], "note": TEMPLATE_REASONER_NOTE},
+        {"group": "heuristic baseline", "provides": ["text"], "needs": ["detectors"], "note": TEMPLATE_REASONER_NOTE},
     ),
     "hf-vlm": (
         "baselines.hf_models:hf_vlm",
@@ -66,6 +66,13 @@ MODELS: dict[str, Row] = {
         {"group": "VLM", "engine": "vllm", "provides": ["text"], "open": True,
          "requires": "NVIDIA GPU + pip install visanom[vllm]",
          "note": "any vLLM-supported VLM (optionally with a LoRA adapter); pass model_id=..."},
+    ),
+    "vllm-serve": (
+        "baselines.vllm_models:make_vllm_serve",
+        {"group": "VLM", "engine": "vllm-serve", "provides": ["text"], "open": True,
+         "requires": "NVIDIA GPU + the vllm environment (make setup-gpu), or base_url=... of a running server",
+         "note": "a VLM (optionally with a LoRA adapter) behind `vllm serve`, started from the GPU "
+                 "environment and stopped at the end; base_url=... uses a running server instead"},
     ),
     "openai-compat": (
         "baselines.api_models:make_openai_compat",

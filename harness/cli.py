@@ -20,6 +20,8 @@ from harness.spec import REDUCERS
 log = logging.getLogger("visanom")
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
+DEMO_SWEEP = "demo"
+"""The embedded default sweep (``baselines/sweeps/demo.yaml``) that ``visanom demo`` runs."""
 
 
 def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
@@ -112,8 +114,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
         reducer=args.reducer, reduce_by=args.reduce_by,
     )
+    from harness.bench_cli import _judge_model
+
+    judge = _judge_model(args.judge, args.judge_args)
     results = run_specs(specs, output=Path(args.output), batch_size=args.batch_size, cache=_open_cache(args),
-                        rerun=args.rerun, progress=not args.no_progress)
+                        rerun=args.rerun, progress=not args.no_progress, judge=judge)
     return EXIT_SAMPLE_FAILURES if any(r.n_failed for r in results) else EXIT_OK
 
 
@@ -150,17 +155,58 @@ def cmd_leaderboard_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _default_workers() -> int:
+    from harness.cpus import available_cpus
+
+    return max(1, min(available_cpus(), 8))
+
+
+def _sweep(args: argparse.Namespace, name: str) -> int:
+    from harness.sweep import run_sweep
+    from harness.sweepfile import load_sweep
+
+    sweep = load_sweep(name)
+    models = getattr(args, "models", None)
+    if models:  # demo --models: only these models of the sweep
+        unknown = sorted(set(models) - {j.spec.model for j in sweep.jobs})
+        if unknown:
+            raise UsageError(f"--models: {', '.join(unknown)} not in sweep {sweep.name!r} "
+                             f"({', '.join(sorted({j.spec.model for j in sweep.jobs}))})")
+        sweep.jobs = [j for j in sweep.jobs if j.spec.model in models]
+    if args.limit is not None:  # --limit overrides every job's limit
+        from dataclasses import replace
+
+        sweep.jobs = [replace(j, spec=j.spec.with_(limit=args.limit)) for j in sweep.jobs]
+    result = run_sweep(
+        sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
+        workers=args.workers or _default_workers(), only=getattr(args, "only", None),
+        dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
+        progress=not args.no_progress, cache=_open_cache(args), ray_address=getattr(args, "ray_address", None),
+        rerun=args.rerun, batch_size=getattr(args, "batch_size", None),
+    )
+    if result.dry_run:  # non-zero when some job would be skipped
+        return EXIT_OK if result.ok else EXIT_SAMPLE_FAILURES
+    if not result.ok:
+        bad = [j for j in result.jobs if j.state not in ("done", "cached")]
+        print(f"visanom: {len(bad)} job(s) of sweep {sweep.name!r} did not complete (failed or skipped; "
+              "see the table)", file=sys.stderr)
+        return EXIT_SAMPLE_FAILURES
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep file (``baselines/sweeps/NAME.yaml`` or a path)."""
+    return _sweep(args, args.sweep)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The embedded demo sweep (``harness.orchestrate.demo_specs``), then the site."""
-    from harness.orchestrate import demo_specs, run_specs
+    """The embedded default sweep, then the leaderboard."""
     from leaderboard.build import build_site
 
-    specs = demo_specs(split_names(args.models) if args.models else None, limit=args.limit)
-    run_specs(specs, output=Path(args.output), cache=_open_cache(args), rerun=args.rerun,
-              progress=not args.no_progress)
-    index = build_site(Path(args.output), Path(args.site))
+    code = _sweep(args, DEMO_SWEEP)
+    index = build_site(Path(args.output or "results"), Path(args.site))
     print(f"leaderboard written to {index}")
-    return EXIT_OK
+    return code
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -179,13 +225,21 @@ def cmd_lm_eval_path(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_run_options(p: argparse.ArgumentParser, output_default: str = "results") -> None:
-    p.add_argument("--output", default=output_default, help="results folder (default: %(default)s)")
+def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "results") -> None:
+    p.add_argument("--output", default=output_default,
+                   help="results folder (default: %(default)s)" if output_default else
+                   "results folder (default: the sweep file's 'output', else results)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N samples of each task")
     p.add_argument("--cache", default=None, help=f"prediction cache file (default: {DEFAULT_CACHE})")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     p.add_argument("--rerun", action="store_true", help="start the run folder afresh instead of resuming")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    _add_run_options(p, output_default=None)
+    p.add_argument("--workers", type=int, default=None,
+                   help="CPU worker processes (default: the number of cores, at most 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reducer", default="first", choices=REDUCERS,
                      help="how draws become one answer (default: %(default)s; see docs/records.md)")
     run.add_argument("--reduce-by", default=None, metavar="METRIC", help="the metric --reducer best picks by")
+    run.add_argument("--judge", default=None, metavar="MODEL",
+                     help="a registered model that grades each rationale (harness/templates/judge.j2)")
+    run.add_argument("--judge-args", nargs="*", default=[], metavar="K=V", help="arguments for the judge model")
     _add_run_options(run)
     run.set_defaults(func=cmd_run)
 
@@ -235,10 +292,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--private", action="store_true", help="create the Hub repo as private")
     export.set_defaults(func=cmd_leaderboard_export)
 
-    demo = sub.add_parser("demo", help="the embedded default sweep over built-in data, then site/index.html")
-    demo.add_argument("--models", type=name_list, default=None, help="run only these models on every demo task")
+    sw = sub.add_parser("sweep", help="run a sweep file: models x tasks, parallel and resumable (docs/sweeps.md)")
+    sw.add_argument("sweep", help="a sweep name (baselines/sweeps/NAME.yaml: demo, paper, tsb-ad-u) or a .yaml file")
+    sw.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="worker processes on this machine, or a Ray cluster (default: %(default)s)")
+    sw.add_argument("--ray-address", default=None, help="Ray cluster to connect to (default: $RAY_ADDRESS, "
+                    "else a local Ray starts)")
+    _add_sweep_options(sw)
+    sw.add_argument("--only", default=None, metavar="PATTERN",
+                    help="only jobs whose 'task / label', model or task matches this glob")
+    sw.add_argument("--dry-run", action="store_true", help="list every job, whether it can run here and why not")
+    sw.add_argument("--json", action="store_true", help="machine-readable progress on stdout (JSON lines)")
+    sw.add_argument("--batch-size", type=int, default=None, help="samples per predict call")
+    sw.set_defaults(func=cmd_sweep)
+
+    demo = sub.add_parser("demo", help="the embedded default sweep (baselines/sweeps/demo.yaml), then site/index.html")
+    demo.add_argument("--models", type=name_list, default=None, help="run only these models of the demo sweep")
     demo.add_argument("--site", default="site", help="site folder (default: %(default)s)")
-    _add_run_options(demo)
+    _add_sweep_options(demo)
     demo.set_defaults(func=cmd_demo)
 
     data = sub.add_parser("data", help="fetch published datasets (needs network)")
@@ -252,9 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
     lmp.set_defaults(func=cmd_lm_eval_path)
 
+    from harness.bench_cli import add_reasoning_cli
+    from harness.environments import add_env_cli
     from tasks.visanombench.build import add_bench_cli
 
-    add_bench_cli(sub)
+    add_reasoning_cli(add_bench_cli(sub), sub)
+    add_env_cli(sub)
     return p
 
 

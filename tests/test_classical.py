@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("TSB_AD", reason="tsb-ad not installed (the detectors extra; numpy<2 environment)")
 from TSB_AD import model_wrapper
 
 import baselines.classical  # noqa: F401 - registers the detectors

@@ -324,3 +324,11 @@ def test_generation_overrides_and_draws_reach_the_backbone_requests() -> None:
     with pytest.raises(UsageError, match="unknown generation setting"):
         base.with_generation({"temprature": 1})
     assert make("LLMAD", temperature=0.7, max_new_tokens=2000).generation.max_new_tokens == 2000
+
+
+def test_dtw_distance_of_the_retrieval() -> None:
+    from baselines.recipes.examples import dtw_distance
+
+    assert dtw_distance(np.array([1.0, 2, 3]), np.array([1.0, 2, 2, 3])) == 0.0  # a warp, not a shift
+    assert dtw_distance(np.array([0.0, 0.0]), np.array([1.0])) == pytest.approx(np.sqrt(2))
+    assert dtw_distance(np.array([0.0, 5.0]), np.array([0.0, 5.0, 5.0, 5.0])) == 0.0

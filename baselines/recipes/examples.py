@@ -138,13 +138,52 @@ def pool_for_task(task: Any, max_series: int = 64) -> ExamplePool:
     return ExamplePool(examples, f"{getattr(task, 'name', 'task')}:train")
 
 
+def _dtw_kernel() -> Any:
+    """The compiled DTW kernel (numba, a core dependency; compiled on first use)."""
+    global _DTW
+    if _DTW is None:
+        from numba import njit
+
+        @njit(cache=False, nogil=True)
+        def dtw(a: np.ndarray, b: np.ndarray) -> float:  # pragma: no cover - compiled
+            n, m = a.size, b.size
+            prev = np.full(m + 1, np.inf)
+            prev[0] = 0.0
+            cur = np.empty(m + 1)
+            for i in range(1, n + 1):
+                cur[0] = np.inf
+                for j in range(1, m + 1):
+                    d = (a[i - 1] - b[j - 1]) ** 2
+                    best = prev[j - 1]
+                    if prev[j] < best:
+                        best = prev[j]
+                    if cur[j - 1] < best:
+                        best = cur[j - 1]
+                    cur[j] = d + best
+                prev, cur = cur, prev
+            return np.sqrt(prev[m])
+
+        _DTW = dtw
+    return _DTW
+
+
+_DTW: Any = None
+
+
+def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Dynamic time warping distance (square root of the summed squared differences along the
+    best warping path, no window constraint) between two 1-D series."""
+    x, y = np.ascontiguousarray(a, np.float64).ravel(), np.ascontiguousarray(b, np.float64).ravel()
+    if x.size == 0 or y.size == 0:
+        return float("inf")
+    return float(_dtw_kernel()(x, y))
+
+
 def nearest(query: np.ndarray, candidates: Sequence[Segment], k: int = 1) -> list[Segment]:
     """The ``k`` candidates closest to ``query`` by DTW distance (LLMAD's retrieval), in order."""
     if not candidates or k < 1:
         return []
-    from tslearn.metrics import dtw
-
     q = np.asarray(query, np.float64)
-    dist = [float(dtw(q, np.asarray(c.values, np.float64))) for c in candidates]
+    dist = [dtw_distance(q, c.values) for c in candidates]
     order = np.argsort(dist, kind="stable")[:k]
     return [candidates[int(i)] for i in order]

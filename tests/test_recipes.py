@@ -178,9 +178,21 @@ def test_unknown_backbone_is_a_startup_usage_error() -> None:
         registry.make_model("LLMAD", backbone="no-such-model")
 
 
+class _ScoreDetector:
+    """A score-producing detector: no engine, cannot answer prompts."""
+
+    provides = frozenset({"scores"})
+
+    def fingerprint(self) -> str:
+        return "detector"
+
+
+registry.register_model("test-score-detector", group="test")(lambda **kw: _ScoreDetector())
+
+
 def test_a_detector_is_not_a_backbone() -> None:
     with pytest.raises(UsageError, match="not a text/VLM model served by an inference engine"):
-        registry.make_model("LLM-TSAD", backbone="Sub-PCA")
+        registry.make_model("LLM-TSAD", backbone="test-score-detector")
     with pytest.raises(UsageError, match="is itself a detector recipe"):
         registry.make_model("LLMAD", backbone="AnomLLM")
 

@@ -106,7 +106,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Parse ``visanom run`` into run specs and run them (``harness.orchestrate``)."""
-    from harness.orchestrate import matrix_specs, run_specs
+    from harness.envrun import run_across_environments
+    from harness.orchestrate import matrix_specs
 
     specs = matrix_specs(
         split_names(args.model), split_names(args.task),
@@ -114,9 +115,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
         reducer=args.reducer, reduce_by=args.reduce_by,
     )
-    results = run_specs(specs, output=Path(args.output), batch_size=args.batch_size, cache=_open_cache(args),
-                        rerun=args.rerun, progress=not args.no_progress)
-    return EXIT_SAMPLE_FAILURES if any(r.n_failed for r in results) else EXIT_OK
+    # each spec in its Python environment (docs/environments.md); one results folder and cache
+    result = run_across_environments(specs, output=Path(args.output), batch_size=args.batch_size,
+                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress)
+    return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

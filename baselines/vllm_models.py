@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from baselines.hf_models import adapter_base
 from baselines.vlm import VLMModel
+from harness.errors import UsageError
 from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.vllm_engine import VLLMEngine
 from harness.inference.vllm_serve import VLLMServeEngine
@@ -20,7 +22,7 @@ DEFAULT_BATCH = 64  # vLLM schedules within the batch itself; bigger batches kee
 
 
 def make_vllm_vlm(
-    model_id: str,
+    model_id: str | None = None,
     revision: str | None = None,
     adapter_id: str | None = None,
     adapter_revision: str | None = None,
@@ -41,8 +43,19 @@ def make_vllm_vlm(
     stop: Sequence[str] = (),
     system: str | None = None,
     batch_size: int = DEFAULT_BATCH,
+    adapter: str | None = None,
 ) -> VLMModel:
-    """A :class:`VLMModel` over a :class:`VLLMEngine` (one ``LLM`` per model instance)."""
+    """A :class:`VLMModel` over a :class:`VLLMEngine` (one ``LLM`` per model instance).
+
+    ``adapter=DIR`` serves a LoRA made by ``visanom train`` through vLLM's ``LoRARequest``
+    (the base model is read from the adapter's config; ``max_lora_rank`` must be at least its rank)."""
+    if adapter:
+        if adapter_id and adapter_id != adapter:
+            raise UsageError("give either adapter=DIR or adapter_id=..., not both")
+        adapter_id = str(adapter)
+        model_id = model_id or adapter_base(adapter_id)
+    if not model_id:
+        raise UsageError("vllm-vlm needs model_id=... (a hub id or a folder), or adapter=DIR of a trained LoRA")
     engine = VLLMEngine(
         model_id, revision=revision, adapter_id=adapter_id, adapter_revision=adapter_revision,
         max_lora_rank=max_lora_rank, tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,

@@ -115,9 +115,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
         reducer=args.reducer, reduce_by=args.reduce_by,
     )
+    from harness.bench_cli import _judge_model
+
+    judge = _judge_model(args.judge, args.judge_args)
     # each spec in its Python environment (docs/environments.md); one results folder and cache
     result = run_across_environments(specs, output=Path(args.output), batch_size=args.batch_size,
-                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress)
+                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress,
+                                     judge=judge)
     return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
 
 
@@ -266,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reducer", default="first", choices=REDUCERS,
                      help="how draws become one answer (default: %(default)s; see docs/records.md)")
     run.add_argument("--reduce-by", default=None, metavar="METRIC", help="the metric --reducer best picks by")
+    run.add_argument("--judge", default=None, metavar="MODEL",
+                     help="a registered model that grades each rationale (harness/templates/judge.j2)")
+    run.add_argument("--judge-args", nargs="*", default=[], metavar="K=V", help="arguments for the judge model")
     _add_run_options(run)
     run.set_defaults(func=cmd_run)
 
@@ -319,10 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
     lmp.set_defaults(func=cmd_lm_eval_path)
 
+    from harness.bench_cli import add_reasoning_cli
     from harness.environments import add_env_cli
     from tasks.visanombench.build import add_bench_cli
 
-    add_bench_cli(sub)
+    add_reasoning_cli(add_bench_cli(sub), sub)
     add_env_cli(sub)
     return p
 

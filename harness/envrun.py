@@ -62,8 +62,9 @@ def environments_of(specs: Sequence[RunSpec]) -> list[JobEnv]:
 
 def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cache: PredictionCache | None,
                             batch_size: int | None = None, rerun: bool = False, progress: bool = True,
-                            echo: Echo = print) -> MixedResult:
-    """Run every spec in its environment (see the module docstring)."""
+                            echo: Echo = print, judge: Any = None) -> MixedResult:
+    """Run every spec in its environment (see the module docstring). ``judge`` (a model built
+    here) grades each finished run's rationales in this process, wherever the run ran."""
     from harness.orchestrate import run_specs
 
     envs = environments_of(specs)
@@ -71,7 +72,7 @@ def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cac
     foreign = [s for s, e in zip(specs, envs, strict=True) if not e.is_current]
     if not foreign:
         return MixedResult(run_specs(here, output=output, cache=cache, batch_size=batch_size, rerun=rerun,
-                                     progress=progress, echo=echo))
+                                     progress=progress, echo=echo, judge=judge))
     from harness.sweep import Driver, Reporter
     from harness.sweep_plan import api_limit, gpu_count, plan_sweep
 
@@ -86,7 +87,7 @@ def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cac
     result = MixedResult()
     if here:  # validated here too before anything runs
         result.here = run_specs(here, output=output, cache=cache, batch_size=batch_size, rerun=rerun,
-                                progress=progress, echo=echo)
+                                progress=progress, echo=echo, judge=judge)
     from harness.executors import LocalExecutor
 
     workers = max(1, min(available_cpus(), 8))
@@ -98,6 +99,12 @@ def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cac
     driver = Driver(sweep, planned, output=out, cache=cache, reporter=Reporter(False, progress), rerun=rerun)
     driver.run(LocalExecutor(capacity, threads_per_worker=1), workers, gpus, batch_size=batch_size)
     result.elsewhere = driver.jobs
+    if judge is not None:
+        from harness.judge_run import judge_run
+
+        for jr in driver.jobs:
+            if jr.state in ("done", "cached") and jr.run is not None and jr.pj.folder is not None:
+                jr.run = judge_run(RunResult(jr.pj.folder, jr.run), judge).run
     if echo is not None:
         for jr in driver.jobs:
             echo(foreign_line(jr))

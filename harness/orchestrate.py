@@ -88,10 +88,12 @@ def run_specs(
     rerun: bool = False,
     progress: bool = True,
     echo: Echo = print,
+    judge: Any = None,
 ) -> list[RunResult]:
     """Run every spec. All are checked first (names, arguments, model/task pairs, draws);
     each task and each model (name + arguments) is built once; a model runs all its specs,
-    then is closed (frees GPU memory). ``echo`` gets one line per finished run."""
+    then is closed (frees GPU memory). ``echo`` gets one line per finished run. ``judge`` (a
+    built model) grades each run's rationales after scoring (:func:`harness.judge_run.judge_run`)."""
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     for spec in specs:
@@ -124,6 +126,10 @@ def run_specs(
         try:
             for runner in runners[mk]:
                 res = runner.run()
+                if judge is not None:
+                    from harness.judge_run import judge_run
+
+                    res = judge_run(res, judge)
                 if echo is not None:
                     echo(summary_line(res))
                 results.append(res)

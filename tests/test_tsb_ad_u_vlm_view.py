@@ -163,8 +163,8 @@ def test_resume_reads_each_file_once_and_renders_nothing_done(
     monkeypatch.setattr(lazy_render, "render_each", lambda items, settings, workers=None: real(
         ((rendered.append(o) or (v, o)) for v, o in items), settings, workers))
     reads: list[str] = []
-    real_read = score_view.read_series
-    monkeypatch.setattr(score_view, "read_series", lambda path, **kw: reads.append(Path(path).stem) or real_read(
+    real_load = score_view.load_series
+    monkeypatch.setattr(score_view, "load_series", lambda path, **kw: reads.append(Path(path).stem) or real_load(
         path, **kw))
     model = ScriptedModel(ANSWERS)
     run = Runner(_task(data), model, tmp_path, cache=None, progress=False).run().run

@@ -58,6 +58,37 @@ def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
+def set_pixel_limits(processor: Any, max_pixels: int | None, min_pixels: int | None) -> None:
+    """Apply ``max_pixels`` / ``min_pixels`` to a Qwen-style image processor's ``size`` (and its
+    ``max_pixels`` / ``min_pixels`` attributes); other processors are left alone."""
+    ip = getattr(processor, "image_processor", None)
+    if (max_pixels is None and min_pixels is None) or not hasattr(ip, "merge_size"):
+        return
+    size = ip.size
+    old = dict(size) if isinstance(size, dict) else {k: getattr(size, k, None)
+                                                     for k in ("longest_edge", "shortest_edge")}
+    new = {"longest_edge": max_pixels or old.get("longest_edge"),
+           "shortest_edge": min_pixels or old.get("shortest_edge")}
+    ip.size = new if isinstance(size, dict) else type(size)(**new)
+    for attr, value in (("max_pixels", new["longest_edge"]), ("min_pixels", new["shortest_edge"])):
+        if getattr(ip, attr, None) is not None:
+            setattr(ip, attr, value)
+
+
+def pixel_budget(processor: Any, max_pixels: int | None = None, min_pixels: int | None = None
+                 ) -> tuple[int | None, int, int]:
+    """``(max_pixels, min_pixels, factor)`` a processor accepts without resizing itself (also
+    used by the trainer, so training images are fitted exactly as at inference)."""
+    ip = getattr(processor, "image_processor", None)
+    size = getattr(ip, "size", None) if hasattr(ip, "merge_size") else None  # Qwen-style budgets only
+    edges = dict(size) if isinstance(size, dict) else {k: getattr(size, k, None) for k in ("longest_edge",
+                                                                                           "shortest_edge")}
+    max_px = edges.get("longest_edge") or max_pixels
+    min_px = edges.get("shortest_edge") or min_pixels or 0
+    factor = int(getattr(ip, "patch_size", 14) or 14) * int(getattr(ip, "merge_size", 2) or 2)
+    return (int(max_px) if max_px else None), int(min_px), factor
+
+
 class TransformersEngine:
     """Local Hugging Face VLM inference (see the module docstring for the error contract)."""
 
@@ -179,19 +210,7 @@ class TransformersEngine:
         self._processor, self._model = processor, model.eval()
 
     def _set_pixel_limits(self, processor: Any) -> None:
-        """Apply ``max_pixels`` / ``min_pixels`` to a Qwen-style image processor's ``size``."""
-        ip = getattr(processor, "image_processor", None)
-        if (self.max_pixels is None and self.min_pixels is None) or not hasattr(ip, "merge_size"):
-            return
-        size = ip.size
-        old = dict(size) if isinstance(size, dict) else {k: getattr(size, k, None)
-                                                         for k in ("longest_edge", "shortest_edge")}
-        new = {"longest_edge": self.max_pixels or old.get("longest_edge"),
-               "shortest_edge": self.min_pixels or old.get("shortest_edge")}
-        ip.size = new if isinstance(size, dict) else type(size)(**new)
-        for attr, value in (("max_pixels", new["longest_edge"]), ("min_pixels", new["shortest_edge"])):
-            if getattr(ip, attr, None) is not None:
-                setattr(ip, attr, value)
+        set_pixel_limits(processor, self.max_pixels, self.min_pixels)
 
     # ---- limits ---------------------------------------------------------------------------
     def context_limit(self) -> int | None:
@@ -205,14 +224,7 @@ class TransformersEngine:
 
     def pixel_budget(self) -> tuple[int | None, int, int]:
         """``(max_pixels, min_pixels, factor)`` the processor accepts without resizing itself."""
-        ip = getattr(self._processor, "image_processor", None)
-        size = getattr(ip, "size", None) if hasattr(ip, "merge_size") else None  # Qwen-style budgets only
-        edges = dict(size) if isinstance(size, dict) else {k: getattr(size, k, None) for k in ("longest_edge",
-                                                                                               "shortest_edge")}
-        max_px = edges.get("longest_edge") or self.max_pixels
-        min_px = edges.get("shortest_edge") or self.min_pixels or 0
-        factor = int(getattr(ip, "patch_size", 14) or 14) * int(getattr(ip, "merge_size", 2) or 2)
-        return (int(max_px) if max_px else None), int(min_px), factor
+        return pixel_budget(self._processor, self.max_pixels, self.min_pixels)
 
     # ---- generation -----------------------------------------------------------------------
     def _prepare(self, index: int, req: ChatRequest) -> _Item:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import reasoning
 from harness.aggregate import aggregate_means, interval_summary
 from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.errors import DataError, UsageError
@@ -39,7 +40,6 @@ from harness.metrics import intervals_to_labels, labels_to_intervals
 from harness.types import Prediction, Sample, Target
 from tasks.tsb_ad_u.files import SeriesInfo
 from tasks.tsb_ad_u.task import EmbeddedTSBADUTask, TSBADUTask
-from tasks.visanombench import reasoning
 from tasks.visanombench.lazy_render import Pending, pick_workers, render_stream
 from tasks.visanombench.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
 from tasks.visanombench.scoring import (

@@ -25,9 +25,9 @@ from harness.aggregate import interval_summary
 from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.metrics import affiliation_prf, interval_counts, interval_iou, intervals_to_labels, point_prf
 from harness.parse import ParsedAnswer
+from harness.reasoning import reasoning_signals
 from harness.thresholds import threshold_prediction
 from harness.types import Interval, Prediction, Sample
-from tasks.visanombench.reasoning import reasoning_signals
 
 POINT_KEYS = ("Point-P", "Point-R", "Point-F1")
 AFFILIATION_KEYS = ("Affiliation-P", "Affiliation-R", "Affiliation-F1")

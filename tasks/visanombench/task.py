@@ -11,7 +11,7 @@ Answers: text is parsed inside the shown window; scores (classical detectors) ar
 thresholded to ONE interval per segment (see :mod:`tasks.visanombench.scoring`).
 
 Scores: per sample the paper's TP/FP/FN and IoU, point-wise and affiliation P/R/F1 against
-the segment's labels, and the reasoning signals (:mod:`tasks.visanombench.reasoning`). Per
+the segment's labels, and the reasoning signals (:mod:`harness.reasoning`). Per
 run: pooled P/R/F1 and Overlap (mean IoU) with TP/FP/FN, the headline ``F1``; means of the
 other metrics; breakdowns by source, domain and anomaly kind. A parse failure is an empty
 prediction (one FN per true interval) and is counted in ``n_parse_failed``. A failed sample
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import reasoning
 from harness.aggregate import aggregate_means, interval_summary
 from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.errors import DataError, UsageError
@@ -35,7 +36,6 @@ from harness.hashing import array_hash, stable_hash
 from harness.metrics import group_breakdown, prf
 from harness.render import RenderSettings
 from harness.types import Prediction, Sample, Target
-from tasks.visanombench import reasoning
 from tasks.visanombench.lazy_render import Pending, pick_workers, render_stream
 from tasks.visanombench.manifest import ManifestItem, read_manifest, read_segment
 from tasks.visanombench.profiles import manifest_profile

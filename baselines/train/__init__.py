@@ -1,0 +1,1 @@
+"""LoRA fine-tuning of a reasoner on an exported rationale dataset (``visanom train``)."""

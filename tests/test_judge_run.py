@@ -1,0 +1,44 @@
+"""``visanom run --judge MODEL``: each rationale graded with the judge template, judge named in run.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.cli import main
+
+
+def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv, monkeypatch) -> None:
+    asked: list[str] = []
+
+    def responder(image: str, prompt: str) -> str:
+        asked.append(prompt)
+        assert image  # the judge sees the plot the answer was given for
+        return "not a grade" if len(asked) == 1 else '{"grounded": 6, "axis": 10, "clarity": 8}'
+
+    monkeypatch.setattr(srv, "answer", responder)
+    out = tmp_path / "results"
+    rc = main(["run", "--task", "visanombench-demo", "--model", "template-reasoner", "--limit", "3",
+               "--no-progress", "--no-cache", "--output", str(out), "--judge", "openai-compat", "--judge-args",
+               f"base_url={srv.base_url}", "api_key=test", "model=judge-vlm", "max_retries=0"])
+    assert rc == 0
+    run_dir = next(out.rglob("run.json")).parent
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["judge"]["model"] == "openai-compat" and run["judge"]["template"] == "judge"
+    assert run["judge"]["n_judged"] == 3 and run["judge"]["n_unparsable"] == 1
+    assert run["metrics"]["judge-axis"]["value"] == 1.0 and run["metrics"]["judge-axis"]["n"] == 2
+    assert run["metrics"]["judge-grounded"]["value"] == 0.6
+    lines = [json.loads(x) for x in (run_dir / "judge.jsonl").read_text().splitlines()]
+    assert sum(x["error"] is not None for x in lines) == 1
+    assert all(p.startswith("You are grading") and "Step 1" in p for p in asked)
+    assert run["counts"]["n"] == 3  # the run itself is untouched
+    assert main(["leaderboard", "build", str(out), "--out", str(tmp_path / "site")]) == 0
+    summary = json.loads((tmp_path / "site" / "summary.json").read_text())
+    (row,) = [r for t in summary["tasks"] for r in t["rows"]]
+    assert row["metrics"]["judge-axis"]["value"] == 1.0  # the judged means reach the leaderboard row
+
+
+def test_unknown_judge_is_refused_before_any_work(tmp_path: Path) -> None:
+    rc = main(["run", "--task", "visanombench-demo", "--model", "template-reasoner", "--limit", "1",
+               "--no-progress", "--no-cache", "--output", str(tmp_path / "r"), "--judge", "no-such-judge"])
+    assert rc == 2 and not (tmp_path / "r").exists()

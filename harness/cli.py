@@ -106,7 +106,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Parse ``visanom run`` into run specs and run them (``harness.orchestrate``)."""
-    from harness.orchestrate import matrix_specs, run_specs
+    from harness.envrun import run_across_environments
+    from harness.orchestrate import matrix_specs
 
     specs = matrix_specs(
         split_names(args.model), split_names(args.task),
@@ -117,9 +118,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.bench_cli import _judge_model
 
     judge = _judge_model(args.judge, args.judge_args)
-    results = run_specs(specs, output=Path(args.output), batch_size=args.batch_size, cache=_open_cache(args),
-                        rerun=args.rerun, progress=not args.no_progress, judge=judge)
-    return EXIT_SAMPLE_FAILURES if any(r.n_failed for r in results) else EXIT_OK
+    # each spec in its Python environment (docs/environments.md); one results folder and cache
+    result = run_across_environments(specs, output=Path(args.output), batch_size=args.batch_size,
+                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress,
+                                     judge=judge)
+    return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

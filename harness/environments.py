@@ -8,7 +8,7 @@ installed in it. :func:`environment_for_model` says which one a model needs;
 and raises a :class:`~harness.errors.UsageError` naming the environment and the command
 that creates it otherwise. There is never a silent fallback to another environment.
 
-Executors (``harness/executors/``) start worker processes with ``env.python`` and
+Executors (``harness/executors.py``, via ``harness/jobenv.py``) start worker processes with ``env.python`` and
 :func:`worker_env` (``PYTHONPATH`` = this checkout, so every environment runs the same
 harness code), or hand ``env.python`` to Ray as ``runtime_env={"py_executable": ...}``.
 

@@ -15,15 +15,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.jobenv import JobEnv
+from harness.jobenv import ENV_NAME_VAR, JobEnv
 
 Message = dict[str, Any]
 Handler = Callable[["Unit", Message], None]
-REPO_ROOT = Path(__file__).resolve().parent.parent
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
@@ -67,12 +65,10 @@ class LocalExecutor:
         self._all: list[subprocess.Popen] = []
 
     def _spawn(self, env: JobEnv) -> subprocess.Popen:
-        child_env = {**os.environ, **thread_env(self.threads)}
-        child_env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in os.environ.get(
-            "PYTHONPATH", "").split(os.pathsep) if p])
         try:
             proc = subprocess.Popen([env.python, "-m", "harness.worker"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=None, text=True, env=child_env, bufsize=1)
+                                    stdout=subprocess.PIPE, stderr=None, text=True,
+                                    env=env.process_env(thread_env(self.threads)), bufsize=1)
         except OSError as exc:
             raise UsageError(f"cannot start a worker in environment {env.name!r} ({env.python}): {exc}") from exc
         self._all.append(proc)
@@ -197,7 +193,7 @@ class RayExecutor:
         elif unit.resource.startswith("api:"):
             opts["num_cpus"] = 0
             opts["resources"] = {self.resource_name(unit.resource): 1}
-        runtime_env: dict[str, Any] = {"env_vars": thread_env(self.threads)}
+        runtime_env: dict[str, Any] = {"env_vars": {**thread_env(self.threads), ENV_NAME_VAR: unit.env.name}}
         if not unit.env.is_current:
             runtime_env["py_executable"] = unit.env.python
         opts["runtime_env"] = runtime_env

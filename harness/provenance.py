@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from datetime import datetime, timezone
@@ -36,6 +37,21 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def environment_name() -> str | None:
+    """The named Python environment this process runs in (``docs/environments.md``): the one a
+    worker was started in (``$VISANOM_ENV``), else the configured one of this interpreter."""
+    if os.environ.get("VISANOM_ENV"):
+        return os.environ["VISANOM_ENV"]
+    from harness.environments import current_environment
+    from harness.errors import UsageError
+
+    try:
+        env = current_environment()
+    except UsageError:  # a broken config is reported where environments are used
+        return None
+    return env.name if env is not None else None
+
+
 @lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
     """Versions of visanom, Python and the packages that change results."""
@@ -51,4 +67,5 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "packages": packages,
+        "environment": environment_name(),
     }

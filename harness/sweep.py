@@ -328,7 +328,7 @@ def summarise_in_env(pj: PlannedJob, ordered: list[dict[str, Any]], started: str
                              "wall_s": wall_s}}
     assert pj.env is not None
     out = subprocess.run([pj.env.python, "-m", "harness.worker"], input=json.dumps(request) + "\n",
-                         capture_output=True, text=True, check=False)
+                         capture_output=True, text=True, check=False, env=pj.env.process_env())
     for line in out.stdout.splitlines():
         msg = json.loads(line)
         if msg.get("type") == "run":

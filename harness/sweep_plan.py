@@ -88,7 +88,7 @@ def probe_env(env: JobEnv, jobs: Sequence[PlannedJob]) -> list[dict[str, Any]]:
                 "model_args": dict(pj.job.spec.model_args)} for pj in jobs]
     try:
         out = subprocess.run([env.python, "-m", "harness.worker", "--probe"], input=json.dumps(payload),
-                             capture_output=True, text=True, timeout=600, check=False)
+                             capture_output=True, text=True, timeout=600, check=False, env=env.process_env())
         answer = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         answer = None

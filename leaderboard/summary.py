@@ -24,6 +24,8 @@ SUMMARY_SCHEMA = "visanom.summary/2"
 COUNT_KEYS = ("n", "n_ok", "n_failed", "n_cached", "n_parse_failed", "n_undefined", "n_degenerate")
 MAX_FAILURES = 50
 REASONING_PREFIX = "reason-"
+JUDGE_PREFIX = "judge-"  # means written by ``visanom run --judge MODEL`` (harness/judge_run.py)
+REASONING_PREFIXES = (REASONING_PREFIX, JUDGE_PREFIX)
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 # The paper's groups, in its order; other groups follow, then "other".
 GROUPS = ("ours", "large VLM", "small VLM", "TS foundation", "LLM/VLM detector", "classical", "deep",
@@ -148,8 +150,9 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]
     names = [headline] if headline else []
     for row in rows:
         names += [m for m in row["metrics"] if m not in names]
-    metrics = [m for m in names if not m.startswith(REASONING_PREFIX)]
+    metrics = [m for m in names if not m.startswith(REASONING_PREFIXES)]
     reasoning = [m for m in names if m.startswith(REASONING_PREFIX)]
+    reasoning += [m for m in names if m.startswith(JUDGE_PREFIX)]
     _mark_best(rows, metrics + reasoning)
     reported = _reported(task["name"], rows, headline)
     sizes = [row["counts"]["n"] for row in rows if row["counts"]["n"] is not None]
@@ -163,6 +166,7 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]
         "headline": headline,
         "metrics": metrics,
         "reasoning": reasoning,
+        "judges": sorted({row["judge"]["model"] for row in rows if row["judge"]}),
         "groups": [g for g in GROUPS if g in present],
         "breakdowns": sorted({k for row in rows for k in row["groups"]}),
         "has_degenerate": any(row["counts"]["n_degenerate"] is not None for row in rows),
@@ -234,8 +238,20 @@ def _row(
         "superseded": [_run_id(r) for r in superseded],
         "choice": _choice(run, superseded),
         "samples_note": _samples_note(run, n),
+        "judge": _judge(run.get("judge")),
         "reported": None,
     }
+
+
+def _judge(raw: Any) -> dict[str, Any] | None:
+    """The ``judge`` entry of a judged run (who graded, with which template, how many), else None."""
+    model = raw.get("model") if isinstance(raw, Mapping) else None
+    if not isinstance(model, str) or not model:
+        return None
+    counts = {k: number(raw.get(k)) for k in ("n_judged", "n_unparsable")}
+    return {"model": model, "template": _text(raw.get("template")),
+            "template_hash": _text(raw.get("template_hash")),
+            **{k: int(v) if v is not None else None for k, v in counts.items()}}
 
 
 def _sum_numbers(values: Mapping[str, Any], keys: Sequence[str]) -> float | None:

@@ -36,6 +36,7 @@ def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv, monkey
     summary = json.loads((tmp_path / "site" / "summary.json").read_text())
     (row,) = [r for t in summary["tasks"] for r in t["rows"]]
     assert row["metrics"]["judge-axis"]["value"] == 1.0  # the judged means reach the leaderboard row
+    assert row["judge"]["model"] == "openai-compat" and "judge-axis" in summary["tasks"][0]["reasoning"]
 
 
 def test_unknown_judge_is_refused_before_any_work(tmp_path: Path) -> None:

@@ -299,3 +299,33 @@ def test_serve_previews_the_site(results: Path, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_judge_grades_sit_with_the_reasoning_columns_and_the_judge_is_named(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    judged = write_run2(root, "visanombench", "VisAnomReasoner-7B", value=0.7)
+    write_run2(root, "visanombench", "Qwen2.5-VL-7B", value=0.3)
+    judge_name = "<script>alert('judge')</script>"
+    run = json.loads((judged / "run.json").read_text(encoding="utf-8"))
+    run["judge"] = {"model": judge_name, "template": "judge", "template_hash": "abc", "n_judged": 5,
+                    "n_unparsable": 1, "file": "judge.jsonl"}
+    run["metrics"]["judge-axis"] = {"value": 0.9, "ci95": [0.8, 1.0], "n": 4}
+    (judged / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    site = tmp_path / "site"
+    build(root, site)
+    (task,) = summary_of(site)["tasks"]
+    assert "judge-axis" in task["reasoning"] and "judge-axis" not in task["metrics"]
+    assert task["reasoning"].index("reason-axis") < task["reasoning"].index("judge-axis")
+    assert task["judges"] == [judge_name]
+    rows = {r["model"]: r for r in task["rows"]}
+    assert rows["VisAnomReasoner-7B"]["judge"]["model"] == judge_name
+    assert rows["VisAnomReasoner-7B"]["judge"]["n_unparsable"] == 1 and rows["Qwen2.5-VL-7B"]["judge"] is None
+    index = (site / "index.html").read_text(encoding="utf-8")
+    escaped = "&lt;script&gt;alert(&#39;judge&#39;)&lt;/script&gt;"
+    assert judge_name not in index
+    assert f"graded by {escaped}" in index  # the column note and the judge-* header name the judge
+    assert index.count('class="num reasoning"') == 2  # reason-axis and judge-axis, side by side
+    model_page = (site / rows["VisAnomReasoner-7B"]["pages"]["model"]).read_text(encoding="utf-8")
+    assert "<dt>judge</dt>" in model_page and escaped in model_page and judge_name not in model_page
+    other_page = (site / rows["Qwen2.5-VL-7B"]["pages"]["model"]).read_text(encoding="utf-8")
+    assert "<dt>judge</dt>" not in other_page

@@ -138,8 +138,13 @@ def dataset_card(counts: dict[str, int], tasks: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+UPLOAD_PATTERNS = ["README.md", "*/train.parquet"]
+"""What a push uploads: the card and the configs' parquet files, never other files in ``--out``."""
+
+
 def push_to_hub(folder: str | Path, repo: str, *, private: bool = False, token: str | None = None) -> str:
-    """Create the dataset repo if needed and upload ``folder``; return the repo URL."""
+    """Create the dataset repo if needed and upload the exported dataset in ``folder`` (only
+    :data:`UPLOAD_PATTERNS`: ``--out`` may be an existing folder holding other files); return the repo URL."""
     from huggingface_hub import HfApi
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", repo):
@@ -148,7 +153,7 @@ def push_to_hub(folder: str | Path, repo: str, *, private: bool = False, token: 
     try:
         url = api.create_repo(repo_id=repo, repo_type="dataset", private=private, exist_ok=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset",
-                          commit_message="visanom leaderboard export")
+                          allow_patterns=UPLOAD_PATTERNS, commit_message="visanom leaderboard export")
     except OSError as exc:  # requests/httpx connection errors are OSErrors
         raise OutputError(f"cannot push to the Hugging Face Hub ({repo}): {exc}") from exc
     return str(url)

@@ -59,17 +59,24 @@ def test_push_to_hub_call_path(results: Path, tmp_path: Path, monkeypatch: pytes
         return f"https://huggingface.co/datasets/{kwargs['repo_id']}"
 
     def upload_folder(self: Any, **kwargs: Any) -> None:
-        assert (Path(kwargs["folder_path"]) / "visanombench" / "train.parquet").is_file()
-        calls.append(("upload_folder", kwargs))
+        folder = Path(kwargs["folder_path"])
+        assert (folder / "visanombench" / "train.parquet").is_file()
+        present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        sent = list(huggingface_hub.utils.filter_repo_objects(  # the filter upload_folder applies
+            present, allow_patterns=kwargs.get("allow_patterns"), ignore_patterns=kwargs.get("ignore_patterns")))
+        calls.append(("upload_folder", {**kwargs, "sent": sorted(sent)}))
 
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
     out = tmp_path / "ds"
+    out.mkdir()
+    (out / "notes.txt").write_text("not part of the dataset", encoding="utf-8")  # --out may hold other files
     assert cli(["leaderboard", "export", str(results), "--out", str(out), "--push-to-hub", "me/board", "--private"]) == 0
     assert [name for name, _ in calls] == ["create_repo", "upload_folder"]
     assert calls[0][1] == {"repo_id": "me/board", "repo_type": "dataset", "private": True, "exist_ok": True}
     assert calls[1][1]["repo_id"] == "me/board" and calls[1][1]["repo_type"] == "dataset"
     assert calls[1][1]["folder_path"] == str(out)
+    assert calls[1][1]["sent"] == ["README.md", "tsb-ad-u/train.parquet", "visanombench/train.parquet"]  # no notes.txt
     assert "pushed to https://huggingface.co/datasets/me/board" in capsys.readouterr().out
 
 

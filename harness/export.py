@@ -7,7 +7,8 @@ turn with the image and the question, an assistant turn with the chosen answer, 
 of the chosen rationale (model, run label, spec id, run folder, draw, reward and its terms,
 the weights and the judge). Written with ``save_to_disk`` into a temporary folder next to
 ``out`` and renamed into place, so a crash leaves no half dataset; an existing ``out`` is
-refused unless ``overwrite``. ``push_to_hub`` uploads the same dataset (needs network and a token).
+refused unless ``overwrite``, and ``overwrite`` replaces only an earlier export (a folder with
+``visanom_export.json``), never another folder. ``push_to_hub`` uploads the same dataset (needs network and a token).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def export_dataset(folder: str | Path, out: str | Path, *, overwrite: bool = Fal
     folder, out = Path(folder), Path(out)
     if out.exists() and not overwrite:
         raise UsageError(f"export folder {out} exists; pass --overwrite to replace it (nothing was written)")
+    if out.exists() and not (out / EXPORT_INFO).is_file():
+        raise UsageError(f"export folder {out} exists and is not a visanom export (no {EXPORT_INFO}); "
+                         "--overwrite only replaces an earlier export (nothing was written)")
     rows, selection = _rows(folder)
     if not rows:
         raise UsageError(f"{folder}: no selected segment to export ({len(selection['dropped'])} dropped)")

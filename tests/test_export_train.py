@@ -22,7 +22,7 @@ from tinyvlm import build_tiny_vlm  # noqa: E402
 
 from baselines.train.sft import load_config, train  # noqa: E402
 from harness.errors import DataError, UsageError  # noqa: E402
-from harness.export import chat_messages, features  # noqa: E402
+from harness.export import chat_messages, export_dataset, features  # noqa: E402
 
 ANSWER = ("<anomaly>True</anomaly>\n<index>(20, 30)</index>\nStep 1: The x-axis represents the index, ranging "
           "from 0 to 99. Step 2: a spike around index 20 to 30. Step 3: it departs from the pattern.")
@@ -144,3 +144,12 @@ def test_push_to_hub_reaches_the_hub_and_keeps_the_local_copy(tmp_path: Path) ->
     from datasets import load_from_disk
 
     assert len(load_from_disk(str(data))) == 1
+
+
+def test_overwrite_replaces_only_an_earlier_export(tmp_path: Path) -> None:
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(UsageError, match="not a visanom export"):
+        export_dataset(tmp_path / "elicit", out, overwrite=True, echo=None)
+    assert (out / "precious.txt").read_text(encoding="utf-8") == "keep"

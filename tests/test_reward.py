@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import UsageError
-from harness.judge import parse_judge_reply
+from harness.parse import parse_judge_reply
 from harness.reward import RewardWeights, score_candidate
 from harness.selection import Candidate, select, sensitivity
 

@@ -2,7 +2,7 @@
 
 Each sample with a text answer is judged with the same template as rationale selection
 (:mod:`harness.judge`); grades go to ``judge.jsonl`` in the run folder, and ``run.json``
-gains ``judge`` (the judge's registered name, template and counts) and the means
+gains ``judge`` (the judge's registered name, its public arguments, template and counts) and the means
 ``judge-grounded``, ``judge-axis``, ``judge-clarity`` in ``metrics`` (a reply that cannot be
 parsed is recorded in ``judge.jsonl`` and counted in ``judge.n_unparsable``, never averaged).
 A judge that fails leaves the run itself untouched.
@@ -17,6 +17,7 @@ from harness.aggregate import metric_entry
 from harness.judge import JUDGE_KEYS, JudgeItem, judge_items, load_judge_template, model_name
 from harness.records import RunDir, atomic_write_bytes, dumps, inside
 from harness.runner import RunResult
+from harness.spec import public_args
 
 JUDGE_FILE = "judge.jsonl"
 
@@ -47,7 +48,8 @@ def judge_run(result: RunResult, judge: Any, template_name: str = "judge") -> Ru
     atomic_write_bytes(result.path / JUDGE_FILE, ("\n".join(lines) + "\n").encode() if lines else b"")
     graded = [found[k].grades for k in keys if found[k].grades is not None]
     run = dict(result.run)
-    run["judge"] = {"model": model_name(judge), "template": template.name, "template_hash": template.source_hash,
+    run["judge"] = {"model": model_name(judge), "args": public_args(getattr(judge, "public_args", None) or {}),
+                    "template": template.name, "template_hash": template.source_hash,
                     "n_judged": len(keys), "n_unparsable": len(keys) - len(graded), "file": JUDGE_FILE}
     metrics = dict(run.get("metrics") or {})
     for k in JUDGE_KEYS:

@@ -166,7 +166,7 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]
         "headline": headline,
         "metrics": metrics,
         "reasoning": reasoning,
-        "judges": sorted({row["judge"]["model"] for row in rows if row["judge"]}),
+        "judges": sorted({row["judge"]["label"] for row in rows if row["judge"]}),
         "groups": [g for g in GROUPS if g in present],
         "breakdowns": sorted({k for row in rows for k in row["groups"]}),
         "has_degenerate": any(row["counts"]["n_degenerate"] is not None for row in rows),
@@ -244,12 +244,16 @@ def _row(
 
 
 def _judge(raw: Any) -> dict[str, Any] | None:
-    """The ``judge`` entry of a judged run (who graded, with which template, how many), else None."""
+    """The ``judge`` entry of a judged run (who graded, with which arguments and template, how
+    many; ``label`` adds the ``model`` argument to the name), else None."""
     model = raw.get("model") if isinstance(raw, Mapping) else None
     if not isinstance(model, str) or not model:
         return None
     counts = {k: number(raw.get(k)) for k in ("n_judged", "n_unparsable")}
-    return {"model": model, "template": _text(raw.get("template")),
+    args = _dict(raw.get("args"))
+    served = args.get("model")  # e.g. the served model behind openai-compat
+    return {"model": model, "args": args,
+            "label": f"{model} ({served})" if isinstance(served, str) and served else model, "template": _text(raw.get("template")),
             "template_hash": _text(raw.get("template_hash")),
             **{k: int(v) if v is not None else None for k, v in counts.items()}}
 

@@ -26,6 +26,7 @@ def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv, monkey
     run = json.loads((run_dir / "run.json").read_text())
     assert run["judge"]["model"] == "openai-compat" and run["judge"]["template"] == "judge"
     assert run["judge"]["n_judged"] == 3 and run["judge"]["n_unparsable"] == 1
+    assert run["judge"]["args"]["model"] == "judge-vlm" and "api_key" not in run["judge"]["args"]  # no secrets
     assert run["metrics"]["judge-axis"]["value"] == 1.0 and run["metrics"]["judge-axis"]["n"] == 2
     assert run["metrics"]["judge-grounded"]["value"] == 0.6
     lines = [json.loads(x) for x in (run_dir / "judge.jsonl").read_text().splitlines()]
@@ -36,7 +37,8 @@ def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv, monkey
     summary = json.loads((tmp_path / "site" / "summary.json").read_text())
     (row,) = [r for t in summary["tasks"] for r in t["rows"]]
     assert row["metrics"]["judge-axis"]["value"] == 1.0  # the judged means reach the leaderboard row
-    assert row["judge"]["model"] == "openai-compat" and "judge-axis" in summary["tasks"][0]["reasoning"]
+    assert row["judge"]["label"] == "openai-compat (judge-vlm)" and "judge-axis" in summary["tasks"][0]["reasoning"]
+    assert summary["tasks"][0]["judges"] == ["openai-compat (judge-vlm)"]
 
 
 def test_unknown_judge_is_refused_before_any_work(tmp_path: Path) -> None:

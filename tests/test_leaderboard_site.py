@@ -307,7 +307,7 @@ def test_judge_grades_sit_with_the_reasoning_columns_and_the_judge_is_named(tmp_
     write_run2(root, "visanombench", "Qwen2.5-VL-7B", value=0.3)
     judge_name = "<script>alert('judge')</script>"
     run = json.loads((judged / "run.json").read_text(encoding="utf-8"))
-    run["judge"] = {"model": judge_name, "template": "judge", "template_hash": "abc", "n_judged": 5,
+    run["judge"] = {"model": judge_name, "args": {"model": "judge-vlm"}, "template": "judge", "template_hash": "abc", "n_judged": 5,
                     "n_unparsable": 1, "file": "judge.jsonl"}
     run["metrics"]["judge-axis"] = {"value": 0.9, "ci95": [0.8, 1.0], "n": 4}
     (judged / "run.json").write_text(json.dumps(run), encoding="utf-8")
@@ -316,7 +316,7 @@ def test_judge_grades_sit_with_the_reasoning_columns_and_the_judge_is_named(tmp_
     (task,) = summary_of(site)["tasks"]
     assert "judge-axis" in task["reasoning"] and "judge-axis" not in task["metrics"]
     assert task["reasoning"].index("reason-axis") < task["reasoning"].index("judge-axis")
-    assert task["judges"] == [judge_name]
+    assert task["judges"] == [f"{judge_name} (judge-vlm)"]
     rows = {r["model"]: r for r in task["rows"]}
     assert rows["VisAnomReasoner-7B"]["judge"]["model"] == judge_name
     assert rows["VisAnomReasoner-7B"]["judge"]["n_unparsable"] == 1 and rows["Qwen2.5-VL-7B"]["judge"] is None

@@ -209,6 +209,11 @@ def test_orchestrate_validates_all_specs_first(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*.json*"))
 
 
+def test_a_name_given_twice_is_one_spec() -> None:
+    specs = matrix_specs(["toy-deviation", "toy-deviation", "toy-seeded"], ["toy", "toy"])
+    assert [(s.model, s.task) for s in specs] == [("toy-deviation", "toy"), ("toy-seeded", "toy")]
+
+
 def test_scores_per_draw_are_distinct_files(tmp_path: Path) -> None:
     """A detector with draws > 1 is re-seeded per draw (its with_draw hook)."""
     pytest.importorskip("TSB_AD")

@@ -1,20 +1,64 @@
 # Set-up and entry points. `make demo` and `make test` work on a fresh machine.
+#
+# Environments (docs/environments.md; `visanom env` lists them):
+#   .venv      make setup       tsb-ad detectors + transformers + APIs + dev tools (numpy 1.26)
+#   .venv-gpu  make setup-gpu   vLLM (current release) + transformers + APIs (numpy 2, CUDA torch)
+#   .venv-np2  make setup-np2   the core without tsb-ad on numpy 2 (CI runs the core suite there)
+# INSTALLER=auto (default) installs with uv (from PATH, or bootstrapped into the venv), falling back
+# to pip if uv fails; INSTALLER=pip forces pip.
 PYTHON ?= python3
+INSTALLER ?= auto
 VENV ?= .venv
+EXTRAS ?= detectors,dev,hf,api,lm-eval
+GPU_VENV ?= .venv-gpu
+GPU_EXTRAS ?= vllm,hf,api
+NP2_VENV ?= .venv-np2
+NP2_EXTRAS ?= data,hf,api,dev
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,hf,api
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(HASH)
+GPU_STAMP := $(GPU_VENV)/.installed-$(HASH)
+NP2_STAMP := $(NP2_VENV)/.installed-$(HASH)
 
-.PHONY: setup demo test lint browser clean
+.PHONY: setup setup-gpu setup-np2 demo test test-core-np2 check-gpu-resolve lint browser clean
+
+# $(call install,VENV,EXTRAS): create VENV if needed and install this checkout with EXTRAS.
+# uv (from PATH, else bootstrapped into VENV by pip) resolves and installs; if that fails
+# (offline, a mirror only pip knows), pip does the whole install.
+define install
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	@UV="$$(command -v uv || true)"; \
+	if [ "$(INSTALLER)" != pip ] && [ -z "$$UV" ]; then \
+	  $(1)/bin/python -m pip install --quiet uv >/dev/null 2>&1 && UV="$(1)/bin/uv"; \
+	fi; \
+	if [ "$(INSTALLER)" != pip ] && [ -n "$$UV" ] \
+	    && "$$UV" pip install --quiet --python $(1)/bin/python -e '.[$(2)]'; then \
+	  echo "installed .[$(2)] into $(1) with uv ($$UV)"; \
+	else \
+	  [ "$(INSTALLER)" = pip ] || echo "uv unavailable or failed; installing with pip"; \
+	  $(1)/bin/python -m pip install --quiet --upgrade pip && \
+	  $(1)/bin/python -m pip install --quiet -e '.[$(2)]' && \
+	  echo "installed .[$(2)] into $(1) with pip"; \
+	fi
+	rm -f $(1)/.installed-*
+	touch $(1)/.installed-$(HASH)
+endef
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
-	rm -f $(VENV)/.installed-*
-	touch $@
+	$(call install,$(VENV),$(EXTRAS))
+
+setup-gpu: $(GPU_STAMP)
+
+$(GPU_STAMP): pyproject.toml
+	$(call install,$(GPU_VENV),$(GPU_EXTRAS))
+	$(GPU_VENV)/bin/python -c "import vllm, numpy, torch; print('vllm', vllm.__version__, 'numpy', numpy.__version__, 'torch', torch.__version__)"
+
+setup-np2: $(NP2_STAMP)
+
+$(NP2_STAMP): pyproject.toml
+	$(call install,$(NP2_VENV),$(NP2_EXTRAS))
 
 # Headless Chromium for the leaderboard's browser tests (Debian packages; needs root).
 browser:
@@ -30,6 +74,15 @@ demo: setup
 test: setup browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
+
+# The core suite on numpy 2 without tsb-ad: tsb-ad tests skip with their reason (-rs lists them).
+test-core-np2: setup-np2
+	$(NP2_VENV)/bin/python -c "import numpy, importlib.util as u; assert numpy.__version__[0] == '2', numpy.__version__; assert u.find_spec('TSB_AD') is None, 'tsb-ad must not be in $(NP2_VENV)'"
+	$(NP2_VENV)/bin/pytest -q -rs -p no:cacheprovider
+
+# Fails loudly if a pin lets '.[vllm,hf,api]' resolve to an old vLLM, numpy 1 or another torch.
+check-gpu-resolve:
+	$(PYTHON) .ci/check_gpu_resolve.py
 
 clean:
 	rm -rf results site .pytest_cache

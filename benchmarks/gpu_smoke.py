@@ -3,9 +3,12 @@
 Stages (``python benchmarks/gpu_smoke.py STAGE --workdir DIR``):
 
 * ``prepare``   build the tiny random Qwen2.5-VL + a LoRA for it (``tests/tinyvlm.py``) and the samples;
-* ``tiny-vllm`` / ``tiny-vllm-lora`` / ``tiny-hf``  the tiny model through vLLM (without / with the
-  LoRA) and through transformers on the GPU;
-* ``compare``   the LoRA must change the answers; vLLM vs transformers agreement is reported;
+* ``tiny-vllm`` / ``tiny-vllm-lora`` / ``tiny-hf``  the tiny model through vLLM's offline ``LLM``
+  (without / with the LoRA) and through transformers on the GPU;
+* ``tiny-serve-lora``  the tiny model + LoRA through ``vllm serve`` (``--enable-lora --lora-modules``),
+  started from this environment's ``vllm`` executable, talked to over HTTP, stopped at the end;
+* ``compare``   the LoRA must change the answers; offline vs served vLLM and vLLM vs transformers
+  agreement is reported;
 * ``real-vllm`` Qwen2.5-VL-3B + the VisAnomReasoner-3B LoRA via vLLM, when the weights are
   in the HF cache or the hub is reachable (exit 3 = skipped).
 
@@ -105,6 +108,27 @@ def tiny_vllm(work: Path, lora: bool) -> int:
                 GenerationConfig(max_new_tokens=32), work)
 
 
+def tiny_serve(work: Path) -> int:
+    """The tiny model + LoRA through ``vllm serve`` (the second vLLM path); the server must stop."""
+    from harness.inference.vllm_serve import VLLMServeEngine
+
+    exe = Path(sys.executable).parent / "vllm"
+    engine = VLLMServeEngine(str(work / "tiny-vlm"), adapter_id=str(work / "tiny-lora"), max_lora_rank=8,
+                             gpu_memory_utilization=0.3, dtype="bfloat16", max_pixels=TINY_PIXELS,
+                             enforce_eager=True, executable=str(exe), log_path=str(work / "vllm-serve.log"),
+                             startup_timeout_s=240)
+    requests = pickle.loads((work / "requests.pkl").read_bytes())
+    try:
+        status = _run("tiny-serve-lora", engine, requests, GenerationConfig(max_new_tokens=32), work)
+    finally:
+        server = engine.server
+        engine.close()
+    if server is not None and server.running():
+        print("[tiny-serve-lora] FAILED: the server is still running after close()")
+        return 1
+    return status
+
+
 def tiny_hf(work: Path, device: str = "cuda") -> int:
     """The tiny model through the transformers engine (on the GPU by default)."""
     from harness.inference.transformers_engine import TransformersEngine
@@ -117,8 +141,8 @@ def tiny_hf(work: Path, device: str = "cuda") -> int:
 
 def compare(work: Path) -> int:
     """The LoRA must change some answer; report how often vLLM and transformers agree."""
-    texts = {n: json.loads((work / f"{n}.json").read_text()) for n in ("tiny-vllm", "tiny-vllm-lora", "tiny-hf")
-             if (work / f"{n}.json").exists()}
+    names = ("tiny-vllm", "tiny-vllm-lora", "tiny-serve-lora", "tiny-hf")
+    texts = {n: json.loads((work / f"{n}.json").read_text()) for n in names if (work / f"{n}.json").exists()}
     status = 0
     def answered(a: str, b: str) -> list[str]:
         if a not in texts or b not in texts:
@@ -129,6 +153,10 @@ def compare(work: Path) -> int:
         changed = sum(texts["tiny-vllm"][k] != texts["tiny-vllm-lora"][k] for k in keys)
         print(f"[compare] LoRA changed {changed}/{len(keys)} answers")
         status = 0 if changed else 1
+    if keys := answered("tiny-vllm-lora", "tiny-serve-lora"):
+        same = sum(texts["tiny-vllm-lora"][k] == texts["tiny-serve-lora"][k] for k in keys)
+        print(f"[compare] offline LLM and vllm serve (both with the LoRA) agree on {same}/{len(keys)} "
+              "greedy answers (informational: batching differs)")
     if keys := answered("tiny-vllm", "tiny-hf"):
         same = sum(texts["tiny-vllm"][k] == texts["tiny-hf"][k] for k in keys)
         print(f"[compare] vLLM and transformers agree on {same}/{len(keys)} greedy answers "
@@ -174,7 +202,8 @@ def real_vllm(work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one stage."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("stage", choices=["prepare", "tiny-vllm", "tiny-vllm-lora", "tiny-hf", "compare", "real-vllm"])
+    p.add_argument("stage", choices=["prepare", "tiny-vllm", "tiny-vllm-lora", "tiny-serve-lora", "tiny-hf",
+                                     "compare", "real-vllm"])
     p.add_argument("--workdir", required=True)
     p.add_argument("-n", type=int, default=16, help="samples (default: %(default)s)")
     p.add_argument("--hf-device", default="cuda", help="device of the tiny-hf stage (default: %(default)s)")
@@ -186,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.stage in ("tiny-vllm", "tiny-vllm-lora"):
         return tiny_vllm(work, lora=a.stage == "tiny-vllm-lora")
+    if a.stage == "tiny-serve-lora":
+        return tiny_serve(work)
     if a.stage == "tiny-hf":
         return tiny_hf(work, a.hf_device)
     if a.stage == "compare":

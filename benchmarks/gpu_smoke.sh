@@ -3,11 +3,13 @@
 #
 #   bash benchmarks/gpu_smoke.sh            # from the repository root or anywhere
 #
-# 1. finds a Python with vllm + visanom (VISANOM_PYTHON, .venv, .venv-gpu) or installs
-#    visanom[vllm,hf] into .venv-gpu;
+# 1. uses the GPU environment .venv-gpu (or VISANOM_PYTHON), creating it with `make setup-gpu`
+#    (visanom[vllm,hf,api]: current vLLM, numpy 2) if it is missing or lacks vllm;
 # 2. builds the tiny random Qwen2.5-VL + a LoRA (tests/tinyvlm.py) and renders
 #    VISANOM_SMOKE_N samples (visanombench-demo);
-# 3. runs the tiny model through vLLM, vLLM + LoRA and transformers (checks the LoRA changes answers);
+# 3. runs the tiny model through both vLLM paths: the offline LLM (with and without the LoRA) and
+#    `vllm serve --enable-lora --lora-modules` (started, queried over HTTP, stopped), then
+#    transformers; checks the LoRA changes answers;
 # 4. if Qwen2.5-VL-3B and the VisAnomReasoner-3B LoRA are cached or reachable, runs them via vLLM.
 # Every stage prints samples/s. Exit 0: all ran stages passed; 1: a stage failed; 2: no GPU.
 set -euo pipefail
@@ -27,17 +29,16 @@ nvidia-smi -L
 
 has_stack() { [ -x "$1" ] && "$1" -c "import vllm, transformers, peft, harness" >/dev/null 2>&1; }
 
-PY=""
-for cand in "${VISANOM_PYTHON:-}" "$ROOT/.venv/bin/python" "$ROOT/.venv-gpu/bin/python"; do
-  if [ -n "$cand" ] && has_stack "$cand"; then PY="$cand"; break; fi
-done
-if [ -z "$PY" ]; then
-  echo "gpu_smoke: installing visanom[vllm,hf] into .venv-gpu (one-off)"
-  [ -x "$ROOT/.venv-gpu/bin/python" ] || python3 -m venv "$ROOT/.venv-gpu"
-  "$ROOT/.venv-gpu/bin/python" -m pip install -q --upgrade pip
-  "$ROOT/.venv-gpu/bin/python" -m pip install -q -e "${ROOT}[vllm,hf]"
-  PY="$ROOT/.venv-gpu/bin/python"
+PY="${VISANOM_PYTHON:-$ROOT/.venv-gpu/bin/python}"
+if ! has_stack "$PY"; then
+  [ -n "${VISANOM_PYTHON:-}" ] && { echo "gpu_smoke: VISANOM_PYTHON=$PY lacks vllm/transformers/peft/harness" >&2; exit 1; }
+  echo "gpu_smoke: creating .venv-gpu with make setup-gpu (one-off)"
+  T0=$SECONDS
+  make -C "$ROOT" setup-gpu
+  echo "gpu_smoke: .venv-gpu installed in $((SECONDS - T0))s"
+  has_stack "$PY" || { echo "gpu_smoke: .venv-gpu still lacks the vLLM stack" >&2; exit 1; }
 fi
+[ -x "$(dirname "$PY")/vllm" ] || { echo "gpu_smoke: no vllm executable next to $PY" >&2; exit 1; }
 echo "gpu_smoke: python $PY; vllm $("$PY" -c 'import vllm; print(vllm.__version__)'); work dir $WORK"
 
 START=$SECONDS
@@ -64,10 +65,11 @@ stage() {
 }
 
 stage prepare 90
-stage tiny-vllm 120
 stage tiny-vllm-lora 120
-stage tiny-hf 60
+stage tiny-serve-lora 150
+stage tiny-vllm 90
 stage compare 20
+stage tiny-hf 60
 stage real-vllm 240
 
 echo "gpu_smoke: $((SECONDS - START))s in all; outputs in $WORK"

@@ -50,7 +50,7 @@ TEMPLATE_REASONER_NOTE = (
 MODELS: dict[str, Row] = {
     "template-reasoner": (
         "baselines.template_reasoner:template_reasoner",
-        {"group": "heuristic baseline", "provides": ["text"], "note": TEMPLATE_REASONER_NOTE},
+        {"group": "heuristic baseline", "provides": ["text"], "needs": ["detectors"], "note": TEMPLATE_REASONER_NOTE},
     ),
     "hf-vlm": (
         "baselines.hf_models:hf_vlm",
@@ -62,6 +62,13 @@ MODELS: dict[str, Row] = {
          "requires": "NVIDIA GPU + pip install visanom[vllm]",
          "note": "any vLLM-supported VLM (optionally with a LoRA adapter); pass model_id=..."},
     ),
+    "vllm-serve": (
+        "baselines.vllm_models:make_vllm_serve",
+        {"group": "VLM", "engine": "vllm-serve", "provides": ["text"], "open": True,
+         "requires": "NVIDIA GPU + the vllm environment (make setup-gpu), or base_url=... of a running server",
+         "note": "a VLM (optionally with a LoRA adapter) behind `vllm serve`, started from the GPU "
+                 "environment and stopped at the end; base_url=... uses a running server instead"},
+    ),
     "openai-compat": (
         "baselines.api_models:make_openai_compat",
         {"group": "large VLM", "engine": "openai-compat", "provides": ["text"], "open": False},
@@ -72,6 +79,28 @@ MODELS: dict[str, Row] = {
          "requires": "ANTHROPIC_API_KEY"},
     ),
 }
+
+
+def _foundation(tsb_name: str, package: str, module: str, extra: str, weights: str, win_size: int
+                ) -> dict[str, Any]:
+    return {"group": "foundation", "supervision": "unsupervised", "provides": ["scores"], "source": package,
+            "tsb_ad_name": tsb_name, "hyperparameters": {"win_size": win_size}, "weights": weights,
+            "requires": [module], "install": f"pip install 'visanom[{extra}]'", "on_tsb_ad_u_leaderboard": True,
+            "note": "tsb-ad's one-step forecasting protocol over the current package (docs/detectors.md)"}
+
+
+MODELS.update({
+    "lm-eval": (
+        "baselines.lm_eval_models:make_lm_eval",
+        {"group": "VLM", "engine": "lm-eval", "provides": ["text"], "requires": ["lm_eval"], "install": "pip install 'visanom[lm-eval]'",
+         "note": "any lm-evaluation-harness backend: lm_model=hf-multimodal|vllm-vlm|local-chat-completions|..."},
+    ),
+    # tsb-ad's own wrappers need AutoGluon / the timesfm 1.x API (baselines.tsbad.catalog.REPLACED)
+    "Chronos": ("baselines.foundation:make_chronos",
+                _foundation("Chronos", "chronos-forecasting", "chronos", "chronos", "amazon/chronos-t5-base", 50)),
+    "TimesFM": ("baselines.foundation:make_timesfm",
+                _foundation("TimesFM", "timesfm", "timesfm", "timesfm", "google/timesfm-2.5-200m-pytorch", 96)),
+})
 
 MODEL_TABLES: tuple[str, ...] = ("baselines.tsbad.catalog:registry_rows",)
 """``"module:function"`` references; each function returns more built-in model rows (cheaply)."""

@@ -76,10 +76,16 @@ def _from_blob(blob: bytes | None) -> np.ndarray | None:
 class PredictionCache:
     """Get and put successful predictions by key. One connection per thread."""
 
-    def __init__(self, path: str | Path, timeout_s: float = 60.0):
+    def __init__(self, path: str | Path, timeout_s: float = 60.0, read_only: bool = False):
+        """``read_only``: open an existing cache file for reads only (a sweep worker reads
+        the driver's cache; only the driver writes)."""
         self.path = Path(path)
         self.timeout_s = timeout_s
+        self.read_only = read_only
         self._local = threading.local()
+        if read_only:
+            self._conn()
+            return
         if self.path.is_dir():
             raise CacheError(f"prediction cache {self.path} is a directory, not a file; {_HINT}")
         try:
@@ -109,7 +115,10 @@ class PredictionCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.timeout_s)
+            if self.read_only:
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.timeout_s)
+            else:
+                conn = sqlite3.connect(self.path, timeout=self.timeout_s)
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn

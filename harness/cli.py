@@ -20,6 +20,8 @@ from harness.spec import REDUCERS
 log = logging.getLogger("visanom")
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
+DEMO_SWEEP = "demo"
+"""The embedded default sweep (``baselines/sweeps/demo.yaml``) that ``visanom demo`` runs."""
 
 
 def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
@@ -118,24 +120,90 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from leaderboard.build import build_site
+    from leaderboard.build import build
 
-    index = build_site(Path(args.results), Path(args.out))
-    print(f"leaderboard written to {index}")
+    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url)
+    for message in report.messages():
+        print(f"visanom: {message}", file=sys.stderr)
+    print(f"leaderboard written to {report.index} ({report.written} files written, {report.unchanged} unchanged)")
     return EXIT_OK
+
+
+def cmd_leaderboard_serve(args: argparse.Namespace) -> int:
+    from leaderboard.build import serve
+
+    try:
+        serve(Path(args.site), port=args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from exc
+    return EXIT_OK
+
+
+def cmd_leaderboard_export(args: argparse.Namespace) -> int:
+    from leaderboard.export import export_results, push_to_hub
+
+    written = export_results(Path(args.results), Path(args.out))
+    for config, n in written.items():
+        print(f"{config}: {n} records")
+    print(f"dataset written to {args.out}")
+    if args.push_to_hub:
+        url = push_to_hub(Path(args.out), args.push_to_hub, private=args.private)
+        print(f"pushed to {url}")
+    return EXIT_OK
+
+
+def _default_workers() -> int:
+    from harness.cpus import available_cpus
+
+    return max(1, min(available_cpus(), 8))
+
+
+def _sweep(args: argparse.Namespace, name: str) -> int:
+    from harness.sweep import run_sweep
+    from harness.sweepfile import load_sweep
+
+    sweep = load_sweep(name)
+    models = getattr(args, "models", None)
+    if models:  # demo --models: only these models of the sweep
+        unknown = sorted(set(models) - {j.spec.model for j in sweep.jobs})
+        if unknown:
+            raise UsageError(f"--models: {', '.join(unknown)} not in sweep {sweep.name!r} "
+                             f"({', '.join(sorted({j.spec.model for j in sweep.jobs}))})")
+        sweep.jobs = [j for j in sweep.jobs if j.spec.model in models]
+    if args.limit is not None:  # --limit overrides every job's limit
+        from dataclasses import replace
+
+        sweep.jobs = [replace(j, spec=j.spec.with_(limit=args.limit)) for j in sweep.jobs]
+    result = run_sweep(
+        sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
+        workers=args.workers or _default_workers(), only=getattr(args, "only", None),
+        dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
+        progress=not args.no_progress, cache=_open_cache(args), ray_address=getattr(args, "ray_address", None),
+        rerun=args.rerun, batch_size=getattr(args, "batch_size", None),
+    )
+    if result.dry_run:  # non-zero when some job would be skipped
+        return EXIT_OK if result.ok else EXIT_SAMPLE_FAILURES
+    if not result.ok:
+        bad = [j for j in result.jobs if j.state not in ("done", "cached")]
+        print(f"visanom: {len(bad)} job(s) of sweep {sweep.name!r} did not complete (failed or skipped; "
+              "see the table)", file=sys.stderr)
+        return EXIT_SAMPLE_FAILURES
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep file (``baselines/sweeps/NAME.yaml`` or a path)."""
+    return _sweep(args, args.sweep)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The embedded demo sweep (``harness.orchestrate.demo_specs``), then the site."""
-    from harness.orchestrate import demo_specs, run_specs
+    """The embedded default sweep, then the leaderboard."""
     from leaderboard.build import build_site
 
-    specs = demo_specs(split_names(args.models) if args.models else None, limit=args.limit)
-    run_specs(specs, output=Path(args.output), cache=_open_cache(args), rerun=args.rerun,
-              progress=not args.no_progress)
-    index = build_site(Path(args.output), Path(args.site))
+    code = _sweep(args, DEMO_SWEEP)
+    index = build_site(Path(args.output or "results"), Path(args.site))
     print(f"leaderboard written to {index}")
-    return EXIT_OK
+    return code
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -146,13 +214,29 @@ def cmd_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_run_options(p: argparse.ArgumentParser, output_default: str = "results") -> None:
-    p.add_argument("--output", default=output_default, help="results folder (default: %(default)s)")
+def cmd_lm_eval_path(args: argparse.Namespace) -> int:
+    """Print the folder to pass to ``lm_eval --include_path`` (docs/lm-eval.md)."""
+    from tasks.lm_eval_tasks import INCLUDE_PATH
+
+    print(INCLUDE_PATH)
+    return EXIT_OK
+
+
+def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "results") -> None:
+    p.add_argument("--output", default=output_default,
+                   help="results folder (default: %(default)s)" if output_default else
+                   "results folder (default: the sweep file's 'output', else results)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N samples of each task")
     p.add_argument("--cache", default=None, help=f"prediction cache file (default: {DEFAULT_CACHE})")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     p.add_argument("--rerun", action="store_true", help="start the run folder afresh instead of resuming")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    _add_run_options(p, output_default=None)
+    p.add_argument("--workers", type=int, default=None,
+                   help="CPU worker processes (default: the number of cores, at most 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,12 +272,38 @@ def build_parser() -> argparse.ArgumentParser:
     build = lb_sub.add_parser("build", help="build the site from run records")
     build.add_argument("results", help="results folder")
     build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
+    build.add_argument("--title", default=None, help="site title (default: visanom leaderboard)")
+    build.add_argument("--base-url", default=None, help="public URL of the site (http/https), for canonical links")
     build.set_defaults(func=cmd_leaderboard)
+    serve = lb_sub.add_parser("serve", help="preview a built site on http://127.0.0.1:PORT/")
+    serve.add_argument("site", help="site folder")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    serve.set_defaults(func=cmd_leaderboard_serve)
+    export = lb_sub.add_parser("export", help="per-sample records as a Hugging Face dataset (parquet)")
+    export.add_argument("results", help="results folder")
+    export.add_argument("--out", required=True, help="dataset folder")
+    export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
+    export.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    export.set_defaults(func=cmd_leaderboard_export)
 
-    demo = sub.add_parser("demo", help="the embedded default sweep over built-in data, then site/index.html")
-    demo.add_argument("--models", type=name_list, default=None, help="run only these models on every demo task")
+    sw = sub.add_parser("sweep", help="run a sweep file: models x tasks, parallel and resumable (docs/sweeps.md)")
+    sw.add_argument("sweep", help="a sweep name (baselines/sweeps/NAME.yaml: demo, paper, tsb-ad-u) or a .yaml file")
+    sw.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="worker processes on this machine, or a Ray cluster (default: %(default)s)")
+    sw.add_argument("--ray-address", default=None, help="Ray cluster to connect to (default: $RAY_ADDRESS, "
+                    "else a local Ray starts)")
+    _add_sweep_options(sw)
+    sw.add_argument("--only", default=None, metavar="PATTERN",
+                    help="only jobs whose 'task / label', model or task matches this glob")
+    sw.add_argument("--dry-run", action="store_true", help="list every job, whether it can run here and why not")
+    sw.add_argument("--json", action="store_true", help="machine-readable progress on stdout (JSON lines)")
+    sw.add_argument("--batch-size", type=int, default=None, help="samples per predict call")
+    sw.set_defaults(func=cmd_sweep)
+
+    demo = sub.add_parser("demo", help="the embedded default sweep (baselines/sweeps/demo.yaml), then site/index.html")
+    demo.add_argument("--models", type=name_list, default=None, help="run only these models of the demo sweep")
     demo.add_argument("--site", default="site", help="site folder (default: %(default)s)")
-    _add_run_options(demo)
+    _add_sweep_options(demo)
     demo.set_defaults(func=cmd_demo)
 
     data = sub.add_parser("data", help="fetch published datasets (needs network)")
@@ -204,9 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
     dl.set_defaults(func=cmd_data)
 
+    lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
+    lmp.set_defaults(func=cmd_lm_eval_path)
+
+    from harness.environments import add_env_cli
     from tasks.visanombench.build import add_bench_cli
 
     add_bench_cli(sub)
+    add_env_cli(sub)
     return p
 
 

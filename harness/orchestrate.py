@@ -1,7 +1,9 @@
-"""Orchestration: run specs (build each task and model once, run, close), and the demo plan.
+"""Orchestration: run specs (build each task and model once, run, close).
 
 The command line parses arguments into :class:`~harness.spec.RunSpec` objects and calls
-:func:`run_specs`; a sweep or an executor calls it (or :func:`run_spec`) the same way.
+:func:`run_specs`. Sweeps (``harness/sweep.py``; the demo is ``baselines/sweeps/demo.yaml``)
+build on the same pieces (:func:`check_compatible`, :func:`apply_generation`, the runner's
+``process``/``summarise``) and run specs in worker processes or on Ray.
 Everything that can be refused is refused before any work: unknown names, bad arguments,
 a task that cannot score what a model produces, draws a model cannot re-seed.
 """
@@ -20,22 +22,7 @@ from harness.hashing import stable_hash
 from harness.runner import Runner, RunResult
 from harness.spec import RunSpec
 
-DEMO_MODELS = ("Sub-PCA", "IForest", "POLY", "Series2Graph", "MatrixProfile", "Sub-KNN", "KMeansAD", "LOF")
-# The embedded default sweep: (task, models). The paper's classical rows (Sub-PCA, Matrix
-# Profile, IForest) and the weight-free template reasoner also run on the VisAnomBench view.
-DEMO_PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("tsb-ad-u-demo", DEMO_MODELS),
-    ("visanombench-demo", ("template-reasoner", "Sub-PCA", "IForest", "MatrixProfile")),
-    ("tsb-ad-u-demo-vlm", ("template-reasoner",)),
-)
-
 Echo = Callable[[str], None] | None
-
-
-def demo_specs(models: Sequence[str] | None = None, limit: int | None = None) -> list[RunSpec]:
-    """The specs of the embedded demo sweep (``models``: run only these on every demo task)."""
-    plan = [(task, tuple(models)) for task, _ in DEMO_PLAN] if models else DEMO_PLAN
-    return [RunSpec(task=task, model=model, limit=limit) for task, names in plan for model in names]
 
 
 def matrix_specs(

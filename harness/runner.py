@@ -136,7 +136,11 @@ class Runner:
         cache: PredictionCache | None = None,
         rerun: bool = False,
         progress: bool = True,
+        run_dir: RunDir | None = None,
+        inputs: InputStore | None = None,
     ):
+        """``run_dir`` and ``inputs`` replace the run folder and the input store (a sweep worker
+        passes in-memory ones, so that only the sweep's driver writes files)."""
         if spec is not None and limit is not None and limit != spec.limit:
             raise UsageError(f"limit {limit} differs from the spec's limit {spec.limit}")
         self.spec = spec if spec is not None else spec_for(task, model, limit)
@@ -153,8 +157,8 @@ class Runner:
         self.input_fp = input_fp() if callable(input_fp) else self.task_fp
         self.output = Path(output)
         self.run_id = run_id_for(self.spec, self.task_fp, self.model_fp)
-        self.dir = RunDir(run_dir_for(self.output, self.spec, self.run_id))
-        self.inputs = InputStore(self.output, self.spec.task)
+        self.dir = run_dir if run_dir is not None else RunDir(run_dir_for(self.output, self.spec, self.run_id))
+        self.inputs = inputs if inputs is not None else InputStore(self.output, self.spec.task)
         self.render = render_settings_of(task)
 
     @property
@@ -215,6 +219,12 @@ class Runner:
             if key is not None and p.error is None and getattr(model, "cacheable", True):
                 self.cache.put(key, p)
         return preds
+
+    def process(self, batch: Sequence[Sample]) -> list[dict[str, Any]]:
+        """Predict every draw (through the cache), post-process and score one batch: its
+        records, in order. Score and input files are written; ``samples.jsonl`` is not."""
+        per_draw = [self._predict(batch, d) for d in range(len(self.seeds))]
+        return [self._record(s, [p[s.id] for p in per_draw]) for s in batch]
 
     def _streamed(self, samples: Iterator[Sample]) -> Iterator[tuple[list[Sample], list[dict[str, Prediction]]]]:
         """``(samples, [predictions])`` as each sample is answered, for a one-draw run of a
@@ -477,6 +487,10 @@ class Runner:
         run = self._summarise(ordered, started, time.perf_counter() - t0)
         self.dir.write_run(run)
         return RunResult(self.dir.path, run)
+
+    def summarise(self, records: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:
+        """The ``run.json`` of a run whose ordered records are ``records``."""
+        return self._summarise(records, started, wall_s)
 
     def _summarise(self, records: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:
         failed = [r for r in records if r["error"] is not None]

@@ -1,5 +1,7 @@
-"""Static leaderboard: collect ``run.json`` records, summarise them, render HTML."""
+"""Static leaderboard: collect run records, summarise them (``summary.json``), render the site."""
 
-from leaderboard.build import build_site, collect_runs, summarise
+from leaderboard.build import build, build_site
+from leaderboard.records import collect_runs, scan_runs
+from leaderboard.summary import summarise
 
-__all__ = ["build_site", "collect_runs", "summarise"]
+__all__ = ["build", "build_site", "collect_runs", "scan_runs", "summarise"]

@@ -1,4 +1,4 @@
-"""``python -m leaderboard RESULTS --out SITE``."""
+"""``python -m leaderboard build RESULTS --out SITE`` (same as ``visanom leaderboard ...``)."""
 
 from leaderboard.build import main
 

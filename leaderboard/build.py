@@ -1,70 +1,315 @@
-"""Build the static leaderboard site: ``results/**/run.json -> summary.json -> index.html``.
+"""Build the static leaderboard site: ``results/ -> summary.json -> pages``.
 
-Collecting and summarising (:mod:`leaderboard.records`, :mod:`leaderboard.summary`) are kept
-apart from rendering (:mod:`leaderboard.render`) so fuller sites can reuse the summary.
+Two steps: :func:`leaderboard.summary.summarise` makes ``summary.json`` (the documented
+contract) from the run records, then every page is rendered from it plus, for the sample
+viewer, each chosen run's ``samples.jsonl`` and the results folder's input store.
+
+Incremental: each page is written only when its bytes change, and a run's sample pages are
+not even re-rendered when the run (its id, ``samples.jsonl`` size and mtime) and the viewer
+code are unchanged (``SITE/.build/manifest.json`` remembers what made each page).
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
 import json
-import shutil
-import sys
-import warnings
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.records import atomic_write_bytes
-from leaderboard.records import RecordWarning, collect_runs, scan_runs
-from leaderboard.render import STATIC, render_index
+from harness.errors import OutputError, UsageError
+from harness.records import RUN_FILE, SAMPLES_FILE
+from harness.spec import slug
+from leaderboard import render
+from leaderboard.records import Skipped, read_samples, scan_runs
+from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
 
-__all__ = ["build_site", "collect_runs", "summarise", "write_summary", "main"]
+__all__ = ["BuildReport", "build", "build_site", "write_summary"]
+
+MANIFEST = ".build/manifest.json"
+CACHE_DIR = ".build/runs"
 
 
-def build_site(results_dir: str | Path, out_dir: str | Path, *, generated: datetime | None = None) -> Path:
-    """Write ``index.html``, ``summary.json`` and ``static/`` into ``out_dir``; return the index path.
+@dataclass
+class BuildReport:
+    """What a build did: the index path, what was skipped, and how many files it wrote."""
 
-    Every skipped ``run.json`` is reported with a :class:`~leaderboard.records.RecordWarning`
-    and listed on the page; a bad record never stops the build.
-    """
-    runs, skipped = scan_runs(results_dir)
-    for item in skipped:
-        warnings.warn(item.message(), RecordWarning, stacklevel=2)
-    summary = summarise(runs, skipped, generated=generated)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_summary(summary, out / "summary.json")
-    shutil.copytree(STATIC, out / "static", dirs_exist_ok=True)
-    index = out / "index.html"
-    _write_text(index, render_index(summary))
-    return index
+    index: Path
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    written: int = 0
+    unchanged: int = 0
+    runs_rendered: int = 0
+    runs_reused: int = 0
+
+    def messages(self) -> list[str]:
+        """Plain lines for the user: each skipped record and each disagreement, with its reason."""
+        return [item.message() for item in self.skipped] + self.notes
+
+
+def check_results(results: Path) -> None:
+    """A usage error for a results folder that is missing, not a folder, or holds no run at all."""
+    if not results.exists():
+        raise UsageError(f"results folder {results} does not exist; nothing was built (the site is unchanged)")
+    if not results.is_dir():
+        raise UsageError(f"results path {results} is not a folder; nothing was built (the site is unchanged)")
+    for _folder, _dirs, files in os.walk(results):
+        if RUN_FILE in files or SAMPLES_FILE in files:
+            return
+    raise UsageError(f"results folder {results} holds no run records (run.json); nothing was built "
+                     "(the site is unchanged)")
+
+
+def prepare_out(out: Path) -> None:
+    """Create ``out`` and check it can be written; an :class:`OutputError` (exit 3) otherwise."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"site folder {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write the site to {out}: {exc.strerror or exc}") from exc
+
+
+class SiteWriter:
+    """Writes files under the site folder only when their bytes change; counts both."""
+
+    def __init__(self, root: Path, manifest: dict[str, Any]) -> None:
+        self.root = root
+        self.old = manifest.get("files", {}) if isinstance(manifest.get("files"), dict) else {}
+        self.files: dict[str, str] = {}
+        self.written = 0
+        self.unchanged = 0
+
+    def write(self, rel: str, data: str | bytes) -> None:
+        """Write ``data`` to ``root/rel`` unless the file there already holds exactly it."""
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        digest = hashlib.sha256(raw).hexdigest()
+        path = self.root / rel
+        self.files[rel] = digest
+        if self.old.get(rel) == digest and path.is_file():
+            self.unchanged += 1
+            return
+        write_atomic(path, raw)
+        self.written += 1
+
+    def keep(self, rel: str) -> None:
+        """Record a file that was left as it is (its page inputs did not change)."""
+        self.files[rel] = self.old.get(rel, "")
+        self.unchanged += 1
+
+
+def write_atomic(path: Path, raw: bytes) -> None:
+    """Write via a temporary file in the same folder and a rename (readers never see half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_summary(summary: dict[str, Any], path: Path) -> None:
     """Write ``summary`` as strict JSON (NaN is refused, never written)."""
-    _write_text(path, json.dumps(summary, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+    write_atomic(path, summary_bytes(summary))
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically (unique temporary file, fsync, rename), so a reader never sees half a page."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+def summary_bytes(summary: dict[str, Any]) -> bytes:
+    """``summary.json``'s bytes."""
+    return (json.dumps(summary, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _code_version() -> str:
+    """Hash of everything that shapes a sample page (templates, static files, this package's code)."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted([*here.glob("*.py"), *render.TEMPLATES.glob("*"), *render.STATIC.glob("*")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Render one run's sample page (runs in a worker process); returns the page and compact rows."""
+    results, site = Path(job["results"]), Path(job["site"])
+    run_dir = results / job["run_dir"]
+    records, problems = read_samples(run_dir / SAMPLES_FILE)
+    views = SampleViews(results, site, job["task_slug"])
+    entries = [views.entry(record, run_dir) for record in records]
+    page = render.render_samples(job["context"], entries, problems)
+    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems}
+
+
+def build(
+    results_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    title: str | None = None,
+    base_url: str | None = None,
+    generated: datetime | None = None,
+    workers: int | None = None,
+) -> BuildReport:
+    """Build (or update) the site in ``out_dir`` from ``results_dir``; see the module docstring.
+
+    Raises :class:`UsageError` for a missing or empty results folder and :class:`OutputError`
+    for a site folder that cannot be written; in both cases nothing in ``out_dir`` changes.
+    A bad record never stops the build: it is in the report and on the page.
+    """
+    results, out = Path(results_dir), Path(out_dir)
+    check_results(results)
+    prepare_out(out)
+    manifest = _read_manifest(out)
+    stats = manifest.get("stats") if isinstance(manifest.get("stats"), dict) else {}
+    stats = {k: v for k, v in stats.items() if isinstance(v, list) and len(v) == 3}
+    runs, skipped = scan_runs(results, stats)
+    summary = summarise(runs, skipped, generated=generated)
+    site = {"title": title or "visanom leaderboard", "base_url": render.safe_url(base_url) if base_url else None}
+    writer = SiteWriter(out, manifest)
+    report = BuildReport(index=out / "index.html", skipped=list(skipped))
+    version = _code_version()
+    old_runs = manifest.get("runs", {}) if isinstance(manifest.get("runs"), dict) else {}
+    new_runs: dict[str, Any] = {}
+    jobs: list[tuple[str, str, dict[str, Any]]] = []
+    compact_by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for task in summary["tasks"]:
+        task_slug = slug(task["name"])
+        task["slug"] = task_slug
+        for row in task["rows"]:
+            row["slug"] = slug(row["key"])
+            row["pages"] = {
+                "model": f"models/{task_slug}/{row['slug']}.html",
+                "samples": f"samples/{task_slug}/{row['slug']}.html",
+            }
+    for task in summary["tasks"]:
+        compact_by_task[task["name"]] = {}
+        for row in task["rows"]:
+            page = row["pages"]["samples"]
+            stat = next((r.get("_samples") for r in runs if r.get("_source") == row["run_dir"]), None)
+            key = hashlib.sha256(json.dumps(
+                [version, row["run_id"], row["run_dir"], stat, task["headline"], site], sort_keys=True
+            ).encode()).hexdigest()
+            new_runs[page] = key
+            cache = out / CACHE_DIR / f"{row['slug']}-{task['slug']}.json"
+            if old_runs.get(page) == key and (out / page).is_file() and cache.is_file():
+                try:
+                    cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
+                    compact_by_task[task["name"]][row["key"]] = cached["compact"]
+                    row["sample_problems"] = cached["problems"]
+                    writer.keep(page)
+                    report.runs_reused += 1
+                    continue
+                except (OSError, ValueError, KeyError):
+                    pass
+            context = render.samples_context(summary, task, row, site)
+            jobs.append((task["name"], row["key"], {
+                "results": str(results), "site": str(out), "run_dir": row["run_dir"], "task_slug": task["slug"],
+                "headline": task["headline"], "context": context, "page": page, "cache": str(cache),
+            }))
+    for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
+        writer.write(job["page"], result["page"])
+        write_atomic(Path(job["cache"]), json.dumps(
+            {"compact": result["compact"], "problems": result["problems"]}, ensure_ascii=False).encode("utf-8"))
+        compact_by_task[task_name][key] = result["compact"]
+        row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
+        row["sample_problems"] = result["problems"]
+        report.runs_rendered += 1
+    for task in summary["tasks"]:
+        for row in task["rows"]:
+            for problem in row.get("sample_problems") or []:
+                report.notes.append(f"{row['run_dir']}/{SAMPLES_FILE}: {problem} (left out of the sample viewer)")
+            writer.write(row["pages"]["model"], render.render_model(summary, task, row, site))
+        writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
+        writer.write(f"tasks/{task['slug']}/compare.html",
+                     render.render_compare(summary, task, compact_by_task[task["name"]], site))
+    report.notes[:0] = [f"{note['path']}: {note['reason']}" for note in summary["notes"]] + [
+        f"chose {row['run_dir']} for {task['name']} / {row['label']}: {row['choice']}"
+        for task in summary["tasks"] for row in task["rows"] if row["superseded"]
+    ]
+    for rel, raw in _static_files():
+        writer.write(rel, raw)
+    writer.write("summary.json", summary_bytes(_public_summary(summary)))
+    writer.write("index.html", render.render_index(summary, site=site))
+    _remove_stale(out, writer.old, writer.files)
+    write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats}).encode("utf-8"))
+    report.written, report.unchanged = writer.written, writer.unchanged
+    return report
+
+
+def build_site(results_dir: str | Path, out_dir: str | Path, *, generated: datetime | None = None) -> Path:
+    """Build the site and return the index path (the report's messages are dropped; see :func:`build`)."""
+    return build(results_dir, out_dir, generated=generated).index
+
+
+def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as published (build-internal keys dropped)."""
+    out = dict(summary)
+    out["tasks"] = []
+    for task in summary["tasks"]:
+        rows = [{k: v for k, v in row.items() if k != "sample_problems"} for row in task["rows"]]
+        out["tasks"].append({**task, "rows": rows})
+    return out
+
+
+def _static_files() -> Iterable[tuple[str, bytes]]:
+    for path in sorted(render.STATIC.iterdir()):
+        if path.is_file():
+            yield f"static/{path.name}", path.read_bytes()
+
+
+def _map(fn: Any, jobs: Sequence[dict[str, Any]], workers: int | None) -> list[dict[str, Any]]:
+    n = workers if workers is not None else min(len(jobs), os.cpu_count() or 1, 4)
+    if n <= 1 or len(jobs) <= 1:
+        return [fn(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, jobs, chunksize=1))
+
+
+def _read_manifest(out: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remove_stale(out: Path, old: dict[str, str], new: dict[str, str]) -> None:
+    """Delete pages a previous build wrote that this build no longer makes (a row that went away)."""
+    for rel in old:
+        if rel in new or rel.startswith(("/", "..")) or ".." in Path(rel).parts:
+            continue
+        path = out / rel
+        try:
+            if path.is_file() and out.resolve() in path.resolve().parents:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def serve(site: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
+    """Serve ``site`` on http://host:port/ until interrupted (a local preview)."""
+    import functools
+    import http.server
+
+    if not (site / "index.html").is_file():
+        raise UsageError(f"{site} holds no index.html; build it first with `visanom leaderboard build`")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    with http.server.ThreadingHTTPServer((host, port), handler) as server:
+        print(f"serving {site} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
+        server.serve_forever()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m leaderboard RESULTS --out SITE``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m leaderboard", description="Build the static leaderboard site."
-    )
-    parser.add_argument("results", type=Path, help="results folder (scanned for **/run.json)")
-    parser.add_argument("--out", type=Path, default=Path("site"), help="output folder (default: site)")
-    args = parser.parse_args(argv)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RecordWarning)
-        index = build_site(args.results, args.out)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    print(index)
-    return 0
+    """``python -m leaderboard ...``: the same commands as ``visanom leaderboard``."""
+    from harness.cli import main as cli_main
+
+    return cli_main(["leaderboard", *(argv if argv is not None else __import__("sys").argv[1:])])

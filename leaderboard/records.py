@@ -1,85 +1,166 @@
-"""Find and validate ``run.json`` records under a results folder.
+"""Find and validate run folders under a results folder.
 
-A record that cannot be read, is not JSON, is partial (``status`` other than ``"complete"``)
-or lacks the keys the leaderboard needs is skipped: :func:`scan_runs` returns it with its
-reason, :func:`collect_runs` emits a :class:`RecordWarning` naming the file. Nothing here
-raises on a bad record.
+Every problem is a :class:`Skipped` entry (path and reason), never an exception: a record
+that cannot be read, is a symlink loop, is too large or too deeply nested to parse safely,
+is not JSON, is partial (``status`` other than ``"complete"``), is of another schema or
+lacks the keys the leaderboard needs is left out and listed; a folder with ``samples.jsonl``
+and no ``run.json`` (an unfinished run) is listed too. Parsing itself is
+:func:`harness.records.read_run` (the one ``run.json`` reader; it accepts a UTF-8 BOM);
+this module only checks a file before handing it over.
 """
 
 from __future__ import annotations
 
-import warnings
+import json
+import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.records import RUN_SCHEMA, RecordError, read_run
+import numpy as np
 
-SCHEMA = RUN_SCHEMA
+from harness.records import RUN_FILE, SAMPLES_FILE, read_run
+
+SCHEMAS = ("visanom.run/1", "visanom.run/2")
 SOURCE_KEY = "_source"
 """Key added to every collected run: the run folder, relative to the results folder (posix)."""
+SAMPLES_KEY = "_samples"
+"""Key added to every collected run: ``{"lines": int, "bytes": int, "mtime_ns": int}`` of its samples.jsonl, or None."""
+MAX_RUN_BYTES = 32 * 1024 * 1024
+MAX_LINE_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
 
 class RecordWarning(UserWarning):
-    """A ``run.json`` was skipped because it is unreadable, partial or malformed."""
+    """Kept for callers of the old API; the build now reports skipped records as plain messages."""
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """A ``run.json`` that was not used, and why."""
+    """A record or folder that was not used, and why."""
 
     path: str
     reason: str
 
     def message(self) -> str:
-        """The warning text: names the file and the reason."""
-        return f"skipping {self.path}: {self.reason}"
+        """One plain line for the user: names the file and the reason."""
+        return f"skipped {self.path}: {self.reason}"
 
 
-def scan_runs(results_dir: str | Path) -> tuple[list[dict[str, Any]], list[Skipped]]:
-    """Load every usable ``results_dir/**/run.json``; return ``(runs, skipped)`` in path order."""
+def json_depth(data: bytes) -> int:
+    """Deepest ``[``/``{`` nesting of JSON text, counted without parsing it (strings ignored)."""
+    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b'""', data))
+    if not brackets:
+        return 0
+    arr = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((arr == ord("[")) | (arr == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def safe_loads(data: bytes, max_depth: int = MAX_DEPTH) -> tuple[Any, str]:
+    """Parse one JSON document after the depth check; ``(value, "")`` or ``(None, reason)``."""
+    openers = data.count(b"[") + data.count(b"{")
+    depth = json_depth(data) if openers > max_depth else 0  # fewer openers cannot nest deeper
+    if depth > max_depth:
+        return None, f"nested {depth} levels deep (limit {max_depth}); not parsed"
+    try:
+        return json.loads(data.decode("utf-8-sig")), ""
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = getattr(exc, "msg", type(exc).__name__)
+        return None, f"not valid JSON ({msg}), probably partial"
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, set[str]]]:
+    """Folders under ``root`` (symlinked folders not followed) with their entry names."""
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=None):
+        dirs.sort()
+        yield Path(folder), set(files) | {d for d in dirs if d in (RUN_FILE, SAMPLES_FILE)}
+
+
+def scan_runs(
+    results_dir: str | Path, stat_cache: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[Skipped]]:
+    """Load every usable run under ``results_dir``; return ``(runs, skipped)`` in path order.
+
+    ``stat_cache`` (path -> ``[bytes, mtime_ns, lines]``) lets a rebuild skip counting the
+    records of a ``samples.jsonl`` whose size and mtime did not change; it is updated in place."""
     root = Path(results_dir)
     runs: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
-    if not root.is_dir():
-        return runs, [Skipped(str(root), "results folder not found")]
-    for path in sorted(root.rglob("run.json")):
-        run, reason = load_run(path)
-        if run is None:
-            skipped.append(Skipped(str(path), reason))
+    for folder, names in sorted(_walk(root), key=lambda item: str(item[0])):
+        rel = folder.relative_to(root).as_posix()
+        if RUN_FILE not in names:
+            if SAMPLES_FILE in names:
+                skipped.append(Skipped(f"{rel}/", "unfinished run: samples.jsonl without run.json"))
             continue
-        run[SOURCE_KEY] = path.parent.relative_to(root).as_posix()
+        path = folder / RUN_FILE
+        run, reason = load_run(path)
+        shown = f"{rel}/{RUN_FILE}"
+        if run is None:
+            skipped.append(Skipped(shown, reason))
+            continue
+        run[SOURCE_KEY] = rel
+        run[SAMPLES_KEY] = samples_stat(folder / SAMPLES_FILE, stat_cache)
         runs.append(run)
     return runs, skipped
 
 
 def collect_runs(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Return the usable runs under ``results_dir``; warn (:class:`RecordWarning`) for each skipped file."""
-    runs, skipped = scan_runs(results_dir)
-    for item in skipped:
-        warnings.warn(item.message(), RecordWarning, stacklevel=2)
-    return runs
+    """The usable runs under ``results_dir`` (see :func:`scan_runs` for what was skipped)."""
+    return scan_runs(results_dir)[0]
 
 
 def load_run(path: Path) -> tuple[dict[str, Any] | None, str]:
-    """Read one ``run.json`` with the one reader (:func:`harness.records.read_run`, which
-    migrates older schemas); return ``(run, "")`` or ``(None, reason)``."""
+    """Check and read one ``run.json``; return ``(run, "")`` or ``(None, reason)``."""
     try:
-        run = read_run(path)
-    except RecordError as exc:
+        if path.is_symlink():
+            path.resolve(strict=True)
+        if not path.is_file():
+            return None, "not a regular file"
+        size = path.stat().st_size
+    except RuntimeError:
+        return None, "symlink loop"
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            return None, "symlink loop"
+        return None, f"unreadable ({exc.strerror or exc})"
+    if size > MAX_RUN_BYTES:
+        return None, f"too large ({size:,} bytes; limit {MAX_RUN_BYTES:,})"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    if not data.strip():
+        return None, "empty file (not valid JSON), probably partial"
+    value, reason = safe_loads(data)
+    if reason:
+        return None, reason
+    problem = check_run(value)
+    if problem:
+        return None, problem
+    try:
+        run = read_run(path)  # the one reader (migrates older schemas once it learns to)
+    except (ValueError, OSError, TypeError, AttributeError, RecursionError) as exc:  # RecordError is a ValueError
         return None, str(exc).removeprefix(f"{path}: ")
-    problem = check_run(run)
-    return (None, problem) if problem else (run, "")
+    return (None, check_run(run)) if check_run(run) else (run, "")
 
 
 def check_run(run: Any) -> str:
     """Return why ``run`` cannot be shown, or ``""`` when it is usable."""
     if not isinstance(run, dict):
         return "not a JSON object"
-    if run.get("schema") != SCHEMA:
-        return f"unsupported schema {run.get('schema')!r} (expected {SCHEMA!r})"
+    if run.get("schema") not in SCHEMAS:
+        return f"unsupported schema {str(run.get('schema'))[:80]!r} (expected one of {', '.join(SCHEMAS)})"
+    if run.get("status") == "stale":
+        return "status is 'stale': a re-run was interrupted before it finished (run it again)"
     if run.get("status") != "complete":
-        return f"status is {run.get('status')!r}, not 'complete' (partial run)"
+        return f"status is {str(run.get('status'))[:40]!r}, not 'complete' (partial run)"
     for part in ("task", "model"):
         block = run.get(part)
         if not isinstance(block, dict) or not isinstance(block.get("name"), str) or not block["name"]:
@@ -87,3 +168,49 @@ def check_run(run: Any) -> str:
     if not isinstance(run.get("metrics"), dict):
         return "missing metrics"
     return ""
+
+
+def samples_stat(path: Path, cache: dict[str, Any] | None = None) -> dict[str, int] | None:
+    """Records (non-blank lines), size and mtime of a ``samples.jsonl`` (None when absent or
+    unreadable); counted again only when ``cache`` has no entry of the same size and mtime."""
+    try:
+        st = path.stat()
+        if not path.is_file():
+            return None
+        known = (cache or {}).get(str(path))
+        if isinstance(known, list) and known[:2] == [st.st_size, st.st_mtime_ns]:
+            return {"lines": known[2], "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+        data = path.read_bytes()
+    except OSError:
+        return None
+    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    lines -= sum(1 for line in data.splitlines() if not line.strip()) if b"\n\n" in data or data[:1] in b" \t\r\n" else 0
+    if cache is not None:
+        cache[str(path)] = [st.st_size, st.st_mtime_ns, lines]
+    return {"lines": lines, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def read_samples(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a ``samples.jsonl``; a line that is too long, too deep or not a JSON
+    object is left out and described in the second list. Later lines win for a repeated id."""
+    problems: list[str] = []
+    by_id: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return [], []
+    try:
+        with open(path, "rb") as fh:
+            lines = list(fh)
+    except OSError as exc:
+        return [], [f"{path.name}: unreadable ({exc.strerror or exc})"]
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE_BYTES:
+            problems.append(f"line {number}: longer than {MAX_LINE_BYTES:,} bytes")
+            continue
+        value, reason = safe_loads(line)
+        if reason or not isinstance(value, dict) or not isinstance(value.get("sample_id"), str):
+            problems.append(f"line {number}: {reason or 'not a sample record'}")
+            continue
+        by_id[value["sample_id"]] = value
+    return list(by_id.values()), problems

@@ -1,7 +1,14 @@
-"""Render summary dicts to HTML with jinja2 (autoescape always on: model text is untrusted)."""
+"""Render summary dicts to HTML with jinja2 (autoescape always on: model text is untrusted).
+
+Data a page's script needs is embedded with :func:`embed_json` in a
+``<script type="application/json">`` element (``<``, ``>`` and ``&`` escaped), never as code;
+every page carries a Content-Security-Policy that allows scripts from the site's own
+``static/`` folder only.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -13,7 +20,7 @@ from urllib.parse import urlparse
 
 import jinja2
 
-from leaderboard.summary import parse_time
+from leaderboard.summary import GROUPS, parse_time
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -42,13 +49,180 @@ def environment() -> jinja2.Environment:
         slug=slug,
         when=fmt_time,
     )
-    env.globals.update(model_view=model_view, task_view=task_view, UNDEFINED_MARK=UNDEFINED_MARK)
+    env.filters.update(signed=fmt_signed, group_class=group_class, kv=fmt_display)
+    env.globals.update(
+        model_view=model_view, task_view=task_view, chart_view=chart_view, UNDEFINED_MARK=UNDEFINED_MARK, CSP=CSP
+    )
     return env
 
 
-def render_index(summary: dict[str, Any], root: str = "") -> str:
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "base-uri 'none'; form-action 'none'; object-src 'none'")
+DEFAULT_SITE = {"title": "visanom leaderboard", "base_url": None}
+
+
+def embed_json(data: Any) -> str:
+    """JSON for a ``<script type="application/json">`` element: ``<``, ``>`` and ``&`` escaped,
+    so no text inside can close the element or open another."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
+
+
+def render_index(summary: dict[str, Any], root: str = "", site: dict[str, Any] | None = None) -> str:
     """The leaderboard's front page; ``root`` is the relative path to the site root."""
-    return environment().get_template("index.html.j2").render(summary=summary, root=root)
+    return _render("index.html.j2", summary=summary, root=root, site=site or DEFAULT_SITE, page="index")
+
+
+def render_model(summary: dict[str, Any], task: dict[str, Any], row: dict[str, Any], site: dict[str, Any]) -> str:
+    """A row's model page: spec, fingerprints, versions, dates, arguments, failures."""
+    return _render("model.html.j2", summary=summary, task=task, row=row, root="../../", site=site, page="model")
+
+
+def render_breakdown(summary: dict[str, Any], task: dict[str, Any], site: dict[str, Any]) -> str:
+    """A task's breakdown page: the headline per group of every breakdown key in ``run.json``."""
+    tables = breakdown_tables(task)
+    return _render("breakdown.html.j2", summary=summary, task=task, tables=tables, root="../../", site=site,
+                   page="breakdown")
+
+
+def samples_context(
+    summary: dict[str, Any], task: dict[str, Any], row: dict[str, Any], site: dict[str, Any]
+) -> dict[str, Any]:
+    """The picklable context of a sample page (the entries are added by the worker)."""
+    return {"summary": {"generated": summary["generated"], "visanom": summary["visanom"]},
+            "task": {k: task[k] for k in ("name", "slug", "headline", "display", "metrics", "reasoning")},
+            "row": {k: row[k] for k in ("key", "label", "model", "slug", "run_id", "run_dir", "group", "pages")},
+            "site": site}
+
+
+def render_samples(context: dict[str, Any], entries: list[dict[str, Any]], problems: list[str]) -> str:
+    """A run's sample viewer: one page, every sample embedded as JSON, drawn by viewer.js."""
+    data = {"task": context["task"]["name"], "headline": context["task"]["headline"],
+            "compare": f"../../tasks/{context['task']['slug']}/compare.html", "root": "../../",
+            "samples": entries}
+    return _render("samples.html.j2", **context, data_json=embed_json(data), n=len(entries), problems=problems,
+                   root="../../", page="samples")
+
+
+def compare_fragments(entries: list[dict[str, Any]], headline: str | None) -> dict[str, Any]:
+    """What the compare page needs from one run, as ready-to-embed JSON text (escaped like
+    :func:`embed_json`), so a rebuild can splice cached runs without parsing them:
+    ``ids`` (list), ``truth`` (``{id: {gt, offset, length}}`` text) and ``samples``
+    (``{id: [status, predicted intervals, headline value, degenerate]}`` text)."""
+    truth = {e["id"]: {"gt": e["gt"], "offset": e["offset"], "length": e["length"]} for e in entries}
+    samples = {}
+    for e in entries:
+        value = e["metrics"].get(headline) if headline else None
+        samples[e["id"]] = [e["status"], e["pred"], round(value, 4) if isinstance(value, float) else value,
+                            e["degenerate"]]
+    return {"ids": [e["id"] for e in entries], "truth": embed_json(truth), "samples": embed_json(samples)}
+
+
+def render_compare(
+    summary: dict[str, Any], task: dict[str, Any], compact: dict[str, dict[str, Any]], site: dict[str, Any]
+) -> str:
+    """A task's sample-across-models page: one sample, every model's prediction on it.
+
+    The page data is spliced from each run's :func:`compare_fragments`: ids in row order (first
+    seen first), the truth of the run covering most samples, and each model's predictions."""
+    ids: dict[str, None] = {}
+    truth, covered = "{}", -1
+    models = []
+    for row in task["rows"]:
+        part = compact.get(row["key"]) or {"ids": [], "truth": "{}", "samples": "{}"}
+        for sample_id in part["ids"]:
+            ids.setdefault(sample_id, None)
+        if len(part["ids"]) > covered:
+            truth, covered = part["truth"], len(part["ids"])
+        head = embed_json({"label": row["label"], "href": "../../" + row["pages"]["samples"], "group": row["group"]})
+        models.append(head[:-1] + ',"samples":' + part["samples"] + "}")
+    data_json = ('{"headline":' + embed_json(task["headline"]) + ',"ids":' + embed_json(list(ids))
+                 + ',"truth":' + truth + ',"models":[' + ",".join(models) + "]}")
+    return _render("compare.html.j2", summary=summary, task=task, data_json=data_json, root="../../",
+                   site=site, page="compare")
+
+
+def breakdown_tables(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per breakdown key: its group values (columns) and per row the headline value per group."""
+    tables = []
+    for key in task["breakdowns"]:
+        columns: dict[str, None] = {}
+        for row in task["rows"]:
+            for value in (row["groups"].get(key) or {}):
+                columns.setdefault(str(value), None)
+        body = []
+        for row in task["rows"]:
+            groups = row["groups"].get(key) or {}
+            cells = []
+            for column in columns:
+                cell = groups.get(column) if isinstance(groups, dict) else None
+                cells.append(_group_cell(cell, task["headline"]))
+            body.append({"row": row, "cells": cells})
+        tables.append({"key": key, "columns": list(columns), "rows": body})
+    return tables
+
+
+def _group_cell(cell: Any, headline: str | None) -> dict[str, Any]:
+    if not isinstance(cell, dict):
+        return {"value": None, "n": None}
+    value = cell.get(headline) if headline else None
+    if isinstance(value, dict):
+        value = value.get("value")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        value = None
+    n = cell.get("n")
+    return {"value": value, "n": n if isinstance(n, int) else None}
+
+
+def group_class(group: str) -> str:
+    """A CSS class for a canonical group (its position in the paper's order)."""
+    return f"g{GROUPS.index(group)}" if group in GROUPS else "g-other"
+
+
+def fmt_signed(value: float | None) -> str:
+    """A difference with its sign (``+0.012``), or the undefined mark."""
+    if value is None:
+        return UNDEFINED_MARK
+    return f"{value:+.3f}"
+
+
+def chart_view(task: dict[str, Any], width: int = 640, bar: int = 18) -> dict[str, Any]:
+    """Geometry of the headline bar chart: one bar per measured row with its 95% CI whisker,
+    and a marker at the published value when a reported row matches it."""
+    items = []
+    for row in task["rows"]:
+        entry = row["headline"] or {}
+        rep = row.get("reported") or {}
+        items.append({"label": row["label"], "value": entry.get("value"), "ci": entry.get("ci95"),
+                      "group": row["group"], "reported": rep.get("value")})
+    items = [i for i in items if i["value"] is not None]
+    values = [i["value"] for i in items] + [c for i in items if i["ci"] for c in i["ci"]]
+    values += [i["reported"] for i in items if i["reported"] is not None]
+    hi = max([1.0 if all(0 <= v <= 1 for v in values) else 0.0] + values)
+    lo = min([0.0] + values)
+    left, plot = 200, width - 200 - 16
+    span = (hi - lo) or 1.0
+
+    def x(v: float) -> float:
+        return round(left + (v - lo) / span * plot, 1)
+
+    bars = []
+    for k, item in enumerate(items):
+        y = 8 + k * (bar + 6)
+        ci = item["ci"]
+        bars.append({**item, "y": y, "x0": x(0.0 if lo <= 0 <= hi else lo), "x1": x(item["value"]),
+                     "ci_x0": x(ci[0]) if ci else None, "ci_x1": x(ci[1]) if ci else None,
+                     "rep_x": x(item["reported"]) if item["reported"] is not None else None,
+                     "text": fmt_number(item["value"])})
+    ticks = [{"x": x(lo + span * f), "text": fmt_number(lo + span * f)} for f in (0, 0.25, 0.5, 0.75, 1)]
+    height = 8 + len(items) * (bar + 6) + 24
+    return {"bars": bars, "ticks": ticks, "width": width, "height": height, "left": left, "bar": bar,
+            "axis_y": height - 22}
 
 
 def fmt_number(value: float | int | None) -> str:

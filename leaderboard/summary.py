@@ -1,11 +1,12 @@
 """Reduce collected runs to ``summary.json``: one table per task, one row per run spec.
 
-A row is a run spec (``spec_id``; its display ``label`` names the model and every
-non-default setting), so two runs of one model with other arguments are two rows.
-Selection rule: when several complete runs exist for the same spec, the newest wins, judged by ``timing.finished`` (then ``timing.started``; runs without a
-parseable time count as oldest; ties go to the larger ``run_id``). The losers are listed
-in the row's ``superseded``. The summary is plain JSON (no NaN: a non-finite or
-non-numeric value becomes null) so later pages can be rendered from it alone.
+Rows are keyed by ``spec_id`` (a ``visanom.run/2`` record; an older record without one is
+keyed by its task and model names). Selection rule: when several complete runs exist for the
+same key, the newest wins, judged by ``timing.finished`` (then ``timing.started``; runs
+without a parseable time count as oldest; ties go to the larger ``run_id``). The row says
+which run it chose and why (``choice``) and lists the losers in ``superseded``. The summary
+is plain JSON (no NaN: a non-finite or non-numeric value becomes null) so every page can be
+rendered from it alone.
 """
 
 from __future__ import annotations
@@ -16,13 +17,35 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import __version__ as VISANOM_VERSION
-from harness.records import RecordError, json_safe, migrate_run
-from leaderboard.records import SOURCE_KEY, Skipped
+from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
+from leaderboard.reported import match_key, reported_rows
 
-SUMMARY_SCHEMA = "visanom.summary/1"
-COUNT_KEYS = ("n", "n_ok", "n_failed", "n_cached", "n_parse_failed", "n_undefined")
+SUMMARY_SCHEMA = "visanom.summary/2"
+COUNT_KEYS = ("n", "n_ok", "n_failed", "n_cached", "n_parse_failed", "n_undefined", "n_degenerate")
 MAX_FAILURES = 50
+REASONING_PREFIX = "reason-"
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+# The paper's groups, in its order; other groups follow, then "other".
+GROUPS = ("ours", "large VLM", "small VLM", "TS foundation", "LLM/VLM detector", "classical", "deep",
+          "heuristic", "other")
+_GROUP_ALIASES = {
+    "ours": "ours", "large vlm": "large VLM", "small vlm": "small VLM", "vlm": "small VLM",
+    "ts foundation": "TS foundation", "foundation": "TS foundation", "llm/vlm detector": "LLM/VLM detector",
+    "llm detector": "LLM/VLM detector", "vlm detector": "LLM/VLM detector", "classical": "classical",
+    "deep": "deep", "heuristic": "heuristic", "heuristic baseline": "heuristic",
+}
+
+
+def canonical_group(value: Any) -> str:
+    """One of :data:`GROUPS` for a display ``group`` value (unknown or missing: ``other``)."""
+    if not isinstance(value, str):
+        return "other"
+    text = value.strip().lower()
+    if text in _GROUP_ALIASES:
+        return _GROUP_ALIASES[text]
+    if "llm" in text or "detector" in text:
+        return "LLM/VLM detector"
+    return "other"
 
 
 def summarise(
@@ -33,47 +56,47 @@ def summarise(
 ) -> dict[str, Any]:
     """Build the summary dict (see ``docs/leaderboard.md``) from collected runs."""
     chosen = select_newest(runs)
-    by_task: dict[str, list[tuple[Mapping[str, Any], list[str]]]] = {}
+    by_task: dict[str, list[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]] = {}
     for run, superseded in chosen:
         by_task.setdefault(run["task"]["name"], []).append((run, superseded))
     when = generated or datetime.now(timezone.utc)
+    tasks = [_task_summary(by_task[name]) for name in sorted(by_task)]
+    notes = [
+        {"path": row["run_dir"] or "", "reason": row["samples_note"]}
+        for task in tasks for row in task["rows"] if row["samples_note"]
+    ]
     return {
         "schema": SUMMARY_SCHEMA,
         "generated": when.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "visanom": VISANOM_VERSION,
-        "tasks": [_task_summary(by_task[name]) for name in sorted(by_task)],
+        "groups": list(GROUPS),
+        "tasks": tasks,
         "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+        "notes": notes,
     }
 
 
-def spec_key(run: Mapping[str, Any]) -> str:
-    """The identity of a run's row: its ``spec_id`` (an older record is migrated for it)."""
+def row_key(run: Mapping[str, Any]) -> str:
+    """The identity of a leaderboard row: ``spec_id``, else ``task|model`` for older records."""
     spec_id = run.get("spec_id")
-    if not isinstance(spec_id, str) or not spec_id:
-        try:
-            spec_id = migrate_run(dict(run)).get("spec_id")
-        except RecordError:
-            spec_id = None
-    return str(spec_id or f"{run['task']['name']}\0{run['model']['name']}")
+    if isinstance(spec_id, str) and spec_id:
+        return spec_id
+    return f"{run['task']['name']}|{run['model']['name']}"
 
 
-def row_label(run: Mapping[str, Any]) -> str:
-    """The display label of a run's row (the model name for a record without one)."""
-    label = run.get("label")
-    return label if isinstance(label, str) and label else str(run["model"]["name"])
-
-
-def select_newest(runs: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], list[str]]]:
-    """Keep the newest complete run per (task, spec); return ``(run, superseded_run_ids)`` pairs."""
+def select_newest(
+    runs: Iterable[Mapping[str, Any]],
+) -> list[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]:
+    """Keep the newest complete run per row key; return ``(run, older_runs)`` pairs."""
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for run in runs:
         if run.get("status") != "complete":
             continue
-        groups.setdefault((run["task"]["name"], spec_key(run)), []).append(run)
+        groups.setdefault((run["task"]["name"], row_key(run)), []).append(run)
     out = []
     for key in sorted(groups):
         ordered = sorted(groups[key], key=run_age_key, reverse=True)
-        out.append((ordered[0], [_run_id(r) for r in ordered[1:]]))
+        out.append((ordered[0], ordered[1:]))
     return out
 
 
@@ -116,7 +139,7 @@ def metric_entry(raw: Any) -> dict[str, Any]:
     }
 
 
-def _task_summary(members: list[tuple[Mapping[str, Any], list[str]]]) -> dict[str, Any]:
+def _task_summary(members: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]) -> dict[str, Any]:
     newest = max((run for run, _ in members), key=run_age_key)
     task = newest["task"]
     headline = newest.get("headline") if isinstance(newest.get("headline"), str) else None
@@ -125,7 +148,12 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[str]]]) -> dict[st
     names = [headline] if headline else []
     for row in rows:
         names += [m for m in row["metrics"] if m not in names]
+    metrics = [m for m in names if not m.startswith(REASONING_PREFIX)]
+    reasoning = [m for m in names if m.startswith(REASONING_PREFIX)]
+    _mark_best(rows, metrics + reasoning)
+    reported = _reported(task["name"], rows, headline)
     sizes = [row["counts"]["n"] for row in rows if row["counts"]["n"] is not None]
+    present = {row["group"] for row in rows} | {r["group"] for r in reported}
     return {
         "name": task["name"],
         "display": _dict(task.get("display")),
@@ -133,15 +161,21 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[str]]]) -> dict[st
         "fingerprint": _text(task.get("fingerprint")),
         "fingerprint_short": (_text(task.get("fingerprint")) or "")[:12] or None,
         "headline": headline,
-        "metrics": names,
+        "metrics": metrics,
+        "reasoning": reasoning,
+        "groups": [g for g in GROUPS if g in present],
+        "breakdowns": sorted({k for row in rows for k in row["groups"]}),
+        "has_degenerate": any(row["counts"]["n_degenerate"] is not None for row in rows),
+        "has_usage": any(row["tokens"] is not None or row["cost"] is not None for row in rows),
         "n_samples": max(sizes) if sizes else None,
         "n_samples_min": min(sizes) if sizes else None,
         "rows": rows,
+        "reported": reported,
     }
 
 
 def _row(
-    run: Mapping[str, Any], superseded: list[str], headline: str | None, fingerprint: Any
+    run: Mapping[str, Any], superseded: list[Mapping[str, Any]], headline: str | None, fingerprint: Any
 ) -> dict[str, Any]:
     metrics = {str(k): metric_entry(v) for k, v in run["metrics"].items()}
     counts_raw = _dict(run.get("counts"))
@@ -152,20 +186,40 @@ def _row(
     n, n_parse = counts["n"], counts["n_parse_failed"]
     timing = _dict(run.get("timing"))
     task = run["task"]
+    model = run["model"]
+    display = _dict(model.get("display"))
+    usage = _dict(run.get("usage"))
+    tokens = _sum_numbers(usage, ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens"))
+    cost = next((number(usage.get(k)) for k in ("cost_usd", "cost") if number(usage.get(k)) is not None), None)
+    model_s = number(timing.get("model_s"))
+    spec = _dict(run.get("spec"))
+    label = run.get("label") if isinstance(run.get("label"), str) and run.get("label") else None
     return {
         "rank": None,
-        "spec_id": spec_key(run),
-        "label": row_label(run),
-        "model": run["model"]["name"],
-        "display": _dict(run["model"].get("display")),
-        "model_fingerprint": _text(run["model"].get("fingerprint")),
+        "key": row_key(run),
+        "spec_id": run.get("spec_id") if isinstance(run.get("spec_id"), str) else None,
+        "label": label or str(model["name"]),
+        "model": str(model["name"]),
+        "group": canonical_group(display.get("group")),
+        "display": display,
+        "model_fingerprint": _text(model.get("fingerprint")),
+        "model_args": _dict(model.get("args")),
+        "task_args": _dict(task.get("args")),
+        "spec": spec,
+        "draws": _dict(run.get("draws")),
+        "env": _dict(run.get("env")),
         "run_id": _run_id(run),
         "run_dir": run.get(SOURCE_KEY),
+        "started": _text(timing.get("started")),
         "finished": _text(timing.get("finished")),
         "limit": number(run.get("limit")),
         "wall_s": number(timing.get("wall_s")),
+        "latency_s": model_s / n if model_s is not None and n else None,
+        "tokens": tokens,
+        "cost": cost,
         "headline": metrics.get(headline) if headline else None,
         "metrics": metrics,
+        "marks": {},
         "metrics_fail_as_zero": {
             str(k): metric_entry(v) for k, v in _dict(run.get("metrics_fail_as_zero")).items()
         },
@@ -173,12 +227,88 @@ def _row(
         "counts": counts,
         "parse_failure_rate": n_parse / n if n and n_parse is not None else None,
         "failures": _failures(run.get("failures")),
-        "usage": _dict(run.get("usage")),
+        "usage": usage,
         "task_version": _text(task.get("version")),
         "task_fingerprint": _text(task.get("fingerprint")),
         "same_task_fingerprint": task.get("fingerprint") == fingerprint,
-        "superseded": superseded,
+        "superseded": [_run_id(r) for r in superseded],
+        "choice": _choice(run, superseded),
+        "samples_note": _samples_note(run, n),
+        "reported": None,
     }
+
+
+def _sum_numbers(values: Mapping[str, Any], keys: Sequence[str]) -> float | None:
+    found = [number(values.get(k)) for k in keys if number(values.get(k)) is not None]
+    return sum(found) if found else None  # type: ignore[arg-type]
+
+
+def _choice(run: Mapping[str, Any], superseded: list[Mapping[str, Any]]) -> str:
+    """Why this run is the row: the only complete run, or the newest of several."""
+    if not superseded:
+        return "the only complete run of this spec"
+    when = run_age_key(run)[0]
+    stamp = "no time" if when == _OLDEST else when.isoformat(timespec="seconds")
+    older = ", ".join(f"{_run_id(r)} ({_finished_text(r)})" for r in superseded)
+    return f"newest of {len(superseded) + 1} complete runs of this spec (finished {stamp}); older: {older}"
+
+
+def _finished_text(run: Mapping[str, Any]) -> str:
+    when = run_age_key(run)[0]
+    return "no time" if when == _OLDEST else when.isoformat(timespec="seconds")
+
+
+def _samples_note(run: Mapping[str, Any], n: int | None) -> str | None:
+    """A disagreement between ``run.json``'s count and ``samples.jsonl``, else None."""
+    stat = run.get(SAMPLES_KEY)
+    if n is None:
+        return None
+    if stat is None:
+        return f"run.json says n={n} but samples.jsonl is missing"
+    if stat["lines"] != n:
+        return f"run.json says n={n} but samples.jsonl holds {stat['lines']} records"
+    return None
+
+
+def _mark_best(rows: list[dict[str, Any]], metrics: Sequence[str]) -> None:
+    """Mark the best and second-best value of each metric (higher is better; ties share)."""
+    for metric in metrics:
+        values = sorted(
+            {row["metrics"][metric]["value"] for row in rows
+             if metric in row["metrics"] and row["metrics"][metric]["value"] is not None},
+            reverse=True,
+        )
+        for row in rows:
+            entry = row["metrics"].get(metric)
+            if entry is None or entry["value"] is None:
+                continue
+            if entry["value"] == values[0]:
+                row["marks"][metric] = "best"
+            elif len(values) > 1 and entry["value"] == values[1]:
+                row["marks"][metric] = "second"
+
+
+def _reported(task_name: str, rows: list[dict[str, Any]], headline: str | None) -> list[dict[str, Any]]:
+    """Published rows for the task, each linked to our measured row of the same model."""
+    published = reported_rows(task_name)
+    by_key: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for name in (row["display"].get("paper_row"), row["model"], row["label"]):
+            if isinstance(name, str) and name:
+                by_key.setdefault(match_key(name), row)
+    out = []
+    for item in published:
+        ours = by_key.get(match_key(item["name"]))
+        value = item["metrics"].get(headline) if headline else None
+        ours_value = (ours["headline"] or {}).get("value") if ours else None
+        diff = ours_value - value if ours_value is not None and value is not None else None
+        entry = {**item, "headline": value, "ours": ours["key"] if ours else None,
+                 "ours_label": ours["label"] if ours else None, "diff": diff}
+        out.append(entry)
+        if ours is not None and ours["reported"] is None:
+            ours["reported"] = {"name": item["name"], "value": value, "diff": diff, "source": item["source"]}
+    out.sort(key=lambda r: (r["headline"] is None, -(r["headline"] or 0.0), r["name"]))
+    return out
 
 
 def _rank(rows: list[dict[str, Any]]) -> None:
@@ -215,6 +345,17 @@ def _run_id(run: Mapping[str, Any]) -> str:
 
 def _dict(value: Any) -> dict[str, Any]:
     return json_safe(dict(value)) if isinstance(value, Mapping) else {}
+
+
+def json_safe(value: Any) -> Any:
+    """Copy ``value`` with every non-finite float replaced by None (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _text(value: Any) -> str | None:

@@ -115,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(kind), _error(anthropic, "api_error" if kind[0] == "5" else "invalid_request_error",
                                          f"injected {kind}"))
             return
-        text = "" if kind == "empty" else _answer(body, anthropic)
+        text = "" if kind == "empty" else _answer(body, anthropic, fake.answer)
         reply = _message(body, text) if anthropic else _completion(body, text)
         data = json.dumps(reply).encode()
         if kind == "truncated":
@@ -166,9 +166,9 @@ def _prompt_and_image(body: dict[str, Any], anthropic: bool) -> tuple[str, str]:
     return prompt, image
 
 
-def _answer(body: dict[str, Any], anthropic: bool) -> str:
+def _answer(body: dict[str, Any], anthropic: bool, answer: Any = None) -> str:
     prompt, image = _prompt_and_image(body, anthropic)
-    return answer_for(image, prompt)
+    return (answer or answer_for)(image, prompt)
 
 
 def _usage(body: dict[str, Any], text: str) -> tuple[int, int]:
@@ -233,8 +233,10 @@ class FakeChatServer:
 
     def __init__(self, latency_s: float = 0.0, faults: tuple[str, ...] | list[str] = (),
                  error_rate: float = 0.0, error_kinds: tuple[str, ...] = TRANSIENT_FAULTS, seed: int = 0,
-                 keep_bodies: bool = True):
+                 keep_bodies: bool = True, answer: Any = None):
         self.latency_s = latency_s
+        self.answer = answer
+        """``answer(image_b64, prompt) -> text`` scripts the replies (default :func:`answer_for`)."""
         self.keep_bodies = keep_bodies
         self.error_rate = error_rate
         self.error_kinds = error_kinds

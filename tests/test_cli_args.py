@@ -75,6 +75,7 @@ def test_valid_counts_still_run(tmp_path: Path) -> None:
     [("periodicity=[[[", "periodicity"), ("periodicity=-5", "periodicity"), ("periodicity=2.5", "periodicity"),
      ("power=abc", "power"), ("colour=red", "unknown hyperparameter")],
 )
+@pytest.mark.detectors
 def test_bad_detector_arguments_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                  arg: str, says: str) -> None:
     code = _exit_code(["run", "--model", "POLY", "--task", "tsb-ad-u-demo", "--limit", "1", "--output",

@@ -36,6 +36,7 @@ def _folder(tmp_path: Path, names: dict[str, str]) -> Path:
     return data
 
 
+@pytest.mark.detectors
 def test_train_end_beyond_the_series_is_refused_by_the_task(tmp_path: Path) -> None:
     data = _folder(tmp_path, {SHORT: _series_csv(10, 7)})
     task = TSBADUTask(data_dir=data, file_list="mylist")
@@ -46,6 +47,7 @@ def test_train_end_beyond_the_series_is_refused_by_the_task(tmp_path: Path) -> N
     assert samples[GOOD.removesuffix(".csv")].error is None
 
 
+@pytest.mark.detectors
 def test_train_end_beyond_the_series_never_reaches_a_detector(tmp_path: Path) -> None:
     data = _folder(tmp_path, {SHORT: _series_csv(10, 7)})
     code = main(["run", "--model", "POLY", "--task", "tsb-ad-u", "--task-args", f"data_dir={data}",

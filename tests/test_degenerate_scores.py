@@ -77,6 +77,7 @@ def _series_file(folder: Path, name: str, values: np.ndarray, labels: np.ndarray
     return name
 
 
+@pytest.mark.detectors
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 1e308 overflows inside tsb-ad's window search
 @pytest.mark.parametrize("detector", ["IForest", "LOF"])
 def test_real_detectors_on_huge_values_and_a_two_point_series(tmp_path: Path, detector: str) -> None:

@@ -38,6 +38,7 @@ from harness.errors import UsageError
         ("Sub-MCD", {"min_train": "0"}, "min_train must be"),
     ],
 )
+@pytest.mark.detectors
 def test_bad_values_are_usage_errors_naming_detector_and_argument(detector: str, args: dict, says: str) -> None:
     with pytest.raises(UsageError) as exc:
         TsbAdDetector(detector, **args)
@@ -50,10 +51,12 @@ def test_bad_values_are_usage_errors_naming_detector_and_argument(detector: str,
      ("Sub-PCA", {"n_components": "mle"}), ("Sub-MCD", {"support_fraction": "0.8", "train_fraction": "None"}),
      ("LSTMAD", {"lr": "1"}), ("AutoEncoder", {"hidden_neurons": "(32, 16)"}), ("NORMA", {"clustering": "kshape"})],
 )
+@pytest.mark.detectors
 def test_good_values_are_accepted(detector: str, args: dict) -> None:
     TsbAdDetector(detector, **args)
 
 
+@pytest.mark.detectors
 def test_every_default_and_tuned_value_passes_its_own_rule() -> None:
     """The rules never refuse what tsb-ad itself uses."""
     for spec in SPECS:

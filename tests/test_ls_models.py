@@ -45,6 +45,7 @@ def fake_cards(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return local
 
 
+@pytest.mark.detectors
 def test_classical_detectors_run_here(capsys: pytest.CaptureFixture[str]) -> None:
     rows = ls_rows(capsys)
     for name in ("IForest", "Sub-PCA", "MatrixProfile", "IForest-500"):
@@ -98,6 +99,7 @@ def test_transformers_cards_check_the_local_cache(capsys: pytest.CaptureFixture[
         "no: weights not in local cache; needs network (no-such-org/no-such-model-xyz)")
 
 
+@pytest.mark.detectors
 def test_requires_and_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert av.availability({"requires": ["json"]}) == (True, "")
     assert av.availability({"requires": ["no_such_module_xyz"]}) == (False, "missing module(s): no_such_module_xyz")

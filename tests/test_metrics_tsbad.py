@@ -78,6 +78,7 @@ def test_agrees_with_stored_tsbad(i):
 LIVE = range(N_CASES) if os.environ.get("VISANOM_TSBAD_FULL") else [0, 1, 2, 3, 4, 5, 6, 13]
 
 
+@pytest.mark.detectors
 @pytest.mark.parametrize("i", LIVE)
 def test_stored_reference_matches_live_tsbad(i):
     case = make_case(i)
@@ -109,6 +110,7 @@ def _get_metrics_pred(*args, **kw):
         return get_metrics_pred(*args, **kw)
 
 
+@pytest.mark.detectors
 def test_rbased_f1_boolean_pred_bug():
     y = np.zeros(40, dtype=int)
     y[10:15] = 1
@@ -126,6 +128,7 @@ def test_rbased_f1_boolean_pred_bug():
     assert tsb_int == pytest.approx(expected)
 
 
+@pytest.mark.detectors
 def test_rbased_f1_all_ones_pred():
     y = np.zeros(20, dtype=int)
     y[5:10] = 1
@@ -136,6 +139,7 @@ def test_rbased_f1_all_ones_pred():
     assert binary_metrics(p, y, 4, tsbad_compat=True)["R-based-F1"] == 0.0
 
 
+@pytest.mark.detectors
 def test_point_adjust_left_edge_bug():
     y = np.zeros(20, dtype=int)
     y[0:4] = 1
@@ -147,6 +151,7 @@ def test_point_adjust_left_edge_bug():
     assert binary_metrics(p, y, 2, tsbad_compat=True)["PA-F1"] == pytest.approx(tsb)
 
 
+@pytest.mark.detectors
 def test_event_f1_right_edge_bug():
     y = np.zeros(20, dtype=int)
     y[19] = 1
@@ -182,6 +187,7 @@ def _vus_pred_reference(p, y, max_window):
     return np.mean(rec), np.mean(prec), np.mean(f)
 
 
+@pytest.mark.detectors
 def test_vus_pred_carry_over_bug():
     y = np.zeros(60, dtype=int)
     y[20:25] = 1
@@ -199,6 +205,7 @@ def test_vus_pred_carry_over_bug():
     assert tsb["VUS-Precision"] > expected[1] + 1e-3  # the bug inflates the ramp weights
 
 
+@pytest.mark.detectors
 def test_tsbad_crashes_where_we_return_none():
     s = np.random.default_rng(0).random(30)
     with pytest.raises((ValueError, IndexError)):
@@ -210,6 +217,7 @@ def test_tsbad_crashes_where_we_return_none():
     assert out["AUC-ROC"] is None and out["VUS-ROC"] is None and out["VUS-PR"] == 1.0
 
 
+@pytest.mark.detectors
 def test_constant_scores_affiliation_is_zero_not_nan():
     y = np.zeros(30, dtype=int)
     y[10:13] = 1
@@ -218,6 +226,7 @@ def test_constant_scores_affiliation_is_zero_not_nan():
     assert score_metrics(s, y, 4)["Affiliation-F"] == 0.0
 
 
+@pytest.mark.detectors
 def test_standard_f1_keeps_tsbad_epsilon():
     y = np.zeros(30, dtype=int)
     y[10:13] = 1
@@ -227,6 +236,7 @@ def test_standard_f1_keeps_tsbad_epsilon():
     assert best_point_f1(y.astype(float), y, eps=0.0) == 1.0
 
 
+@pytest.mark.detectors
 def test_vus_long_window_and_many_segments_live():
     """One bigger live check of the VUS kernel: many short segments, window 60."""
     from TSB_AD.evaluation.basic_metrics import generate_curve

@@ -18,6 +18,7 @@ def test_builtin_names_are_registered() -> None:
             "KMeansAD", "LOF", "CNN"} <= set(registry.model_names())
 
 
+@pytest.mark.detectors
 def test_model_card_overrides_adapter_args_and_keeps_its_name() -> None:
     model = registry.make_model("IForest-500")
     assert model.name == "IForest-500"
@@ -95,6 +96,7 @@ def test_listing_tasks_and_help_import_nothing_heavy() -> None:
     assert res.stdout.strip() == ""
 
 
+@pytest.mark.detectors
 def test_a_name_is_imported_on_use_only() -> None:
     entry = registry.model_entry("Sub-PCA")
     assert entry.ref == "baselines.classical:make_Sub_PCA" and entry.source.startswith("built-in")

@@ -93,6 +93,7 @@ def test_fingerprint_covers_detector_threshold_and_template() -> None:
     assert display["group"] == "heuristic baseline" and "NOT a VLM" in display["note"]
 
 
+@pytest.mark.detectors
 def test_end_to_end_on_the_demo_benchmark_through_the_cli(tmp_path: Path) -> None:
     args = ["run", "--task", "visanombench-demo", "--task-args", f"data_dir={tmp_path / 'bench'}",
             "--model", "template-reasoner", "--limit", "6", "--output", str(tmp_path / "out"),

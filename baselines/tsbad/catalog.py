@@ -131,6 +131,43 @@ NOT_REGISTERED: dict[str, str] = {
     "CBLOF": "raises 'Could not form valid cluster separation' on univariate points",
 }
 
+# Detectors whose tsb-ad 1.5 code draws from a GLOBAL random generator (not a seed of its
+# own): their scores depend on that generator's state when the series starts. We seed
+# `random`, numpy and torch with 2024 before every series, so each value is reproducible on
+# its own; TSB-AD's Run_Detector_U.py seeds once per process and loops over all files, so its
+# published per-series values for these detectors also depend on the files run before
+# (docs/tsb-ad-u.md). Shown as the detector's method note (`display.notes`).
+_NUMPY_RNG = "numpy's global RNG"
+_TORCH_RNG = "torch's global RNG (weight initialisation, batch shuffling)"
+GLOBAL_RNG: dict[str, str] = {
+    "KShapeAD": f"{_NUMPY_RNG}: np.random.choice in the k-Shape centroid initialisation",
+    "SAND": f"{_NUMPY_RNG}: tslearn KShape built without random_state",
+    "KMeansAD": f"{_NUMPY_RNG}: scikit-learn KMeans built without random_state",
+    "KMeansAD-fixed": f"{_NUMPY_RNG}: scikit-learn KMeans built without random_state",
+    "EIF": f"{_NUMPY_RNG} and Python's random: random split hyperplanes",
+    "NORMA": "Python's random: random.sample of recurrent subsequences",
+    **{name: _TORCH_RNG for name in ("AutoEncoder", "CNN", "LSTMAD", "TranAD", "AnomalyTransformer", "OmniAnomaly",
+                                     "USAD", "Donut", "TimesNet", "FITS", "OFA")},
+}
+
+
+def rng_note(name: str) -> str:
+    """The method note of a detector that draws from a global RNG ("" for the others)."""
+    source = GLOBAL_RNG.get(name)
+    if not source:
+        return ""
+    return (f"Draws from {source}. Seeded with 2024 before every series here, so each series' value is "
+            "reproducible on its own; TSB-AD's script seeds once per process for all files, so its published "
+            "per-series values also depend on the files before and can differ from ours.")
+
+
+# Pool members registered by another module over their current packages (tsb-ad's wrappers
+# need AutoGluon / the timesfm 1.x API, which do not install beside our pins).
+REPLACED: dict[str, str] = {
+    "Chronos": "baselines.foundation (chronos-forecasting, extra 'chronos')",
+    "TimesFM": "baselines.foundation (timesfm 3, extra 'timesfm')",
+}
+
 BY_NAME: dict[str, DetectorSpec] = {s.name: s for s in SPECS}
 BY_TSB_NAME: dict[str, DetectorSpec] = {s.tsb_name: s for s in SPECS}
 
@@ -165,9 +202,11 @@ def display(spec: DetectorSpec) -> dict[str, Any]:
         "requires": list(spec.requires),
         "weights": spec.weights,
         "note": spec.note,
+        **({"notes": rng_note(spec.name)} if rng_note(spec.name) else {}),
     }
 
 
 def registry_rows() -> dict[str, tuple[str, dict[str, Any]]]:
-    """Every catalogue detector as a built-in registry row: ``name -> (lazy ref, display)``."""
-    return {s.name: (f"baselines.classical:{factory_name(s)}", display(s)) for s in SPECS}
+    """Every catalogue detector as a built-in registry row: ``name -> (lazy ref, display)``
+    (but those in :data:`REPLACED`, listed by :mod:`harness.builtins`)."""
+    return {s.name: (f"baselines.classical:{factory_name(s)}", display(s)) for s in SPECS if s.name not in REPLACED}

@@ -127,6 +127,9 @@ def detector_availability(spec: Any) -> Availability:
 
     The one check both ``visanom ls models`` and building the detector use.
     """
+    if not has_module("TSB_AD"):
+        return False, ("tsb-ad is not installed in this environment (the detectors extra, numpy<2): run it "
+                       "in the detectors environment (`make setup` creates .venv; `visanom env` lists them)")
     missing = [m for m in spec.requires if not has_module(m)]
     if missing:
         weights = f"; it also downloads {spec.weights}" if spec.weights else ""

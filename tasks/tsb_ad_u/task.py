@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from TSB_AD.utils.slidingWindows import find_length_rank
 
 from harness.aggregate import aggregate_means, interval_summary
 from harness.errors import DataError
@@ -33,8 +32,17 @@ from tasks.tsb_ad_u.files import (
     load_series,
     resolve_data_dir,
 )
+from tasks.tsb_ad_u.window import find_length_rank
 
 HEADLINE = "VUS-PR"
+
+
+def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    """Validate ``(i, n)``: ``0 <= i < n``."""
+    i, n = shard
+    if not (isinstance(i, int) and isinstance(n, int) and 0 <= i < n):
+        raise DataError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+    return i, n
 GROUP_KEYS = ("dataset", "domain")
 
 
@@ -62,9 +70,14 @@ class TSBADUTask:
     def files(self) -> list[str]:
         return list_files(self.file_list, self._data_dir_arg)
 
-    def count(self, limit: int | None = None) -> int:
-        """Number of series ``samples(limit)`` yields."""
-        return len(self.files) if limit is None else min(limit, len(self.files))
+    shardable = True
+    """``samples``/``count`` take ``shard=(i, n)``: series at positions ``p`` with ``p % n == i``
+    (a sweep splits one detector over many series into independent units)."""
+
+    def count(self, limit: int | None = None, shard: tuple[int, int] | None = None) -> int:
+        """Number of series ``samples(limit, shard)`` yields."""
+        total = len(self.files) if limit is None else min(limit, len(self.files))
+        return total if shard is None else len(range(check_shard(shard)[0], total, shard[1]))
 
     def _load(self, file: str) -> tuple[SeriesInfo, np.ndarray, np.ndarray]:
         """Read one listed file with the validating loader (values, labels, and a TrainEnd
@@ -72,10 +85,14 @@ class TSBADUTask:
         series = load_series(find_file(self.data_dir, file))
         return series.info, series.values, series.labels
 
-    def samples(self, limit: int | None = None) -> Iterator[Sample]:
-        """One sample per listed series; an unreadable file becomes a sample with ``error``."""
+    def samples(self, limit: int | None = None, shard: tuple[int, int] | None = None) -> Iterator[Sample]:
+        """One sample per listed series (only shard ``i`` of ``n`` when ``shard=(i, n)``);
+        an unreadable file becomes a sample with ``error``."""
         _ = self.data_dir  # a missing data folder is a start-up error, not a failure per series
-        for file in self.files[: self.count(limit)]:
+        files = self.files[: self.count(limit)]
+        if shard is not None:
+            files = files[check_shard(shard)[0]::shard[1]]
+        for file in files:
             sid = file.removesuffix(".csv")
             try:
                 info, values, labels = self._load(file)

@@ -83,6 +83,7 @@ class TSBADUVLMTask(TSBADUTask):
     version = "1"
     accepts = frozenset({"text", "scores"})
     accepts_skip = True
+    shardable = False  # windows of one series are not split across sweep units
     title = "TSB-AD-U (VLM view)"
 
     def __init__(

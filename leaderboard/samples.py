@@ -198,8 +198,8 @@ class SampleViews:
         if not isinstance(rel, str):
             return None
         key = (str(self.results), str(self.site), rel)
-        if key in _COPIED:
-            return _COPIED[key]
+        if key in _COPIED and (_COPIED[key] is None or (self.site / _COPIED[key]).is_file()):
+            return _COPIED[key]  # the copy is still there (a later build may have emptied the site)
         src = inside(self.results, rel)
         result = None
         if src is not None and src.suffix.lower() in IMAGE_SUFFIXES:

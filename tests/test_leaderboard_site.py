@@ -329,3 +329,17 @@ def test_judge_grades_sit_with_the_reasoning_columns_and_the_judge_is_named(tmp_
     assert "<dt>judge</dt>" in model_page and escaped in model_page and judge_name not in model_page
     other_page = (site / rows["Qwen2.5-VL-7B"]["pages"]["model"]).read_text(encoding="utf-8")
     assert "<dt>judge</dt>" not in other_page
+
+
+def test_a_second_build_in_one_process_copies_the_plots_again(tmp_path: Path) -> None:
+    import shutil
+
+    results = tmp_path / "results"
+    write_run2(results, "visanombench", "one-small-run", n=2)  # small enough to be built in this process
+    site = tmp_path / "site"
+    build(results, site)
+    plots = sorted(p.relative_to(site) for p in site.glob("inputs/*/*.png"))
+    assert plots
+    shutil.rmtree(site)  # e.g. a clean rebuild from the same Python process
+    build(results, site)
+    assert sorted(p.relative_to(site) for p in site.glob("inputs/*/*.png")) == plots

@@ -10,7 +10,6 @@ A judge that fails leaves the run itself untouched.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from harness.aggregate import metric_entry
@@ -28,10 +27,7 @@ def judge_run(result: RunResult, judge: Any, template_name: str = "judge") -> Ru
     root = result.path.parents[2]  # <output>/<task>/<model>/<run_id>
     template = load_judge_template(template_name)
     items, keys = [], []
-    for line in run_dir.samples_path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        rec = json.loads(line)
+    for rec in run_dir.completed().values():  # the one samples.jsonl reader, in file order
         text, inp, target = rec.get("text"), rec.get("input") or {}, rec.get("target") or {}
         if rec.get("error") or not text:
             continue

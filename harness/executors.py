@@ -14,7 +14,7 @@ import queue
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import UsageError
@@ -37,7 +37,6 @@ class Unit:
     env: JobEnv
     cache: str | None = None
     size: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def payload(self, with_cache: bool = True) -> dict[str, Any]:
         """What a worker receives."""

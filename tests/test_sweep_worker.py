@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from harness.cache import PredictionCache
 from harness.executors import LocalExecutor, Unit
@@ -184,3 +185,18 @@ def test_units_by_kind() -> None:
     (api,) = by_resource["api:openai"]
     assert api.jobs == [3]
     assert units.index(gpu) < units.index(by_resource["cpu"][0])  # long units start first
+
+
+def test_a_run_folder_reported_by_another_environment_stays_in_the_results_folder(tmp_path: Path) -> None:
+    from harness.errors import UsageError
+    from harness.spec import RunSpec
+    from harness.sweep_plan import PlannedJob, _foreign_folder
+    from harness.sweepfile import Job
+
+    pj = PlannedJob(0, Job(RunSpec(task="tsb-ad-u-demo", model="Sub-PCA"), where="s.yaml:3", group="g"),
+                    env=JobEnv("det", "/nowhere/bin/python"))
+    out = tmp_path / "results"
+    assert _foreign_folder(out, "tsb-ad-u-demo/Sub-PCA/abc", pj) == out / "tsb-ad-u-demo/Sub-PCA/abc"
+    for bad in ("../elsewhere", "/etc", "a/../../b"):
+        with pytest.raises(UsageError, match=r"s\.yaml:3: environment 'det' reported a run folder outside"):
+            _foreign_folder(out, bad, pj)

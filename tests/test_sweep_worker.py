@@ -200,3 +200,20 @@ def test_a_run_folder_reported_by_another_environment_stays_in_the_results_folde
     for bad in ("../elsewhere", "/etc", "a/../../b"):
         with pytest.raises(UsageError, match=r"s\.yaml:3: environment 'det' reported a run folder outside"):
             _foreign_folder(out, bad, pj)
+
+
+def test_the_driver_refuses_score_files_outside_the_run_folder(tmp_path: Path) -> None:
+    from harness.errors import VisanomError
+    from harness.spec import RunSpec
+    from harness.sweep import Driver, JobRun
+    from harness.sweep_plan import PlannedJob
+    from harness.sweepfile import Job
+
+    jr = JobRun(PlannedJob(0, Job(RunSpec(task="tsb-ad-u-demo", model="Sub-PCA"), where="s.yaml:3", group="g")),
+                run_dir=RunDir(tmp_path / "run"))
+    Driver._check_score_files(jr, {"scores_file": "scores/a.npy", "draws": [{"scores_file": "scores/a.d1.npy"}]})
+    Driver._check_score_files(jr, {"scores_file": None, "draws": [{"scores_file": None}]})
+    for bad in ({"scores_file": "../../x.npy"}, {"scores_file": "scores/../../x.npy"},
+                {"scores_file": "scores/a.npy", "draws": [{"scores_file": "/etc/passwd"}]}):
+        with pytest.raises(VisanomError, match="outside"):
+            Driver._check_score_files(jr, bad)

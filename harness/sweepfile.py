@@ -217,7 +217,7 @@ def _items(group: Mapping[str, Any], key: str, at: _Where) -> list[tuple]:
             if not isinstance(args, Mapping) or not isinstance(gen, Mapping):
                 raise UsageError(f"{at(item)}: 'args' and 'generation' are mappings")
         else:
-            raise UsageError(f"{at(group, key)}:{line}: an item of '{key}' is a name or a mapping with 'name'")
+            raise UsageError(f"{at.path}:{line}: an item of '{key}' is a name or a mapping with 'name'")
         out.append((name, dict(args), line) if key == "tasks" else (name, dict(args), dict(gen), line))
     return out
 

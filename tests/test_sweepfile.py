@@ -56,6 +56,8 @@ pairs:
      5, "duplicate job"),
     ("groups:\n  - tasks: [tsb-ad-u-demo]\n    models: [Sub-PCA]\ngroups: []\n", 4, "duplicate key 'groups'"),
     ("name: x\n", 1, "no jobs"),
+    ("groups:\n  - tasks: [tsb-ad-u-demo]\n    models:\n      - IForest: {n_estimators: 5}\n", 4,
+     "an item of 'models' is a name or a mapping with 'name'"),
 ])
 def test_bad_files_name_the_file_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
     path = write(tmp_path, text)

@@ -164,3 +164,10 @@ def test_api_cost_from_card_prices() -> None:
     run = {"usage": {"prompt_tokens": 2_000_000, "completion_tokens": 100_000}}
     assert api_cost(run, {"price_per_mtok_in": 2.5, "price_per_mtok_out": 10.0}) == pytest.approx(6.0)
     assert api_cost(run, {}) is None
+
+
+def test_a_binary_sweep_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"\xff\xfe groups: []\n")
+    with pytest.raises(UsageError, match=r"s\.yaml: not a UTF-8 text file"):
+        load_sweep(str(path))

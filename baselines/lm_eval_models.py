@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from baselines.vlm import VLMModel
-from harness.inference.base import GenerationConfig
+from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.lm_eval_engine import LMEvalEngine
 
 
@@ -23,7 +23,7 @@ def make_lm_eval(
     *,
     apply_chat_template: bool = True,
     batch_size: int = 8,
-    max_new_tokens: int = 1024,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = None,

@@ -63,7 +63,7 @@ class VLMModel:
         merged = {**self.generation.as_dict(), **overrides}
         try:
             generation = GenerationConfig.from_args(**merged)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, UsageError) as exc:
             raise UsageError(f"bad generation settings {dict(overrides)}: {exc}") from exc
         return self._with(generation)
 

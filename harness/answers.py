@@ -16,7 +16,7 @@ readers, and the writer a baseline uses to answer in it. Other packages may :fun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,11 +124,6 @@ def answer_format(name: str | AnswerFormat) -> AnswerFormat:
     if name not in _FORMATS:
         raise UnknownNameError("answer format", str(name), _FORMATS)
     return _FORMATS[name]
-
-
-def answer_format_names() -> Sequence[str]:
-    """Names of the registered answer formats."""
-    return sorted(_FORMATS)
 
 
 PAPER_TAGS = register_answer_format(

@@ -77,7 +77,9 @@ def reduce_sample(
     """The headline view (``VIEW_KEYS`` plus ``reduced``) of one sample's per-draw records.
 
     ``rescore(intervals, voters)`` scores majority intervals for the task (``voters``: the
-    draw indices that voted); without it ``majority`` keeps the intervals unscored."""
+    draw indices that voted); without it ``majority`` keeps the intervals unscored. For
+    ``best``, a ``reduce_by`` that no scored draw has among its metrics is a
+    :class:`UsageError` (raised at the first scored sample, before its record is written)."""
     if not draws:
         raise ValueError("a sample needs at least one draw")
     ok = [d for d in draws if _ok(d)]
@@ -87,6 +89,9 @@ def reduce_sample(
     if reducer == "first" or len(draws) == 1:
         note["draw"] = draws[0].get("draw", 0)
     elif reducer == "best":
+        if ok and not any(reduce_by in d["metrics"] for d in ok):  # a typo would silently mean "first"
+            raise UsageError(f"reduce_by {reduce_by!r} is not a metric of this task; its sample metrics are: "
+                             f"{', '.join(sorted(ok[0]['metrics']))}")
         scored = [d for d in ok if _numeric((d["metrics"] or {}).get(reduce_by))]
         chosen = max(scored, key=lambda d: d["metrics"][reduce_by]) if scored else first_ok
         view = {k: chosen.get(k) for k in VIEW_KEYS}

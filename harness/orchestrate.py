@@ -29,14 +29,15 @@ def matrix_specs(
     models: Sequence[str], tasks: Sequence[str], *, model_args: Mapping[str, Any] | None = None,
     task_args: Mapping[str, Any] | None = None, **settings: Any,
 ) -> list[RunSpec]:
-    """One spec per (model, task), model-major, with the same arguments and ``settings``
-    (``limit``, ``generation``, ``seed``, ``draws``, ``reducer``, ``reduce_by``)."""
+    """One spec per distinct (model, task), model-major, with the same arguments and ``settings``
+    (``limit``, ``generation``, ``seed``, ``draws``, ``reducer``, ``reduce_by``); a name given
+    twice is run once (two runners on one run folder would only repeat the work)."""
     if not models:
         raise UsageError("no model named (--model takes one or more comma-separated names)")
     if not tasks:
         raise UsageError("no task named (--task takes one or more comma-separated names)")
     return [RunSpec(task=t, model=m, task_args=dict(task_args or {}), model_args=dict(model_args or {}), **settings)
-            for m in models for t in tasks]
+            for m in dict.fromkeys(models) for t in dict.fromkeys(tasks)]
 
 
 def check_compatible(task: Any, model: Any) -> None:

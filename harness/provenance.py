@@ -52,9 +52,14 @@ def environment_name() -> str | None:
     return env.name if env is not None else None
 
 
-@lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
-    """Versions of visanom, Python and the packages that change results."""
+    """Versions of visanom, Python and the packages that change results, and the named
+    environment this process runs in (looked up on each call: a test or a worker may set it)."""
+    return {**_versions(), "environment": environment_name()}
+
+
+@lru_cache(maxsize=1)
+def _versions() -> dict[str, Any]:
     packages = {}
     for name in TRACKED_PACKAGES:
         try:
@@ -67,5 +72,4 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "packages": packages,
-        "environment": environment_name(),
     }

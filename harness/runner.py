@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from harness.cache import PredictionCache, cache_key
-from harness.draws import Rescore, aggregate_draws, draw_seeds, model_for_draw, reduce_sample
+from harness.draws import VIEW_KEYS, Rescore, aggregate_draws, draw_seeds, model_for_draw, reduce_sample
 from harness.errors import OutputError, UsageError
 from harness.hashing import array_hash, stable_hash
 from harness.metrics.degenerate import degenerate_scores
@@ -395,8 +395,7 @@ class Runner:
     def _record(self, sample: Sample, preds: Sequence[Prediction]) -> dict[str, Any]:
         draws = [self._draw_record(sample, i, p) for i, p in enumerate(preds)]
         if len(draws) == 1:
-            view = {k: draws[0][k] for k in ("text", "scores_file", "intervals", "error", "parse_failed",
-                                             "metrics", "pred_meta", "parse_issues")}
+            view = {k: draws[0][k] for k in VIEW_KEYS}
         else:
             view = reduce_sample(draws, self.spec.reducer, self.spec.reduce_by, self._rescore(sample, preds))
         usage: dict[str, Any] = {}

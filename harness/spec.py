@@ -23,6 +23,8 @@ from harness.hashing import stable_hash
 
 SPEC_VERSION = 1
 
+MAX_SEED = 2**32 - 1  # numpy and the detectors take seeds in [0, 2**32)
+
 # How several draws of one sample become one scored answer (see docs/records.md).
 REDUCERS = ("first", "mean", "majority", "best")
 """``first``: score the first draw; ``mean``: mean of each per-draw metric; ``majority``:
@@ -87,12 +89,17 @@ class RunSpec:
             raise UsageError(f"limit must be a whole number of at least 1, got {self.limit!r}")
         if isinstance(self.draws, bool) or not isinstance(self.draws, int) or self.draws < 1:
             raise UsageError(f"draws must be a whole number of at least 1, got {self.draws!r}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise UsageError(f"seed must be a whole number, got {self.seed!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed <= MAX_SEED - (self.draws - 1)):
+            raise UsageError(f"seed must be a whole number from 0 to {MAX_SEED - (self.draws - 1)} (draw i uses "
+                             f"seed+i, and detectors take seeds below 2**32), got {self.seed!r}")
         if self.reducer not in REDUCERS:
             raise UsageError(f"unknown reducer {self.reducer!r}; known reducers: {', '.join(REDUCERS)}")
         if self.reducer == "best" and not self.reduce_by:
             raise UsageError("reducer 'best' needs reduce_by=<metric name> (the score a draw is chosen by)")
+        if self.reduce_by is not None and self.reducer != "best":
+            raise UsageError(f"reduce_by goes with reducer 'best' only (reducer is {self.reducer!r}); "
+                             "leave it out, or it would make a second row of the same run")
 
     # -- identity ---------------------------------------------------------------------
     def to_record(self) -> dict[str, Any]:

@@ -129,3 +129,18 @@ def test_runs_with_draws_record_every_draw(reducer: str, tmp_path: Path) -> None
         assert all(r["reduced"]["voters"] == [0, 1, 2] for r in lines)
     again = run_spec(spec, output=tmp_path / "again", cache=cache, progress=False, echo=None)
     assert again.run["counts"]["n_cached"] == 4 and again.run["metrics"] == res.run["metrics"]
+
+
+def test_best_by_a_metric_the_task_does_not_have_is_a_usage_error(tmp_path: Path) -> None:
+    """A mistyped --reduce-by used to fall back to the first draw in every sample, under a row
+    labelled ``best:<typo>``; it is refused at the first scored sample, before its record."""
+    draws = [_d(0, {"F1": 0.2}, [[0, 4]]), _d(1, {"F1": 0.8}, [[2, 6]])]
+    with pytest.raises(UsageError, match="'F2' is not a metric of this task; its sample metrics are: F1"):
+        reduce_sample(draws, "best", "F2")
+    only_failed = [_d(0, None, None, error="model: boom"), _d(1, None, None, error="model: boom")]
+    assert reduce_sample(only_failed, "best", "F2")["error"] == "model: boom"  # nothing scored: nothing to check
+    spec = RunSpec(task="toy", model="toy-seeded", task_args={"n": 2}, draws=2, seed=1, reducer="best",
+                   reduce_by="hits")
+    with pytest.raises(UsageError, match="'hits' is not a metric"):
+        run_spec(spec, output=tmp_path / "out", cache=None, progress=False, echo=None)
+    assert all(not p.read_text() for p in (tmp_path / "out").rglob("samples.jsonl"))  # no record written

@@ -209,6 +209,11 @@ def test_orchestrate_validates_all_specs_first(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*.json*"))
 
 
+def test_a_name_given_twice_is_one_spec() -> None:
+    specs = matrix_specs(["toy-deviation", "toy-deviation", "toy-seeded"], ["toy", "toy"])
+    assert [(s.model, s.task) for s in specs] == [("toy-deviation", "toy"), ("toy-seeded", "toy")]
+
+
 def test_scores_per_draw_are_distinct_files(tmp_path: Path) -> None:
     """A detector with draws > 1 is re-seeded per draw (its with_draw hook)."""
     pytest.importorskip("TSB_AD")
@@ -260,6 +265,13 @@ def test_generation_overrides_make_a_copy_on_the_same_engine() -> None:
         apply_generation(model, {"temprature": 0.7})
     with pytest.raises(UsageError, match="bad generation settings"):
         apply_generation(model, {"temperature": "hot"})
+    for bad, says in (({"max_new_tokens": 0}, "max_new_tokens must be at least 1"), ({"top_p": 5}, "top_p must be in"),
+                      ({"temperature": -1}, "temperature must be a finite number >= 0"),
+                      ({"seed": -3}, "seed must be at least 0"), ({"max_new_tokens": 2.5}, "max_new_tokens")):
+        with pytest.raises(UsageError, match=says):  # were sent to the API as they were
+            apply_generation(model, bad)
+    with pytest.raises(UsageError, match="generation setting temperature must be"):  # was internal error
+        registry.make_model("openai-compat", model="m", base_url="http://127.0.0.1:9", api_key="k", temperature="abc")
     spec = RunSpec(task="t", model="GPT-4o", generation={"temperature": 0.7}, draws=3, seed=1, reducer="majority")
     assert spec.label == "GPT-4o (temperature=0.7, seed=1, n=3, majority)"
 

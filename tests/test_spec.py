@@ -44,10 +44,17 @@ def test_record_round_trip():
 @pytest.mark.parametrize("bad", [
     {"draws": 0}, {"draws": -1}, {"draws": 1.5}, {"limit": 0}, {"limit": -1}, {"limit": True},
     {"reducer": "median"}, {"reducer": "best"}, {"task": ""}, {"model": " "}, {"seed": "x"},
+    {"seed": -1}, {"seed": 2**32}, {"seed": 2**32 - 2, "draws": 3}, {"reduce_by": "F1"},
+    {"reducer": "mean", "draws": 2, "reduce_by": "F1"},
 ])
 def test_bad_specs_are_usage_errors(bad):
     with pytest.raises(UsageError):
         RunSpec(**{"task": "t", "model": "m", **bad})
+
+
+def test_seed_range_edges_are_accepted():
+    assert RunSpec("t", "m", seed=0).seed == 0
+    assert RunSpec("t", "m", seed=2**32 - 3, draws=3).seed == 2**32 - 3  # draw 2 uses 2**32 - 1
 
 
 @pytest.mark.parametrize("name", ["../../../escaped", "..", ".", "a/b", "<script>x", "a\\b", "", "/abs", "x" * 500])

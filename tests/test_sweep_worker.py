@@ -121,7 +121,9 @@ def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
                           "  - {task: visanombench-demo, model: Sub-PCA, limit: 3}\n")
     result = run_sweep(load_sweep(str(sweep_file)), output=tmp_path / "out", workers=1, progress=False,
                        print_fn=lambda s: None)
-    assert [(j.pj.env.name, j.state) for j in result.jobs] == [("alt", "done"), ("current", "done")]
+    here = real("Sub-PCA")  # this interpreter: "current", or its configured name (e.g. "default" for .venv)
+    assert here.is_current
+    assert [(j.pj.env.name, j.state) for j in result.jobs] == [("alt", "done"), (here.name, "done")]
     starts = log.read_text().splitlines()
     assert starts.count("-m harness.worker --probe") == 1 and starts.count("-m harness.worker") == 2  # run + summarise
     runs = sorted(json.loads(p.read_text())["model"]["name"] for p in (tmp_path / "out").glob("*/*/*/run.json"))

@@ -236,3 +236,16 @@ def test_embedded_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert ensure_embedded_bench() == root and (root / "manifest.json").stat().st_mtime_ns == before
     (root / m.items[0].file).write_text("index,value,label\n")
     assert ensure_embedded_bench() == root and not verify(root)  # repaired
+
+
+@pytest.mark.parametrize("file", ["../outside.csv", "/etc/passwd", "segments/../../x.csv", "segments/a/b.csv",
+                                  "segments/.hidden.csv", "segments/x.txt", "x.csv"])
+def test_a_manifest_naming_a_file_outside_segments_is_refused(tmp_path: Path, ucr_dir: Path, file: str) -> None:
+    """A manifest is untrusted data: no ``file`` it names may lead out of ``segments/``."""
+    out = tmp_path / "b"
+    build_benchmark({"ucr-tsad": ucr_dir}, out, SETTINGS, workers=1, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["items"][0]["file"] = file
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="not a segment file name"):
+        read_manifest(out)

@@ -247,6 +247,18 @@ def test_unknown_profile_is_a_usage_error_listing_the_known_ones(tmp_path: Path,
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("fraction", [1.5, -0.1, float("nan"), "0.2", True])
+def test_a_test_fraction_outside_0_1_is_a_usage_error_before_any_work(tmp_path: Path, fraction: object,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UsageError, match="test fraction must be a number from 0 to 1"):
+        BuildSettings(test_fraction=fraction)  # type: ignore[arg-type]
+    if isinstance(fraction, float):  # was "internal error: ValueError", exit 1
+        rc = main(["bench", "build", "visanombench", "--sources", "gutentag", "--test-fraction", str(fraction),
+                   "--out", str(tmp_path / "x")])
+        assert rc == 2 and "test fraction" in capsys.readouterr().err
+        assert not (tmp_path / "x").exists()
+
+
 def test_fixed_profiles_by_name_and_by_flags(tmp_path: Path, ucr_dir: Path) -> None:
     assert BuildSettings().resolved.name == "paper"
     assert BuildSettings(window=500).resolved.name == "fixed-500"

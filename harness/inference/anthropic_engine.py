@@ -11,9 +11,17 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from harness.inference.api_base import ApiEngine, Reply, encoded_image, image_slot, json_body, reply_json
+from harness.inference.api_base import (
+    ApiEngine,
+    Reply,
+    answer_reply,
+    encoded_image,
+    image_slot,
+    json_body,
+    reply_json,
+)
 from harness.inference.base import ChatRequest, GenerationConfig, engine_fingerprint
-from harness.inference.retry import Permanent, RetryPolicy, Transient
+from harness.inference.retry import RetryPolicy, Transient
 
 ENGINE_VERSION = 1
 
@@ -92,16 +100,7 @@ def message_reply(msg: Mapping[str, Any]) -> Reply:
         raise Transient("invalid reply: no content")
     text = "".join(str(b.get("text") or "") for b in blocks if isinstance(b, Mapping) and b.get("type") == "text")
     stop = msg.get("stop_reason")
-    if not text.strip():
-        why = f"empty completion (stop_reason={stop})"
-        if stop == "max_tokens":
-            raise Permanent(why + ": max_new_tokens was used up before any answer")
-        raise Transient(why)
-    out_meta: dict[str, Any] = {"finish_reason": stop}
-    served = msg.get("model")
-    if isinstance(served, str) and served:
-        out_meta["served_model"] = served
-    return Reply(text=text, usage=_usage(msg.get("usage")), meta=out_meta)
+    return answer_reply(text, stop, "stop_reason", stop == "max_tokens", _usage(msg.get("usage")), msg.get("model"))
 
 
 def _usage(usage: Any) -> dict[str, int]:

@@ -69,6 +69,26 @@ class AuthFailed(Permanent):
     """The API rejected the credentials: a set-up problem for the whole run."""
 
 
+def answer_reply(text: Any, stop: Any, stop_field: str, out_of_tokens: bool, usage: dict[str, Any],
+                 served: Any) -> Reply:
+    """The :class:`Reply` of an API answer, shared by every provider's reply reader.
+
+    An empty (or missing) ``text`` raises :class:`Permanent` when ``out_of_tokens`` (the
+    provider's stop reason says ``max_new_tokens`` ran out, so asking again cannot help),
+    else :class:`Transient` (``stop_field``: the provider's name for the stop reason, used in
+    the message). ``stop`` is kept as ``meta["finish_reason"]`` for every provider, the
+    served model name (when the reply names one) as ``meta["served_model"]``."""
+    if not isinstance(text, str) or not text.strip():
+        why = f"empty completion ({stop_field}={stop})"
+        if out_of_tokens:
+            raise Permanent(why + ": max_new_tokens was used up before any answer")
+        raise Transient(why)
+    meta: dict[str, Any] = {"finish_reason": stop}
+    if isinstance(served, str) and served:
+        meta["served_model"] = served
+    return Reply(text=text, usage=usage, meta=meta)
+
+
 # -- the process-wide loop -------------------------------------------------------------------
 
 

@@ -8,10 +8,12 @@ failure goes into ``GenerationResult.error`` and the runner records it for that 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from harness.errors import UsageError
 from harness.hashing import stable_hash
 
 DEFAULT_MAX_NEW_TOKENS = 1024
@@ -35,10 +37,16 @@ class GenerationConfig:
     @classmethod
     def from_args(cls, max_new_tokens: Any = DEFAULT_MAX_NEW_TOKENS, temperature: Any = 0.0, top_p: Any = 1.0, seed: Any = None,
                   stop: str | Sequence[str] | None = None) -> GenerationConfig:
-        """Build from ``--model-args`` values (strings or numbers); ``stop`` may be one string."""
+        """Build from ``--model-args`` / ``--gen`` values (strings or numbers); ``stop`` may be one
+        string. Ill-typed or out-of-range values are a :class:`UsageError` naming the setting:
+        ``max_new_tokens`` >= 1, ``temperature`` >= 0, ``0 < top_p <= 1``, ``seed`` >= 0."""
         stops = () if stop in (None, "") else (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
-        return cls(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),
-                   seed=None if seed is None else int(seed), stop=stops)
+        return cls(max_new_tokens=_setting("max_new_tokens", max_new_tokens, int, lambda v: v >= 1, "at least 1"),
+                   temperature=_setting("temperature", temperature, float, lambda v: 0.0 <= v < math.inf,
+                                        "a finite number >= 0"),
+                   top_p=_setting("top_p", top_p, float, lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+                   seed=None if seed is None else _setting("seed", seed, int, lambda v: v >= 0, "at least 0"),
+                   stop=stops)
 
     @property
     def deterministic(self) -> bool:
@@ -50,6 +58,19 @@ class GenerationConfig:
         d = asdict(self)
         d["stop"] = list(self.stop)
         return d
+
+
+def _setting(name: str, value: Any, kind: type, ok: Any, rule: str) -> Any:
+    """``value`` as ``kind`` when ``ok`` holds for it, else a :class:`UsageError` naming the setting."""
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        out = kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"generation setting {name} must be {rule}, got {value!r}") from None
+    if not ok(out):
+        raise UsageError(f"generation setting {name} must be {rule}, got {value!r}")
+    return out
 
 
 @dataclass(frozen=True)

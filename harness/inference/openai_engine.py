@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import UsageError
-from harness.inference.api_base import ApiEngine, Reply, encoded_image, image_slot, json_body, reply_json
+from harness.inference.api_base import (
+    ApiEngine,
+    Reply,
+    answer_reply,
+    encoded_image,
+    image_slot,
+    json_body,
+    reply_json,
+)
 from harness.inference.base import ChatRequest, GenerationConfig, engine_fingerprint
-from harness.inference.retry import Permanent, RetryPolicy, Transient
+from harness.inference.retry import RetryPolicy, Transient
 
 ENGINE_VERSION = 1
 
@@ -140,16 +148,8 @@ def completion_reply(resp: Mapping[str, Any]) -> Reply:
     finish = choice.get("finish_reason")
     message = choice.get("message")
     text = message.get("content") if isinstance(message, Mapping) else None
-    if not isinstance(text, str) or not text.strip():
-        why = f"empty completion (finish_reason={finish})"
-        if finish == "length":
-            raise Permanent(why + ": max_new_tokens was used up before any answer")
-        raise Transient(why)
-    out_meta: dict[str, Any] = {"finish_reason": finish}
-    served = resp.get("model")
-    if isinstance(served, str) and served:
-        out_meta["served_model"] = served
-    return Reply(text=text, usage=usage_dict(resp.get("usage")), meta=out_meta)
+    return answer_reply(text, finish, "finish_reason", finish == "length", usage_dict(resp.get("usage")),
+                        resp.get("model"))
 
 
 def usage_dict(usage: Any) -> dict[str, int]:

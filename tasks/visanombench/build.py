@@ -65,6 +65,9 @@ class BuildSettings:
 
     def __post_init__(self) -> None:
         _ = self.resolved  # validates the profile and its settings
+        tf = self.test_fraction
+        if isinstance(tf, bool) or not isinstance(tf, (int, float)) or not 0.0 <= tf <= 1.0:
+            raise UsageError(f"test fraction must be a number from 0 to 1, got {tf!r}")
 
     @property
     def _overrides(self) -> dict[str, Any]:

@@ -30,6 +30,19 @@ SEGMENTS = "segments"
 CSV_HEADER = "index,value,label"
 
 
+_SEGMENT_FILE = re.compile(rf"{SEGMENTS}/[A-Za-z0-9_-][A-Za-z0-9._-]*\.csv")
+
+
+def segment_file(value: Any) -> str:
+    """A manifest's ``file`` entry when it names a file directly in ``segments/`` (ValueError
+    otherwise): a manifest is untrusted data, and no path it names may leave the benchmark
+    folder (``../x``, ``/etc/x`` or ``segments/a/b.csv`` are refused)."""
+    file = str(value)
+    if not _SEGMENT_FILE.fullmatch(file):
+        raise ValueError(f"file {file!r} is not a segment file name inside {SEGMENTS}/")
+    return file
+
+
 @dataclass(frozen=True)
 class ManifestItem:
     """One segment: where it comes from, its split, its absolute bounds and ground truth.
@@ -61,7 +74,7 @@ class ManifestItem:
             split=str(d["split"]), start=int(d["start"]), end=int(d["end"]), length=int(d["length"]),
             intervals=tuple((int(s), int(e)) for s, e in d.get("intervals", [])),
             anomaly_kinds=tuple(str(k) for k in d.get("anomaly_kinds", [])),
-            file=str(d["file"]), sha256=str(d["sha256"]), origin=str(d.get("origin", "")),
+            file=segment_file(d["file"]), sha256=str(d["sha256"]), origin=str(d.get("origin", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -104,8 +104,9 @@ def get_profile(name: str, overrides: Mapping[str, Any] | None = None) -> Profil
     text = str(name).strip().lower()
     if text == "paper":
         if overrides:
-            raise UsageError(f"the paper profile has per-source rules; {', '.join(sorted(overrides))} apply to the "
-                             "fixed-N profiles (e.g. --profile fixed-1000 --window 500)")
+            verb = "applies" if len(overrides) == 1 else "apply"
+            raise UsageError(f"the paper profile has per-source rules; {', '.join(sorted(overrides))} {verb} to the "
+                             "fixed-N profiles only (e.g. --profile fixed-1000 --window 500)")
         return paper_profile()
     m = FIXED_RE.match(text)
     if m is None:

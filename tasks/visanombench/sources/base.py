@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,12 +87,6 @@ class Unit:
 
 
 Loaded = SourceSeries | Skipped
-
-
-def sorted_files(root: Path, patterns: Iterable[str]) -> list[Path]:
-    """Files under ``root`` (recursively) matching any glob pattern, in a fixed order."""
-    found = {p for pat in patterns for p in root.rglob(pat) if p.is_file()}
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 def all_files(root: Path) -> Iterator[Path]:

@@ -171,3 +171,11 @@ def test_a_binary_sweep_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe groups: []\n")
     with pytest.raises(UsageError, match=r"s\.yaml: not a UTF-8 text file"):
         load_sweep(str(path))
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_workers_below_one_is_a_usage_error(workers: str, capsys: pytest.CaptureFixture) -> None:
+    from harness.cli import main
+
+    assert main(["sweep", "demo", "--dry-run", "--workers", workers]) == 2
+    assert f"--workers must be at least 1, got {workers}" in capsys.readouterr().err

@@ -94,6 +94,17 @@ def test_a_worker_that_dies_fails_its_unit_and_the_rest_go_on() -> None:
     assert all(m["message"].startswith("worker process") for _, m in seen if m["type"] == "error")
 
 
+def test_a_worker_dying_after_a_part_finished_fails_only_the_other_parts(tmp_path: Path) -> None:
+    fake = tmp_path / "python"  # answers one part, then dies before the unit's end
+    fake.write_text('#!/bin/sh\nread line\necho \'{"type": "order", "part": 0, "ids": ["a"]}\'\nexit 3\n')
+    fake.chmod(0o755)
+    unit = Unit("u", [{"spec": {}}, {"spec": {}}], [0, 1], "cpu", JobEnv("dying", str(fake)))
+    seen: list[dict] = []
+    LocalExecutor({"cpu": 1}).execute([unit], lambda _unit, msg: seen.append(msg))
+    assert [(m["type"], m.get("part")) for m in seen] == [("order", 0), ("error", 1), ("end", None)]
+    assert "exited with code 3" in seen[1]["message"]
+
+
 def test_current_env_is_this_interpreter() -> None:
     env = current_env()
     assert env.is_current and env.ok and env.name == "current"

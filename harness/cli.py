@@ -182,7 +182,7 @@ def _sweep(args: argparse.Namespace, name: str) -> int:
         sweep.jobs = [replace(j, spec=j.spec.with_(limit=args.limit)) for j in sweep.jobs]
     result = run_sweep(
         sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
-        workers=args.workers or _default_workers(), only=getattr(args, "only", None),
+        workers=_default_workers() if args.workers is None else args.workers, only=getattr(args, "only", None),
         dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
         progress=not args.no_progress, cache=_open_cache(args), ray_address=getattr(args, "ray_address", None),
         rerun=args.rerun, batch_size=getattr(args, "batch_size", None),

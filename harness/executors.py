@@ -13,8 +13,8 @@ import os
 import queue
 import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import UsageError
@@ -37,7 +37,6 @@ class Unit:
     env: JobEnv
     cache: str | None = None
     size: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def payload(self, with_cache: bool = True) -> dict[str, Any]:
         """What a worker receives."""
@@ -49,9 +48,11 @@ def thread_env(threads: int) -> dict[str, str]:
     return {k: os.environ.get(k, str(threads)) for k in THREAD_VARS}
 
 
-def unit_failed(unit: Unit, message: str) -> list[Message]:
-    """Messages that end a unit whose worker died or could not start."""
-    return [{"type": "error", "part": i, "message": message} for i in range(len(unit.parts))] + [{"type": "end"}]
+def unit_failed(unit: Unit, message: str, finished: Collection[int] = ()) -> list[Message]:
+    """Messages that end a unit whose worker died or could not start: an error for each part
+    not already ``finished`` (its ``order`` or ``error`` came), then ``end``."""
+    return [{"type": "error", "part": i, "message": message} for i in range(len(unit.parts))
+            if i not in finished] + [{"type": "end"}]
 
 
 class LocalExecutor:
@@ -75,6 +76,7 @@ class LocalExecutor:
         return proc
 
     def _run_one(self, unit: Unit, proc: subprocess.Popen, out: queue.Queue) -> None:
+        finished: set[int] = set()  # parts whose outcome already went to the driver
         try:
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(json.dumps(unit.payload()) + "\n")
@@ -84,11 +86,13 @@ class LocalExecutor:
                 out.put((unit, proc, msg))
                 if msg.get("type") == "end":
                     return
+                if msg.get("type") in ("order", "error"):
+                    finished.add(msg.get("part"))
             code = proc.wait()
-            for msg in unit_failed(unit, f"worker process exited with code {code} before finishing"):
+            for msg in unit_failed(unit, f"worker process exited with code {code} before finishing", finished):
                 out.put((unit, None, msg))
         except (OSError, ValueError) as exc:
-            for msg in unit_failed(unit, f"worker process failed: {exc}"):
+            for msg in unit_failed(unit, f"worker process failed: {exc}", finished):
                 out.put((unit, None, msg))
 
     def execute(self, units: Sequence[Unit], handle: Handler) -> None:

@@ -24,7 +24,7 @@ from harness.cache import PredictionCache
 from harness.errors import UsageError
 from harness.executors import LocalExecutor, Message, RayExecutor, Unit
 from harness.provenance import utc_now
-from harness.records import RUN_FILE, InputStore, RunDir, atomic_write_bytes, inside, read_run
+from harness.records import RUN_FILE, SCORES_DIR, InputStore, RunDir, atomic_write_bytes, inside, read_run
 from harness.runner import Runner
 from harness.sweep_plan import PlannedJob, api_limit, gpu_count, plan_sweep
 from harness.sweepfile import Sweep
@@ -250,6 +250,8 @@ class Driver:
             jr.run_dir.write_scores(str(sid), decode_array(data), draw=int(draw))
         for rel, data in (msg.get("inputs") or {}).items():
             self._write_input(jr, str(rel), data)
+        for record in msg["records"]:
+            self._check_score_files(jr, record)
         jr.run_dir.append(msg["records"])
         for r in msg["records"]:
             jr.records[r["sample_id"]] = r
@@ -258,6 +260,19 @@ class Driver:
             for key, pred in msg.get("cache") or ():
                 self.cache.put(key, decode_prediction(pred))
         self.reporter.advance(len(msg["records"]))
+
+    @staticmethod
+    def _check_score_files(jr: JobRun, record: dict[str, Any]) -> None:
+        """Refuse a record whose score files (headline or per draw) are not in its run
+        folder's ``scores/`` (a reader would otherwise follow a worker's path anywhere)."""
+        assert jr.run_dir is not None
+        names = [record.get("scores_file")] + [d.get("scores_file") for d in record.get("draws") or ()
+                                               if isinstance(d, dict)]
+        for rel in filter(None, names):
+            rel = str(rel)
+            if not rel.startswith(SCORES_DIR + "/"):
+                raise UsageError(f"worker returned a score file outside the run's {SCORES_DIR}/: {rel!r}")
+            inside(jr.run_dir.path / SCORES_DIR, jr.run_dir.path / rel)
 
     def _write_input(self, jr: JobRun, rel: str, data: str) -> None:
         """Store one input file a worker returned, in the task's content-addressed store

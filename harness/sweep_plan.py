@@ -18,7 +18,7 @@ from harness import registry
 from harness.errors import UsageError, VisanomError
 from harness.inference.availability import API_ENGINES, HF_ENGINES, availability, cuda_available
 from harness.jobenv import JobEnv, env_for_model
-from harness.records import RUN_FILE, STATUS_COMPLETE, read_run
+from harness.records import RUN_FILE, STATUS_COMPLETE, inside, read_run
 from harness.runner import run_dir_for, run_id_for
 from harness.sweepfile import Job, Sweep
 from harness.worker import build_model
@@ -158,7 +158,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
                 pj.skip(str(answer.get("reason") or "cannot run in its environment"))
             elif answer.get("folder"):
                 pj.count = int(answer.get("count") or 0)
-                pj.folder = output / answer["folder"]
+                pj.folder = _foreign_folder(output, answer["folder"], pj)
                 pj.complete = is_complete(pj.folder)
     for pj in planned:
         if pj.job.planned is not None or pj.task is None:
@@ -194,6 +194,16 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
                 continue
             pj.complete = is_complete(pj.folder)
     return planned
+
+
+def _foreign_folder(output: Path, rel: Any, pj: PlannedJob) -> Path:
+    """The run folder another environment reported for ``pj``, refused unless it lies inside
+    the results folder (it comes from another process: checked like any untrusted path)."""
+    try:
+        return inside(output, Path(output) / str(rel))
+    except VisanomError as exc:
+        raise UsageError(f"{pj.job.where}: environment {pj.env.name if pj.env else '?'!r} reported "
+                         f"a run folder outside the results folder: {exc}") from None
 
 
 def is_complete(folder: Path) -> bool:

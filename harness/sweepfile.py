@@ -116,7 +116,12 @@ def resolve_sweep_path(name_or_file: str) -> Path:
 def load_sweep(name_or_file: str) -> Sweep:
     """Read and check a sweep file; every error names the file and line."""
     path = resolve_sweep_path(name_or_file)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a UTF-8 text file (byte {exc.start}): a sweep file is YAML") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the sweep file: {exc.strerror or exc}") from None
     try:
         loader = _Loader(text)
         loader.name = str(path)
@@ -217,7 +222,7 @@ def _items(group: Mapping[str, Any], key: str, at: _Where) -> list[tuple]:
             if not isinstance(args, Mapping) or not isinstance(gen, Mapping):
                 raise UsageError(f"{at(item)}: 'args' and 'generation' are mappings")
         else:
-            raise UsageError(f"{at(group, key)}:{line}: an item of '{key}' is a name or a mapping with 'name'")
+            raise UsageError(f"{at.path}:{line}: an item of '{key}' is a name or a mapping with 'name'")
         out.append((name, dict(args), line) if key == "tasks" else (name, dict(args), dict(gen), line))
     return out
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from harness.cache import PredictionCache
 from harness.executors import LocalExecutor, Unit
@@ -91,6 +92,17 @@ def test_a_worker_that_dies_fails_its_unit_and_the_rest_go_on() -> None:
     assert sorted(errors) == [("u1", 0), ("u1", 1), ("u2", 0)]
     assert [u for u, m in seen if m["type"] == "end"] == ["u1", "u2"]
     assert all(m["message"].startswith("worker process") for _, m in seen if m["type"] == "error")
+
+
+def test_a_worker_dying_after_a_part_finished_fails_only_the_other_parts(tmp_path: Path) -> None:
+    fake = tmp_path / "python"  # answers one part, then dies before the unit's end
+    fake.write_text('#!/bin/sh\nread line\necho \'{"type": "order", "part": 0, "ids": ["a"]}\'\nexit 3\n')
+    fake.chmod(0o755)
+    unit = Unit("u", [{"spec": {}}, {"spec": {}}], [0, 1], "cpu", JobEnv("dying", str(fake)))
+    seen: list[dict] = []
+    LocalExecutor({"cpu": 1}).execute([unit], lambda _unit, msg: seen.append(msg))
+    assert [(m["type"], m.get("part")) for m in seen] == [("order", 0), ("error", 1), ("end", None)]
+    assert "exited with code 3" in seen[1]["message"]
 
 
 def test_current_env_is_this_interpreter() -> None:
@@ -186,3 +198,35 @@ def test_units_by_kind() -> None:
     (api,) = by_resource["api:openai"]
     assert api.jobs == [3]
     assert units.index(gpu) < units.index(by_resource["cpu"][0])  # long units start first
+
+
+def test_a_run_folder_reported_by_another_environment_stays_in_the_results_folder(tmp_path: Path) -> None:
+    from harness.errors import UsageError
+    from harness.spec import RunSpec
+    from harness.sweep_plan import PlannedJob, _foreign_folder
+    from harness.sweepfile import Job
+
+    pj = PlannedJob(0, Job(RunSpec(task="tsb-ad-u-demo", model="Sub-PCA"), where="s.yaml:3", group="g"),
+                    env=JobEnv("det", "/nowhere/bin/python"))
+    out = tmp_path / "results"
+    assert _foreign_folder(out, "tsb-ad-u-demo/Sub-PCA/abc", pj) == out / "tsb-ad-u-demo/Sub-PCA/abc"
+    for bad in ("../elsewhere", "/etc", "a/../../b"):
+        with pytest.raises(UsageError, match=r"s\.yaml:3: environment 'det' reported a run folder outside"):
+            _foreign_folder(out, bad, pj)
+
+
+def test_the_driver_refuses_score_files_outside_the_run_folder(tmp_path: Path) -> None:
+    from harness.errors import VisanomError
+    from harness.spec import RunSpec
+    from harness.sweep import Driver, JobRun
+    from harness.sweep_plan import PlannedJob
+    from harness.sweepfile import Job
+
+    jr = JobRun(PlannedJob(0, Job(RunSpec(task="tsb-ad-u-demo", model="Sub-PCA"), where="s.yaml:3", group="g")),
+                run_dir=RunDir(tmp_path / "run"))
+    Driver._check_score_files(jr, {"scores_file": "scores/a.npy", "draws": [{"scores_file": "scores/a.d1.npy"}]})
+    Driver._check_score_files(jr, {"scores_file": None, "draws": [{"scores_file": None}]})
+    for bad in ({"scores_file": "../../x.npy"}, {"scores_file": "scores/../../x.npy"},
+                {"scores_file": "scores/a.npy", "draws": [{"scores_file": "/etc/passwd"}]}):
+        with pytest.raises(VisanomError, match="outside"):
+            Driver._check_score_files(jr, bad)

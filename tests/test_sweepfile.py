@@ -56,6 +56,8 @@ pairs:
      5, "duplicate job"),
     ("groups:\n  - tasks: [tsb-ad-u-demo]\n    models: [Sub-PCA]\ngroups: []\n", 4, "duplicate key 'groups'"),
     ("name: x\n", 1, "no jobs"),
+    ("groups:\n  - tasks: [tsb-ad-u-demo]\n    models:\n      - IForest: {n_estimators: 5}\n", 4,
+     "an item of 'models' is a name or a mapping with 'name'"),
 ])
 def test_bad_files_name_the_file_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
     path = write(tmp_path, text)
@@ -162,3 +164,18 @@ def test_api_cost_from_card_prices() -> None:
     run = {"usage": {"prompt_tokens": 2_000_000, "completion_tokens": 100_000}}
     assert api_cost(run, {"price_per_mtok_in": 2.5, "price_per_mtok_out": 10.0}) == pytest.approx(6.0)
     assert api_cost(run, {}) is None
+
+
+def test_a_binary_sweep_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"\xff\xfe groups: []\n")
+    with pytest.raises(UsageError, match=r"s\.yaml: not a UTF-8 text file"):
+        load_sweep(str(path))
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_workers_below_one_is_a_usage_error(workers: str, capsys: pytest.CaptureFixture) -> None:
+    from harness.cli import main
+
+    assert main(["sweep", "demo", "--dry-run", "--workers", workers]) == 2
+    assert f"--workers must be at least 1, got {workers}" in capsys.readouterr().err

@@ -92,8 +92,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1, help="best of N runs per setting")
     p.add_argument("--models", default="Sub-PCA, IForest, POLY", help="detectors of the CPU-sweep measurement")
     p.add_argument("--one", default="Sub-KNN", help="the detector of the per-series measurement")
-    p.add_argument("--series", type=int, default=16, help="synthetic series (default: %(default)s)")
-    p.add_argument("--length", type=int, default=4000, help="points per series (default: %(default)s)")
+    p.add_argument("--series", type=int, default=24, help="synthetic series (default: %(default)s)")
+    p.add_argument("--length", type=int, default=20000, help="points per series (default: %(default)s)")
     args = p.parse_args()
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:

@@ -242,10 +242,15 @@ def test_engines_of_one_provider_share_their_slots() -> None:
             jobs = [pool.submit(e.generate, [req(i) for i in range(6)], GenerationConfig()) for e in (small, big)]
             gate.wait_arrived(3)
             own.wait_in_flight(3)
+            # read while every request is held (none can complete, so the count has no
+            # transient overlap between a reply and the next request)
+            held_max = own.max_in_flight
+            limiter = small._limiter
             gate.release()
             outs = [j.result(timeout=60) for j in jobs]
         assert all(r.error is None for out in outs for r in out)
-        assert own.max_in_flight == 3  # one pool as large as the largest engine's, not 2 + 3
+        assert held_max == 3  # one pool as large as the largest engine's, not 2 + 3
+        assert limiter is not None and limiter is big._limiter and limiter.size == 3
         small.close()
         big.close()
 

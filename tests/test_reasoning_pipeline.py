@@ -44,6 +44,7 @@ def segments():
     return out
 
 
+@pytest.mark.detectors  # the template reasoner runs Sub-PCA (tsb-ad)
 def test_pipeline_end_to_end(tmp_path: Path, srv, segments, capsys, monkeypatch) -> None:
     base = build_tiny_vlm(tmp_path / "base")
     script = {}

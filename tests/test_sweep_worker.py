@@ -66,6 +66,7 @@ def test_forwarding_cache_reads_but_never_writes(tmp_path: Path) -> None:
     assert ForwardingCache(str(tmp_path / "missing.sqlite")).get("k1", "a") is None
 
 
+@pytest.mark.detectors  # probes Sub-PCA, a tsb-ad detector
 def test_probe_answers_in_its_environment() -> None:
     from harness.spec import RunSpec
 
@@ -112,6 +113,7 @@ def test_current_env_is_this_interpreter() -> None:
     assert not JobEnv("other", "/nonexistent/bin/python").is_current
 
 
+@pytest.mark.detectors  # runs Sub-PCA, a tsb-ad detector
 def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
     """A job whose model lives in another environment is probed, run and summarised by that
     environment's interpreter (here a wrapper script that logs each start); one results folder."""

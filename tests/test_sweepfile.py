@@ -82,6 +82,7 @@ def test_incompatible_pair_is_refused(tmp_path: Path) -> None:
     assert f"{path}:2:" in str(info.value) and "accepts" in str(info.value)
 
 
+@pytest.mark.detectors  # expects Sub-PCA to be refused only for its data folder
 def test_what_cannot_run_here_is_skipped_with_reasons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("VISANOM_TSB_AD_U_DIR", raising=False)

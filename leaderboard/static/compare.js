@@ -4,22 +4,11 @@
  * model's viewer on the same sample. Data is written with textContent / setAttribute only. */
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
   var data = null;
   var current = 0;
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) { node.className = cls; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function svg(tag, attrs) {
-    var node = document.createElementNS(SVG, tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
-    return node;
-  }
+  var el = window.visanomDom.el;  /* static/dom.js */
+  var svg = window.visanomDom.svg;
 
   function fmt(v) {
     return (typeof v === "number" && isFinite(v)) ? v.toFixed(3) : "—";

@@ -6,23 +6,12 @@
  * The sample is kept in the URL fragment (#s=ID) so links and the back button work. */
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
   var data = null;
   var order = [];
   var current = 0;
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) { node.className = cls; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function svg(tag, attrs) {
-    var node = document.createElementNS(SVG, tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
-    return node;
-  }
+  var el = window.visanomDom.el;  /* static/dom.js */
+  var svg = window.visanomDom.svg;
 
   function fmt(v) {
     if (v === null || v === undefined || typeof v !== "number" || !isFinite(v)) { return "—"; }

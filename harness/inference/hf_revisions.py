@@ -83,3 +83,11 @@ def identify(model_id: str, revision: str | None) -> dict[str, Any]:
         return {"id": "local", "revision": revision, "resolved": "sha256:" + folder_hash(model_id)}
     commit = cached_commit(model_id, revision) or hub_commit(model_id, revision)
     return {"id": model_id, "revision": revision, "resolved": commit or f"unresolved:{revision or 'main'}"}
+
+
+def identify_weights(model_id: str, revision: str | None, adapter_id: str | None,
+                     adapter_revision: str | None) -> dict[str, Any]:
+    """``{"model": identify(base), "adapter": identify(adapter) or None}``: what an engine's
+    ``identity()`` reports and its fingerprint hashes."""
+    adapter = identify(adapter_id, adapter_revision) if adapter_id else None
+    return {"model": identify(model_id, revision), "adapter": adapter}

@@ -20,7 +20,7 @@ from typing import Any
 from harness.cpus import available_cpus
 from harness.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
-from harness.inference.hf_revisions import identify
+from harness.inference.hf_revisions import identify_weights
 from harness.inference.images import fit_image, open_image
 
 ENGINE = "transformers"
@@ -131,10 +131,8 @@ class TransformersEngine:
     def identity(self) -> dict[str, Any]:
         """Resolved ids of the weights and adapter (commit hash or content hash); cached."""
         if self._identity is None:
-            self._identity = {
-                "model": identify(self.model_id, self.revision),
-                "adapter": identify(self.adapter_id, self.adapter_revision) if self.adapter_id else None,
-            }
+            self._identity = identify_weights(self.model_id, self.revision, self.adapter_id,
+                                              self.adapter_revision)
         return self._identity
 
     def fingerprint(self) -> str:

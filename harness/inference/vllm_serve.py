@@ -32,7 +32,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
-from harness.inference.hf_revisions import identify
+from harness.inference.hf_revisions import identify_weights
 from harness.inference.vllm_engine import lora_rank_for, resolve_adapter
 
 log = logging.getLogger(__name__)
@@ -251,8 +251,8 @@ class VLLMServeEngine:
     def identity(self) -> dict[str, Any]:
         """Weights and adapter: ids, requested revisions and resolved commits."""
         if self._identity is None:
-            adapter = None if self.adapter_id is None else identify(self.adapter_id, self.adapter_revision)
-            self._identity = {"model": identify(self.model_id, self.revision), "adapter": adapter}
+            self._identity = identify_weights(self.model_id, self.revision, self.adapter_id,
+                                              self.adapter_revision)
         return self._identity
 
     def fingerprint(self) -> str:

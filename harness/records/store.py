@@ -17,7 +17,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import OutputError, UsageError
+from harness.core.files import atomic_write_bytes
 from harness.core.hashing import stable_hash
 from harness.core.spec import SPEC_VERSION, RunSpec, slug
 
@@ -74,20 +74,6 @@ def json_safe(obj: Any) -> Any:
 def dumps(obj: Any, indent: int | None = None) -> str:
     """JSON for records: NaN/inf are refused (a metric must be a number or null)."""
     return json.dumps(obj, default=_json_default, allow_nan=False, ensure_ascii=False, indent=indent)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def safe_name(sample_id: str) -> str:

@@ -1,0 +1,48 @@
+"""Writing files as the user expects: atomically, and readable as the process umask says.
+
+``tempfile.mkstemp`` creates files 0600 and ``mkdtemp`` folders 0700 whatever the umask, so a
+file renamed into place from one would be unreadable to the other users of a shared results
+folder or a web server. Everything visanom writes goes through these helpers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename
+    (readers never see half a file); the file gets ``0666 & ~umask``, like ``open()``'s."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_temp_dir(parent: Path, prefix: str) -> Path:
+    """A new folder in ``parent`` (to be renamed into place) with ``0777 & ~umask``, like ``mkdir``'s."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(path, 0o777 & ~current_umask())
+    return path

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import __version__ as VISANOM_VERSION
+from harness.core.errors import UsageError
+from harness.core.spec import RunSpec
 from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
 from leaderboard.reported import match_key, reported_rows
 
@@ -79,7 +81,15 @@ def summarise(
 
 
 def row_key(run: Mapping[str, Any]) -> str:
-    """The identity of a leaderboard row: ``spec_id``, else ``task|model`` for older records."""
+    """The identity of a leaderboard row: the recorded spec's id as this version computes it (an
+    older record's stored ``spec_id`` hashed the data location too), else the stored ``spec_id``,
+    else ``task|model`` for the oldest records."""
+    spec = run.get("spec")
+    if isinstance(spec, Mapping):
+        try:
+            return RunSpec.from_record(spec).id
+        except (UsageError, KeyError, TypeError, ValueError):
+            pass
     spec_id = run.get("spec_id")
     if isinstance(spec_id, str) and spec_id:
         return spec_id

@@ -19,6 +19,7 @@ from typing import Any
 from harness import __version__ as VISANOM_VERSION
 from harness.core.errors import UsageError
 from harness.core.spec import RunSpec
+from harness.records.store import json_safe
 from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
 from leaderboard.reported import match_key, reported_rows
 
@@ -375,17 +376,6 @@ def _run_id(run: Mapping[str, Any]) -> str:
 
 def _dict(value: Any) -> dict[str, Any]:
     return json_safe(dict(value)) if isinstance(value, Mapping) else {}
-
-
-def json_safe(value: Any) -> Any:
-    """Copy ``value`` with every non-finite float replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _text(value: Any) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 _UMASK_LOCK = threading.Lock()
@@ -46,3 +47,29 @@ def make_temp_dir(parent: Path, prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     os.chmod(path, 0o777 & ~current_umask())
     return path
+
+
+@lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def resolve_inside(root: Path | str, rel: Path | str) -> Path | None:
+    """``root / rel`` with symlinks, ``..`` and absolute parts resolved, when it stays inside
+    ``root`` (or is ``root``); else None. The one containment check: writers refuse with it
+    (``harness.records.store.inside``), the leaderboard skips with it. Folders are resolved once
+    per process (cached), the last part each time (it may be a link made later)."""
+    rel = os.fspath(rel)
+    if not rel or "\x00" in rel:
+        return None
+    base = _real_dir(os.fspath(root))
+    joined = os.path.join(base, rel)
+    try:
+        folder = _real_dir(os.path.dirname(joined))
+        path = os.path.join(folder, os.path.basename(joined))
+        if os.path.islink(path):
+            path = os.path.realpath(path)
+        path = os.path.normpath(path)
+    except (OSError, ValueError):
+        return None
+    return Path(path) if path == base or path.startswith(base + os.sep) else None

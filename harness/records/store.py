@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import OutputError, UsageError
-from harness.core.files import atomic_write_bytes
+from harness.core.files import atomic_write_bytes, resolve_inside
 from harness.core.hashing import stable_hash
 from harness.core.spec import SPEC_VERSION, RunSpec, slug
 
@@ -86,8 +86,7 @@ def inside(root: Path, path: Path) -> Path:
     """``path`` when it lies inside ``root`` (both resolved), else :class:`OutputError`.
 
     The last guard for paths built from untrusted names (task, model, sample ids)."""
-    root_r, path_r = Path(root).resolve(), Path(path).resolve()
-    if path_r != root_r and root_r not in path_r.parents:
+    if resolve_inside(root, path) is None:
         raise OutputError(f"refusing to write {path}: it is outside the output folder {root}")
     return path
 

@@ -59,7 +59,9 @@ def name_list(value: str) -> str:
 def open_cache(args: argparse.Namespace) -> PredictionCache | None:
     if args.no_cache:
         return None
-    return PredictionCache(args.cache or DEFAULT_CACHE)
+    if args.cache is not None and not str(args.cache).strip():
+        raise UsageError("--cache needs a file name (got an empty one); pass --no-cache to run without a cache")
+    return PredictionCache(args.cache if args.cache is not None else DEFAULT_CACHE)
 
 
 def judge_model(name: str | None, pairs: list[str]) -> Any:

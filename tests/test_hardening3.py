@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,46 @@ def test_item16_an_immutable_cache_file_is_exit_3_not_an_internal_error(tmp_path
     finally:
         for f in tmp_path.iterdir():
             subprocess.run(["chattr", "-i", str(f)], capture_output=True)
+
+
+def _sweep_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]")
+    return "\n".join("    " + line for line in lines)
+
+
+def _dry_run(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = cli(["sweep", str(path), "--dry-run", "--no-progress"])
+    return code, capsys.readouterr().err
+
+
+def test_item7_an_alias_bomb_in_model_args_is_refused_with_its_line(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Run in a child with a 1 GiB address-space cap: the old code expanded it to gigabytes."""
+    path = _sweep_file(tmp_path, "name: bomb\ngroups:\n  - tasks: [tsb-ad-u-demo]\n    models:\n      - name: Sub-PCA\n"
+                       "        args:\n          bomb:\n" + "\n".join("      " + line for line in _bomb().splitlines())
+                       + "\n")
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+            "from harness.cli.main import main; sys.exit(main(['sweep', sys.argv[1], '--dry-run', '--no-progress']))")
+    res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == EXIT_USAGE, res.stderr[-2000:]
+    assert f"{path}:" in res.stderr and "expands to more than 100,000 values" in res.stderr
+
+
+def test_item7_and_16_deep_nesting_and_dates_are_usage_errors(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    deep = _sweep_file(tmp_path, "name: deep\npairs:\n  - {task: tsb-ad-u-demo, model: Sub-PCA}\nx: "
+                       + "[" * 100_000 + "]" * 100_000 + "\n")
+    code, err = _dry_run(deep, capsys)
+    assert code == EXIT_USAGE and "nested" in err and "internal error" not in err
+    dated = _sweep_file(tmp_path, "name: dated\ngroups:\n  - tasks: [tsb-ad-u-demo]\n    models:\n"
+                        "      - name: Sub-PCA\n        args: {n_components: 2024-01-01}\n")
+    code, err = _dry_run(dated, capsys)
+    assert code == EXIT_USAGE and f"{dated}:6:" in err and "2024-01-01" in err and "quote it" in err

@@ -146,3 +146,50 @@ def test_item12_an_environment_that_never_answers_is_named_not_waited_for(tmp_pa
                          env=env, timeout=300)
     assert res.returncode == 1
     assert "sleepy" in res.stdout and "did not answer within 3 s" in res.stdout
+
+
+def test_item8_worker_counts_below_one_are_usage_errors_and_huge_ones_are_capped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.core.cpus import max_workers
+
+    sweep = _sweep_file(tmp_path, "name: w\nlimit: 1\npairs:\n  - {task: tsb-ad-u-demo, model: Sub-PCA}\n")
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(SystemExit) as exc:
+            cli(["sweep", str(sweep), "--dry-run", "--workers", bad])
+        assert exc.value.code == EXIT_USAGE and "--workers" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as exc:
+            cli(["bench", "build", "visanombench", "--out", str(tmp_path / "b"), "--workers", bad])
+        assert exc.value.code == EXIT_USAGE and "--workers" in capsys.readouterr().err
+    huge = "99999999999999999999"
+    code = cli(["sweep", str(sweep), "--workers", huge, "--no-progress", "--no-cache",
+                "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0 and f"--workers {huge} is more than this machine can run at once" in err
+    assert f"starting {max_workers()}" in err
+
+
+def test_item8_and_11_a_worker_dies_with_its_parent(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    parent = ("import subprocess, sys; c = subprocess.Popen([sys.executable, '-c', "
+              "'from harness.core.procs import die_with_parent; die_with_parent(); import time; print(1, flush=True); "
+              "time.sleep(3600)'], stdout=subprocess.PIPE, text=True); c.stdout.readline(); print(c.pid, flush=True); "
+              "import time; time.sleep(3600)")
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    child = int(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    for _ in range(6000):  # a hang guard only (up to 60 s); the kernel ends the child at once
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{child}/stat") as fh:
+            if fh.read().split()[2] == "Z":  # reaped by init soon; already dead
+                break
+        __import__("time").sleep(0.01)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived its killed parent")

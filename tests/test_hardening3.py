@@ -193,3 +193,37 @@ def test_item8_and_11_a_worker_dies_with_its_parent(tmp_path: Path) -> None:
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("the child outlived its killed parent")
+
+
+def test_item18_a_benchmark_of_no_items_is_an_error_not_a_success(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "not-ucr"
+    (empty / "notes").mkdir(parents=True)
+    (empty / "notes" / "readme.txt").write_text("no UCR series here\n")
+    code = cli(["bench", "build", "visanombench", "--sources", f"ucr-tsad={empty}", "--out", str(tmp_path / "vab"),
+                "--workers", "1", "--no-progress"])
+    assert code == EXIT_USAGE and "found no series" in capsys.readouterr().err
+    assert not (tmp_path / "vab").exists()
+    for bad in ("0", "-1"):
+        with pytest.raises(SystemExit) as exc:
+            cli(["bench", "build", "visanombench", "--gutentag-per-domain", bad, "--out", str(tmp_path / "g")])
+        assert exc.value.code == EXIT_USAGE and "--gutentag-per-domain" in capsys.readouterr().err
+
+
+def test_item16_bench_build_into_a_path_under_a_file_is_exit_3(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "FILE").write_text("x")
+    code = cli(["bench", "build", "visanombench", "--sources", "tsb-embedded", "--out", str(tmp_path / "FILE" / "x"),
+                "--workers", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == EXIT_IO and "cannot create the benchmark folder" in err and "internal error" not in err
+
+
+def test_item18_a_huge_draw_count_is_refused_before_any_cache_is_created(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = _sweep_file(tmp_path, "name: d\ngroups:\n  - tasks: [tsb-ad-u-demo]\n    models: [Sub-PCA]\n"
+                                  "    draws: 100000000\n")
+    code = cli(["sweep", str(sweep), "--cache", str(tmp_path / "c.sqlite"), "--output", str(tmp_path / "o"),
+                "--no-progress"])
+    assert code == EXIT_USAGE and "draws must be a whole number from 1 to 1000" in capsys.readouterr().err
+    assert not (tmp_path / "c.sqlite").exists()

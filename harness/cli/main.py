@@ -15,11 +15,11 @@ from harness.cli.args import (
     name_list,
     open_cache,
     parse_kv,
-    positive_int,
     split_names,
 )
 from harness.cli.leaderboard import add_leaderboard_cli
-from harness.core.cpus import available_cpus, cap_workers, worker_count
+from harness.core.argtypes import positive_int, worker_count
+from harness.core.cpus import available_cpus, cap_workers
 from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
 from harness.core.spec import REDUCERS
 

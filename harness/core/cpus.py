@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 
 
@@ -38,18 +37,6 @@ def max_workers() -> int:
     if mem is not None:
         cap = min(cap, max(1, int(mem // WORKER_MEMORY_GIB)))
     return max(1, cap)
-
-
-def worker_count(value: str | int) -> int:
-    """The argparse type of ``--workers``: a whole number of at least 1 (else a usage error naming
-    the flag). Values above :func:`max_workers` are accepted here and capped by :func:`cap_workers`."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
 
 
 def cap_workers(requested: int, what: str = "--workers") -> tuple[int, str | None]:

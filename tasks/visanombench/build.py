@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.core.cpus import available_cpus, cap_workers, worker_count
+from harness.core.argtypes import positive_int, worker_count
+from harness.core.cpus import available_cpus, cap_workers
 from harness.core.errors import DataError, OutputError, UsageError
 from harness.core.hashing import stable_hash
 from harness.core.procs import die_with_parent
@@ -219,15 +220,26 @@ def build_benchmark(
         workers, note = cap_workers(int(workers))
         if note and progress:
             print(f"visanom: {note}", file=sys.stderr)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
-    (tmp / SEGMENTS).mkdir(parents=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (tmp / SEGMENTS).mkdir(parents=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the benchmark folder {out}: {exc.strerror or exc}") from None
     try:
         manifest = _build_into(tmp, units, specs, settings, workers, progress, dict(extra or {}))
+        if not manifest.items:
+            raise DataError(f"the build found no series to segment in {', '.join(_described(specs))}; "
+                            f"nothing was written to {out} (an empty benchmark is not a benchmark)")
         _install(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def _described(specs: Mapping[str, Any]) -> list[str]:
+    """Each source as the user gave it (``ucr-tsad=/data/UCR``)."""
+    return [f"{k}={v}" if isinstance(v, (str, os.PathLike)) else k for k, v in specs.items()]
 
 
 def _build_into(tmp: Path, units: Sequence[Unit], specs: Mapping[str, Any], settings: BuildSettings,
@@ -491,8 +503,8 @@ def add_bench_cli(subparsers: Any) -> Any:
     b.add_argument("--test-fraction", type=float, default=d.test_fraction, help="(default: %(default)s)")
     b.add_argument("--workers", type=worker_count, default=None,
                    help="worker processes (default: CPUs, at most 8; capped by cores and memory)")
-    b.add_argument("--gutentag-per-domain", type=int, default=None, help="GutenTAG series per domain (default: 81)")
-    b.add_argument("--gutentag-length", type=int, default=None, help="GutenTAG series length (default: 5000)")
+    b.add_argument("--gutentag-per-domain", type=positive_int, default=None, help="GutenTAG series per domain (default: 81)")
+    b.add_argument("--gutentag-length", type=positive_int, default=None, help="GutenTAG series length (default: 5000)")
     b.add_argument("--gutentag-seed", type=int, default=None, help="GutenTAG seed (default: 0)")
     b.add_argument("--force", action="store_true", help="replace an existing benchmark at --out")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -227,3 +227,41 @@ def test_item18_a_huge_draw_count_is_refused_before_any_cache_is_created(tmp_pat
                 "--no-progress"])
     assert code == EXIT_USAGE and "draws must be a whole number from 1 to 1000" in capsys.readouterr().err
     assert not (tmp_path / "c.sqlite").exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("base: Qwen/Qwen2.5-VL-3B-Instruct\nlearning_rate: [\n", "not a readable YAML training config"),
+    ("base: x\nlearning_rate: !!python/object/apply:os.system ['true']\n", "not a readable YAML training config"),
+    ("base: x\nlearning_rate: fast\n", "learning_rate must be a number, got 'fast'"),
+])
+def test_item16_bad_training_configs_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      text: str, expected: str) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(text)
+    code = cli(["train", "--config", str(cfg), "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and expected in err and "internal error" not in err
+
+
+def test_item16_train_out_that_is_a_file_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("peft")
+    (tmp_path / "FILE").write_text("x")
+    code = cli(["train", "--config", "visanomreasoner-3b", "--data", str(tmp_path), "--out", str(tmp_path / "FILE")])
+    err = capsys.readouterr().err
+    assert code == EXIT_IO and "training output folder" in err
+
+
+@pytest.mark.parametrize("content", [b"{bad", "{}".encode("utf-16"), b"[" * 100_000 + b"]" * 100_000])
+def test_item16_broken_selection_and_manifest_files_are_usage_errors(tmp_path: Path, content: bytes,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "elicit"
+    folder.mkdir()
+    (folder / "selection.json").write_bytes(content)
+    assert cli(["bench", "export", str(folder), "--out", str(tmp_path / "ds")]) == EXIT_USAGE
+    assert "selection" in capsys.readouterr().err
+    bench = tmp_path / "vab"
+    bench.mkdir()
+    (bench / "manifest.json").write_bytes(content)
+    assert cli(["bench", "stats", str(bench)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "manifest" in err and "internal error" not in err

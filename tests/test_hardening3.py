@@ -265,3 +265,19 @@ def test_item16_broken_selection_and_manifest_files_are_usage_errors(tmp_path: P
     assert cli(["bench", "stats", str(bench)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "manifest" in err and "internal error" not in err
+
+
+def test_item15_counting_the_vlm_view_reads_no_series_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep's plan (and --dry-run) counts windows from row counts; the validating reader is not run."""
+    from harness import registry
+
+    task = registry.make_task("tsb-ad-u-demo-vlm")
+
+    def no_parsing(file: str):  # noqa: ANN202
+        raise AssertionError(f"{file} was parsed to be counted")
+
+    monkeypatch.setattr(task, "_load", no_parsing)
+    n = task.count()
+    monkeypatch.undo()
+    fresh = registry.make_task("tsb-ad-u-demo-vlm")
+    assert n == len(list(fresh.samples())) > 0  # and the count is exact

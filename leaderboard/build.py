@@ -30,6 +30,8 @@ from leaderboard.records import Skipped, read_samples, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
 
+EXPORT_DIR = "dataset"
+"""Where in the site a parquet export (``leaderboard export``) is linked from."""
 __all__ = ["BuildReport", "build", "build_site", "write_summary"]
 
 MANIFEST = ".build/manifest.json"
@@ -184,6 +186,7 @@ def build(
     for task in summary["tasks"]:
         task_slug = slug(task["name"])
         task["slug"] = task_slug
+        task["export"] = _export_link(out, task["name"])
         for row in task["rows"]:
             row["slug"] = slug(row["key"])
             row["pages"] = {
@@ -238,6 +241,8 @@ def build(
     for rel, raw in _static_files():
         writer.write(rel, raw)
     writer.write("summary.json", summary_bytes(_public_summary(summary)))
+    writer.write("leaderboard.csv", render.leaderboard_csv(summary))
+    writer.write("glossary.html", render.render_glossary(summary, site))
     writer.write("index.html", render.render_index(summary, site=site))
     _remove_stale(out, writer.old, writer.files)
     write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats}).encode("utf-8"))
@@ -248,6 +253,15 @@ def build(
 def build_site(results_dir: str | Path, out_dir: str | Path, *, generated: datetime | None = None) -> Path:
     """Build the site and return the index path (the report's messages are dropped; see :func:`build`)."""
     return build(results_dir, out_dir, generated=generated).index
+
+
+def _export_link(out: Path, task: str) -> str | None:
+    """The site path of the task's per-sample parquet export (``visanom leaderboard export
+    RESULTS --out SITE/dataset``) when it is there, else None."""
+    from leaderboard.export import config_name  # export imports this module
+
+    rel = f"{EXPORT_DIR}/{config_name(task)}/train.parquet"
+    return rel if (out / rel).is_file() else None
 
 
 def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:

@@ -118,6 +118,7 @@ def test_file_url_styles_sorting_and_failures(site: Path, driver: Any) -> None:
     details.find_element(By.TAG_NAME, "summary").click()
     errors = [e.text for e in details.find_elements(By.CSS_SELECTOR, ".error")]
     assert errors[0] == XSS  # shown as text, never run
+    assert "#s=s-3" in details.find_element(By.CSS_SELECTOR, "a.sample-id").get_attribute("href")  # ids open the viewer
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018
     assert severe_console_messages(driver) == []

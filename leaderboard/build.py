@@ -25,7 +25,7 @@ from typing import Any
 from harness.core.errors import OutputError, UsageError
 from harness.core.spec import slug
 from harness.records.store import RUN_FILE, SAMPLES_FILE
-from leaderboard import render
+from leaderboard import breakdown, render
 from leaderboard.records import Skipped, read_samples, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
@@ -149,7 +149,9 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     views = SampleViews(results, site, job["task_slug"])
     entries = [views.entry(record, run_dir) for record in records]
     page = render.render_samples(job["context"], entries, problems)
-    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems}
+    group_ci = breakdown.group_cis(entries, job["headline"], job["breakdowns"], job["view"])
+    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems,
+            "group_ci": group_ci}
 
 
 def build(
@@ -208,6 +210,7 @@ def build(
                     cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
                     row["sample_problems"] = cached["problems"]
+                    row["group_ci"] = cached["group_ci"]
                     writer.keep(page)
                     report.runs_reused += 1
                     continue
@@ -217,14 +220,17 @@ def build(
             jobs.append((task["name"], row["key"], {
                 "results": str(results), "site": str(out), "run_dir": row["run_dir"], "task_slug": task["slug"],
                 "headline": task["headline"], "context": context, "page": page, "cache": str(cache),
+                "breakdowns": task["breakdowns"], "view": str((task["display"] or {}).get("view") or ""),
             }))
     for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
         writer.write(job["page"], result["page"])
         write_atomic(Path(job["cache"]), json.dumps(
-            {"compact": result["compact"], "problems": result["problems"]}, ensure_ascii=False).encode("utf-8"))
+            {"compact": result["compact"], "problems": result["problems"], "group_ci": result["group_ci"]},
+            ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
         row["sample_problems"] = result["problems"]
+        row["group_ci"] = result["group_ci"]
         report.runs_rendered += 1
     for task in summary["tasks"]:
         for row in task["rows"]:
@@ -269,7 +275,7 @@ def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
     out = dict(summary)
     out["tasks"] = []
     for task in summary["tasks"]:
-        rows = [{k: v for k, v in row.items() if k != "sample_problems"} for row in task["rows"]]
+        rows = [{k: v for k, v in row.items() if k not in ("sample_problems", "group_ci")} for row in task["rows"]]
         out["tasks"].append({**task, "rows": rows})
     return out
 

@@ -1,7 +1,7 @@
 """What each metric on the leaderboard means: definition, direction and source.
 
 One entry per metric name as runs record it (``run.json`` ``metrics`` keys). The text follows
-``docs/metrics.md`` and the code in ``harness/metrics/`` (the "source" of each entry names the
+``docs/metrics.md`` and the code in ``harness/scoring/metrics/`` (the "source" of each entry names the
 function); the glossary page (``glossary.html``) lists them and every metric header of every
 table links to its entry. A name without an entry still gets an anchor that says so.
 """
@@ -18,31 +18,31 @@ _POINT = "Point-wise over the series' points (a predicted interval marks every i
 _AFF = ("Affiliation metric (Huet et al. 2022): each true event owns the zone up to the midpoints with its "
         "neighbours; distances from predicted to true events inside the zone are turned into probabilities. ")
 _ORACLE = " Threshold: tsb-ad's oracle, the best value over 100 thresholds between the score's min and max."
-_TSBAD = "harness.metrics (tsb-ad 1.5 get_metrics; docs/metrics.md, 'Scores')"
+_TSBAD = "harness.scoring.metrics (tsb-ad 1.5 get_metrics; docs/metrics.md, 'Scores')"
 
 METRICS: dict[str, dict[str, str]] = {
     "F1": {"definition": _INTERVAL + "F1 = 2TP / (2TP + FP + FN).",
-           "source": "harness.metrics.prf, pooled_interval_metrics (PAPER.md VisAnomBench table)"},
-    "P": {"definition": _INTERVAL + "P = TP / (TP + FP).", "source": "harness.metrics.prf"},
-    "R": {"definition": _INTERVAL + "R = TP / (TP + FN).", "source": "harness.metrics.prf"},
+           "source": "harness.scoring.metrics.prf, pooled_interval_metrics (PAPER.md VisAnomBench table)"},
+    "P": {"definition": _INTERVAL + "P = TP / (TP + FP).", "source": "harness.scoring.metrics.prf"},
+    "R": {"definition": _INTERVAL + "R = TP / (TP + FN).", "source": "harness.scoring.metrics.prf"},
     "Overlap": {"definition": "Mean over samples of the IoU of the union of predicted and the union of true "
                               "intervals (|A ∩ B| / |A ∪ B|); samples with neither are left out. The paper's "
-                              "'Overlap (%)' as a fraction.", "source": "harness.metrics.interval_iou"},
+                              "'Overlap (%)' as a fraction.", "source": "harness.scoring.metrics.interval_iou"},
     "IoU": {"definition": "One sample's intersection over union of predicted and true intervals (None when "
-                          "both are empty).", "source": "harness.metrics.interval_iou"},
+                          "both are empty).", "source": "harness.scoring.metrics.interval_iou"},
     "Point-P": {"definition": _POINT + "precision = predicted anomalous points that are anomalous / predicted "
-                                       "points; mean over series.", "source": "harness.metrics.point_prf"},
+                                       "points; mean over series.", "source": "harness.scoring.metrics.point_prf"},
     "Point-R": {"definition": _POINT + "recall = anomalous points predicted / anomalous points; mean over series.",
-                "source": "harness.metrics.point_prf"},
+                "source": "harness.scoring.metrics.point_prf"},
     "Point-F1": {"definition": _POINT + "F1 of point precision and recall, per series, then the mean over "
-                                        "series (the paper's TSB-AD-U table).", "source": "harness.metrics.point_prf"},
+                                        "series (the paper's TSB-AD-U table).", "source": "harness.scoring.metrics.point_prf"},
     "Affiliation-P": {"definition": _AFF + "Precision part; mean over series.",
-                      "source": "harness.metrics.affiliation_prf"},
+                      "source": "harness.scoring.metrics.affiliation_prf"},
     "Affiliation-R": {"definition": _AFF + "Recall part; mean over series.",
-                      "source": "harness.metrics.affiliation_prf"},
+                      "source": "harness.scoring.metrics.affiliation_prf"},
     "Affiliation-F1": {"definition": _AFF + "F1 of affiliation precision and recall of a binary prediction "
                                             "(the VLM's answer), per series, then the mean.",
-                       "source": "harness.metrics.affiliation_prf"},
+                       "source": "harness.scoring.metrics.affiliation_prf"},
     "Affiliation-F": {"definition": _AFF + "F-score of a score vector at tsb-ad's oracle threshold; not the "
                                            "same number as Affiliation-F1 of a binary answer." + _ORACLE,
                       "source": _TSBAD},
@@ -63,17 +63,17 @@ METRICS: dict[str, dict[str, str]] = {
                                  "overlap 0.8, flat bias)." + _ORACLE, "source": _TSBAD},
     "reason-axis": {"definition": "Judge-free reasoning signal: 1 when the rationale states the x-axis range "
                                   "actually shown (within half a tick spacing), else 0; mean over samples "
-                                  "with a rationale.", "source": "harness.reasoning"},
+                                  "with a rationale.", "source": "harness.scoring.reasoning"},
     "reason-in-window": {"definition": "Judge-free reasoning signal: the fraction of indices the rationale "
-                                       "cites that lie inside the window shown.", "source": "harness.reasoning"},
+                                       "cites that lie inside the window shown.", "source": "harness.scoring.reasoning"},
     "reason-consistent": {"definition": "Judge-free reasoning signal: the fraction of answer intervals that "
-                                        "the rationale cites (IoU >= 0.5).", "source": "harness.reasoning"},
+                                        "the rationale cites (IoU >= 0.5).", "source": "harness.scoring.reasoning"},
     "judge-grounded": {"definition": "Judge grade: does the rationale refer to what the plot shows? Grade 0-10 "
-                                     "divided by 10; mean over judged samples.", "source": "harness.judge (visanom run --judge)"},
+                                     "divided by 10; mean over judged samples.", "source": "harness.scoring.judge (visanom run --judge)"},
     "judge-axis": {"definition": "Judge grade: does the rationale read the axes correctly? Grade 0-10 divided by "
-                                 "10; mean over judged samples.", "source": "harness.judge (visanom run --judge)"},
+                                 "10; mean over judged samples.", "source": "harness.scoring.judge (visanom run --judge)"},
     "judge-clarity": {"definition": "Judge grade: is the rationale clear? Mean over judged samples.",
-                      "source": "harness.judge (visanom run --judge)"},
+                      "source": "harness.scoring.judge (visanom run --judge)"},
 }
 for _name in ("P", "R", "F1", "Overlap"):
     METRICS[f"Interval-{_name}"] = {

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import jinja2
 
-from leaderboard import glossary
+from leaderboard import breakdown, glossary
 from leaderboard.summary import GROUPS, parse_time
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -131,15 +131,11 @@ def render_model(summary: dict[str, Any], task: dict[str, Any], row: dict[str, A
     return _render("model.html.j2", summary=summary, task=task, row=row, root="../../", site=site, page="model")
 
 
-BREAKDOWN_MIN_N = 5
-"""Breakdown cells from fewer samples than this are greyed out."""
-
-
 def render_breakdown(summary: dict[str, Any], task: dict[str, Any], site: dict[str, Any]) -> str:
     """A task's breakdown page: the headline per group of every breakdown key in ``run.json``."""
     tables = breakdown_tables(task)
     return _render("breakdown.html.j2", summary=summary, task=task, tables=tables, root="../../", site=site,
-                   page="breakdown", MIN_N=BREAKDOWN_MIN_N)
+                   page="breakdown", MIN_N=breakdown.MIN_N)
 
 
 def samples_context(
@@ -264,7 +260,7 @@ def ci_units(task: dict[str, Any]) -> list[tuple[str, list[str]]]:
 
 
 def breakdown_tables(task: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per breakdown key: its group values (columns) and per row the headline value per group."""
+    """Per breakdown key: its group values (columns) and per row the headline, n and CI per group."""
     tables = []
     for key in task["breakdowns"]:
         columns: dict[str, None] = {}
@@ -274,25 +270,12 @@ def breakdown_tables(task: dict[str, Any]) -> list[dict[str, Any]]:
         body = []
         for row in task["rows"]:
             groups = row["groups"].get(key) or {}
-            cells = []
-            for column in columns:
-                cell = groups.get(column) if isinstance(groups, dict) else None
-                cells.append(_group_cell(cell, task["headline"]))
+            cis = (row.get("group_ci") or {}).get(key) or {}
+            cells = [breakdown.cell(groups.get(column) if isinstance(groups, dict) else None, task["headline"],
+                                    cis.get(column)) for column in columns]
             body.append({"row": row, "cells": cells})
         tables.append({"key": key, "columns": list(columns), "rows": body})
     return tables
-
-
-def _group_cell(cell: Any, headline: str | None) -> dict[str, Any]:
-    if not isinstance(cell, dict):
-        return {"value": None, "n": None}
-    value = cell.get(headline) if headline else None
-    if isinstance(value, dict):
-        value = value.get("value")
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        value = None
-    n = cell.get("n")
-    return {"value": value, "n": n if isinstance(n, int) else None}
 
 
 def group_class(group: str) -> str:

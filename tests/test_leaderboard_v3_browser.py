@@ -270,6 +270,9 @@ def test_breakdown_shows_n_greys_small_cells_and_links_models(site: Path, driver
     cells = row.find_elements(By.TAG_NAME, "td")
     small, big = (c for c in sorted(cells, key=lambda c: "n=40" in c.text))
     assert "n=3" in small.text and "n=40" in big.text
+    # KPI = s0001, s0003, s0005, each TP 1, FP 0, FN 0: every resample's pooled F1 is 1
+    assert "[1.000, 1.000]" in small.text
+    assert "[" not in big.text  # run.json's n=40 does not match the 3 UCR samples: no CI is made up
     assert small.value_of_css_property("color") != big.value_of_css_property("color")
 
 

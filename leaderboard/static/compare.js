@@ -111,8 +111,8 @@
       tr.appendChild(el("td", "num iou", item ? fmt(values.IoU) : "—"));
       var counts = ["TP", "FP", "FN"].map(function (key) { return typeof values[key] === "number" ? String(values[key]) : "—"; });
       tr.appendChild(el("td", "num counts", item ? counts.join(" / ") : "—"));
-      tr.appendChild(el("td", "num", item ? fmt(values["Point-F1"]) : "—"));
-      tr.appendChild(el("td", "num", item ? fmt(item[2]) : "—"));
+      tr.appendChild(el("td", "num pf1", item ? fmt(values["Point-F1"]) : "—"));
+      tr.appendChild(el("td", "num headline-val", item ? fmt(item[2]) : "—"));
       var cell = el("td", "band-col");
       cell.appendChild(strip(truth, item));
       tr.appendChild(cell);
@@ -122,6 +122,22 @@
       step.appendChild(open);
       tr.appendChild(step);
       body.appendChild(tr);
+    });
+    /* a value no model has for this sample (e.g. a headline defined only over the set) gets no column */
+    var has = { iou: false, counts: false, pf1: false, "headline-val": false };
+    data.models.forEach(function (m) {
+      var it = m.samples[id];
+      if (!it) { return; }
+      var v = it[4] || {};
+      has.iou = has.iou || typeof v.IoU === "number";
+      has.counts = has.counts || typeof v.TP === "number";
+      has.pf1 = has.pf1 || typeof v["Point-F1"] === "number";
+      has["headline-val"] = has["headline-val"] || typeof it[2] === "number";
+    });
+    Object.keys(has).forEach(function (key) {
+      Array.prototype.forEach.call(document.querySelectorAll("#compare-table th[data-col='" + key + "'], #compare-body td." + key), function (cell) {
+        if (has[key]) { cell.removeAttribute("hidden"); } else { cell.setAttribute("hidden", ""); }
+      });
     });
     var hash = "#s=" + encodeURIComponent(id);
     if (window.location.hash !== hash) {

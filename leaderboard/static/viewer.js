@@ -138,8 +138,10 @@
       if (split >= sc.d0 && split <= sc.d1) {
         var xs = sc.x(split);
         axes.appendChild(svg("line", { "class": "split", x1: xs, x2: xs, y1: 0, y2: height - 28 }));
-        var left = svg("text", { x: xs - 4, y: height - 30, "class": "split-label", "text-anchor": "end" }); left.textContent = "◀ train";
-        var right = svg("text", { x: xs + 4, y: height - 30, "class": "split-label" }); right.textContent = "test ▶";
+        var curve = panels.filter(function (p) { return p.kind !== "image"; })[0];
+        var ly = curve ? curve.y - 5 : height - 30;  /* in the label row above the first curve, clear of the axes */
+        var left = svg("text", { x: xs - 4, y: ly, "class": "split-label", "text-anchor": "end" }); left.textContent = "◀ train";
+        var right = svg("text", { x: xs + 4, y: ly, "class": "split-label" }); right.textContent = "test ▶";
         axes.appendChild(left); axes.appendChild(right);
       }
     }

@@ -21,6 +21,7 @@ from leaderboard.build import build
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 AXE = Path(__file__).parent / ".axe" / "axe.min.js"
+HOSTILE_METRIC = '<img src=x onerror="window.__pwned=1">'
 VISIBLE = "const r = arguments[0].getBoundingClientRect(); return r.width > 0 && r.height > 0;"
 
 
@@ -61,7 +62,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         run["task"]["display"]["view"] = "scores"  # as tsb-ad-u describes itself
         (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
-    write_run2(results, "solo", "Only", value=0.5, n=3, display={"group": "ours"})
+    solo = write_run2(results, "solo", "Only", value=0.5, n=3, display={"group": "ours"})
+    run = json.loads((solo / "run.json").read_text(encoding="utf-8"))
+    run["metrics"][HOSTILE_METRIC] = {"value": 0.25, "ci95": [0.1, 0.4], "n": 3}  # names are untrusted
+    (solo / "run.json").write_text(json.dumps(run), encoding="utf-8")
     out = root / "site"
     (out / "dataset" / "vab").mkdir(parents=True)
     (out / "dataset" / "vab" / "train.parquet").write_bytes(b"PAR1")
@@ -258,6 +262,13 @@ def test_every_metric_header_links_to_its_definition(site: Path, driver: Any) ->
         driver.get(links[metric])
         target = driver.find_element(By.CSS_SELECTOR, ":target")
         assert metric in target.text and "higher is better" in target.text and "Source" in target.text
+    driver.get(links[HOSTILE_METRIC])  # an unknown (and hostile) name: an entry that says so, as text
+    target = driver.find_element(By.CSS_SELECTOR, ":target")
+    assert HOSTILE_METRIC in target.text and "No definition recorded" in target.text
+    assert driver.execute_script("return window.__pwned") is None
+    driver.get((site / "index.html").as_uri())
+    assert driver.execute_script("return window.__pwned") is None
+    assert HOSTILE_METRIC in next(csv.reader(io.StringIO((site / "leaderboard.csv").read_text(encoding="utf-8"))))
 
 
 # 8. breakdowns -----------------------------------------------------------------------------------

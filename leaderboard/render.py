@@ -167,8 +167,10 @@ def compare_fragments(entries: list[dict[str, Any]], headline: str | None) -> di
     ``ids`` (list), ``truth`` (``{id: {gt, offset, length, series}}`` text) and ``samples``
     (``{id: [status, predicted intervals, headline value, degenerate, {key: value}]}`` text,
     the last holding the per-sample :data:`COMPARE_KEYS`)."""
-    truth = {e["id"]: {"gt": e["gt"], "offset": e["offset"], "length": e["length"], "series": e.get("series")}
-             for e in entries}
+    parts = []
+    for e in entries:
+        head = embed_json({"gt": e["gt"], "offset": e["offset"], "length": e["length"]})
+        parts.append(embed_json(e["id"]) + ":" + head[:-1] + ',"series":' + _series_json(e.get("series")) + "}")
     samples = {}
     for e in entries:
         value = e["metrics"].get(headline) if headline else None
@@ -179,7 +181,25 @@ def compare_fragments(entries: list[dict[str, Any]], headline: str | None) -> di
                 values[key] = round(v, 4) if isinstance(v, float) else v
         samples[e["id"]] = [e["status"], e["pred"], round(value, 4) if isinstance(value, float) else value,
                             e["degenerate"], values]
-    return {"ids": [e["id"] for e in entries], "truth": embed_json(truth), "samples": embed_json(samples)}
+    return {"ids": [e["id"] for e in entries], "truth": "{" + ",".join(parts) + "}", "samples": embed_json(samples)}
+
+
+_SERIES_JSON: dict[int, tuple[Any, str]] = {}
+
+
+def _series_json(series: Any) -> str:
+    """The embedded JSON of a series envelope, once per envelope object in this process (the
+    sample views share one envelope per input, so every run of a task reuses it)."""
+    if series is None:
+        return "null"
+    hit = _SERIES_JSON.get(id(series))
+    if hit is not None and hit[0] is series:
+        return hit[1]
+    if len(_SERIES_JSON) > 20_000:
+        _SERIES_JSON.clear()
+    text = embed_json(series)
+    _SERIES_JSON[id(series)] = (series, text)  # the reference keeps the id from being reused
+    return text
 
 
 def render_compare(

@@ -301,7 +301,8 @@ class VisAnomBenchTask:
     def describe(self) -> dict[str, Any]:
         """Display metadata."""
         return {"title": "VisAnomBench", "view": "image+text", "split": self.split, "headline": HEADLINE,
-                "n_segments": len(self.items), "profile": self.profile, "prompt": self.prompt.name,
+                "n_segments": len(self.items), "profile": self.profile, "sources": sorted(self._manifest.sources),
+                "prompt": self.prompt.name,
                 "answer_format": self.answer.name,
                 "render": {"width_in": self.settings.width_in, "height_in": self.settings.height_in,
                            "dpi": self.settings.dpi}}

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import __version__ as VISANOM_VERSION
+from harness.scoring.reasoning import TEMPLATE_MET
 from leaderboard.comparable import SCOPES, coverage, delta
 from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
 from leaderboard.reported import TASKS, match_key, reported_rows
@@ -167,6 +168,7 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]
         "headline": headline,
         "metrics": metrics,
         "reasoning": reasoning,
+        "template_met": [m for m in reasoning if m in TEMPLATE_MET],
         "judges": sorted({row["judge"]["label"] for row in rows if row["judge"]}),
         "groups": [g for g in GROUPS if g in present],
         "breakdowns": sorted({k for row in rows for k in row["groups"]}),

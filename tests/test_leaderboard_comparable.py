@@ -189,3 +189,13 @@ def test_shipped_per_series_values_are_the_reference_rows() -> None:
     with open(REFERENCE / "TSB-AD-U-Eva.csv", newline="") as fh:
         listed = sorted(r["file_name"].removesuffix(".csv") for r in csv.DictReader(fh))
     assert eva_stems() == listed
+
+
+def test_reasoning_columns_a_template_meets_are_marked(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    write_run2(root, "visanombench-demo", "template-reasoner", n=3, display={"group": "heuristic baseline"})
+    summary, html = site_of(root, tmp_path)
+    assert summary["tasks"][0]["template_met"] == ["reason-axis"]
+    head = html[html.index("<thead>"):html.index("</thead>")]
+    assert re.search(r'reason-axis<sup class="template-mark">†</sup>', head)
+    assert "template baseline: a template meets reason-axis" in text_of(html)

@@ -4,10 +4,13 @@
 from harness.scoring.reasoning import (  # noqa: F401
     KEYS,
     MIN_IOU,
+    TEMPLATE_MET,
     ReasoningSignals,
     axis_signal,
     axis_tolerance,
     consistency_signal,
     in_window_signal,
     reasoning_signals,
+    value_claims,
+    values_signal,
 )

@@ -234,7 +234,7 @@ class VisAnomBenchTask:
         out = interval_metrics(pred, target.intervals)
         out.update(binary_metrics_of(pred, target.labels, window[0]))
         out.update(rationale_metrics(self._parses.take(sample.id, prediction, window), window,
-                                     self.settings.n_xticks))
+                                     self.settings.n_xticks, sample.series))
         out["anomaly_kinds"] = self.anomaly_kinds(sample.id)
         return out
 

@@ -17,7 +17,7 @@ from harness.answers.parse import axis_range_in_text, intervals_in_text, parse_a
 from harness.cli.main import main
 from harness.core.spec import slug
 from harness.core.types import Sample
-from tasks.visanombench.reasoning import reasoning_signals, values_signal
+from tasks.visanombench.reasoning import KIND_TERMS, kind_signal, reasoning_signals, values_signal
 from tasks.visanombench.reasoning import value_claims as reasoning_values
 
 
@@ -154,3 +154,16 @@ def test_reason_values_reads_claims_and_checks_them_against_the_series() -> None
     assert values_signal(bad, x, (100, 199)) == 0.0  # 9.5 is not there; 10..20 is outside the window
     assert values_signal("no numbers about values here", x, (100, 199)) is None
     assert values_signal(good, None, (100, 199)) is None
+
+
+def test_reason_kind_needs_the_true_kind_which_the_template_never_names() -> None:
+    assert kind_signal("Step 3: a sharp spike at index 410.", ["extremum"]) == 1.0
+    assert kind_signal("Step 3: the level shifts up: a level shift from 400 on.", ["mean"]) == 1.0
+    assert kind_signal("Step 3: a sharp spike at index 410.", ["variance"]) == 0.0
+    assert kind_signal("Step 3: anything", ["real"]) is None and kind_signal("x", []) is None
+    # the template's wording names no kind, whatever it detects and whatever the true kind is
+    for x in (_spiky().series, np.sin(np.arange(600) / 7.0)):
+        (pred,) = TemplateReasoner(detector="toy-deviation", intervals="peak-above").predict(
+            [Sample(id="s", series=x, index_offset=0)])
+        text = parse_answer(pred.text, window=(0, 599)).rationale
+        assert all(kind_signal(text, [k]) == 0.0 for k in KIND_TERMS), text

@@ -289,7 +289,7 @@ def test_reasoning_signals_on_hand_written_rationales() -> None:
     assert (s.axis, s.in_window, s.consistent) == (1.0, 1.0, 1.0)
     assert s.values is None  # no series given: the value claim cannot be checked
     assert reasoning_signals("   ", [(1, 2)], window).as_metrics() == dict.fromkeys(
-        ("reason-axis", "reason-in-window", "reason-consistent", "reason-values"))
+        ("reason-axis", "reason-in-window", "reason-consistent", "reason-values", "reason-kind"))
 
 
 def test_data_dir_is_required_and_hf_is_a_clear_hook(bench: Path) -> None:

@@ -30,6 +30,14 @@ answer tags, e.g. a classical detector or an interval-only answer).
     the value. Value: the fraction of claims that hold; ``None`` when nothing is claimed or the
     series is not known.
 
+``reason-kind``
+    Does the rationale name what the true anomaly is? Only for items whose anomaly kinds are
+    known (GutenTAG's injected kinds; ``None`` for real anomalies, normal items and tasks
+    without kinds): 1.0 when the rationale uses a term of :data:`KIND_TERMS` for one of the
+    item's true kinds ("spike" for an extremum, "level shift" for a mean shift, "noise" for a
+    variance anomaly, ...), else 0.0. It needs the ground truth, so no template meets it by
+    its wording: the template reasoner names no kind and scores 0.0.
+
 The first three can be met by a template: the template reasoner (``baselines/template_reasoner.py``,
 a thresholded Sub-PCA with filled-in text) scores 1.000 on each, whatever it detects
 (:data:`TEMPLATE_MET`; the leaderboard marks those columns). ``reason-values`` is met only by
@@ -52,7 +60,7 @@ from harness.scoring.metrics import interval_iou
 MIN_IOU = 0.5
 """An answer interval is mentioned when a cited interval has at least this IoU with it."""
 
-KEYS = ("reason-axis", "reason-in-window", "reason-consistent", "reason-values")
+KEYS = ("reason-axis", "reason-in-window", "reason-consistent", "reason-values", "reason-kind")
 """Metric names of the signals, in ``samples.jsonl`` and ``run.json``."""
 TEMPLATE_MET = ("reason-axis", "reason-in-window", "reason-consistent")
 """Signals the template reasoner meets (1.000) with filled-in text, whatever it detects."""
@@ -68,6 +76,19 @@ VALUE_CLAIM = re.compile(
     re.IGNORECASE,
 )
 """An index range, then (same sentence) "value(s) reach / rise to / drop to / of / around" a number."""
+KIND_TERMS: dict[str, tuple[str, ...]] = {
+    "extremum": ("spike", "peak", "outlier", "extreme value", "sudden jump", "sharp drop", "dip"),
+    "mean": ("level shift", "shift in level", "shift in the mean", "mean shift", "offset", "step change"),
+    "amplitude": ("amplitude",),
+    "frequency": ("frequency", "period", "oscillat", "faster", "slower"),
+    "variance": ("noise", "noisy", "variance", "volatil", "fluctuat", "jitter"),
+    "platform": ("plateau", "flat", "platform", "constant"),
+    "trend": ("trend", "drift", "slope"),
+    "pattern": ("pattern change", "changed pattern", "different pattern", "shape change", "changed shape",
+                "different shape", "distort", "irregular shape"),
+    "pattern-shift": ("phase", "shifted", "shift in time", "misaligned", "delay"),
+}
+"""GutenTAG anomaly kind -> lower-case terms (word starts) a rationale may use for it."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +99,12 @@ class ReasoningSignals:
     in_window: float | None = None
     consistent: float | None = None
     values: float | None = None
+    kind: float | None = None
 
     def as_metrics(self) -> dict[str, float | None]:
-        """``{"reason-axis": ..., "reason-in-window": ..., "reason-consistent": ..., "reason-values": ...}``."""
-        return dict(zip(KEYS, (self.axis, self.in_window, self.consistent, self.values), strict=True))
+        """``{"reason-axis": ..., "reason-in-window": ..., "reason-consistent": ..., "reason-values": ...,
+        "reason-kind": ...}``."""
+        return dict(zip(KEYS, (self.axis, self.in_window, self.consistent, self.values, self.kind), strict=True))
 
 
 def axis_tolerance(window: Interval, n_xticks: int = 20) -> float:
@@ -154,12 +177,23 @@ def values_signal(rationale: str, series: np.ndarray | None, window: Interval) -
     return held / len(claims)
 
 
+def kind_signal(rationale: str, kinds: Sequence[str] | None) -> float | None:
+    """1.0 when ``rationale`` names one of the true ``kinds`` (:data:`KIND_TERMS`), else 0.0;
+    None when no known kind is given (real or normal items)."""
+    known = [k for k in kinds or () if k in KIND_TERMS]
+    if not known:
+        return None
+    words = " " + re.sub(r"[^a-z]+", " ", rationale.lower())
+    return float(any(" " + term in words for k in known for term in KIND_TERMS[k]))
+
+
 def reasoning_signals(
     rationale: str | None, answer: Sequence[Interval], window: Interval, n_xticks: int = 20,
-    series: np.ndarray | None = None,
+    series: np.ndarray | None = None, kinds: Sequence[str] | None = None,
 ) -> ReasoningSignals:
-    """All four signals of one answer (``series``: the plotted values, first at ``window[0]``;
-    without it ``reason-values`` is None); all None when ``rationale`` is empty."""
+    """All five signals of one answer (``series``: the plotted values, first at ``window[0]``,
+    for ``reason-values``; ``kinds``: the item's true anomaly kinds, for ``reason-kind``; either
+    None leaves its signal None); all None when ``rationale`` is empty."""
     if not rationale or not rationale.strip():
         return ReasoningSignals()
     cited = intervals_in_text(rationale)
@@ -168,4 +202,5 @@ def reasoning_signals(
         in_window=in_window_signal(cited, window),
         consistent=consistency_signal(list(answer), cited),
         values=values_signal(rationale, series, window),
+        kind=kind_signal(rationale, kinds),
     )

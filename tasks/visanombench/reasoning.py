@@ -3,6 +3,7 @@
 
 from harness.scoring.reasoning import (  # noqa: F401
     KEYS,
+    KIND_TERMS,
     MIN_IOU,
     TEMPLATE_MET,
     ReasoningSignals,
@@ -10,6 +11,7 @@ from harness.scoring.reasoning import (  # noqa: F401
     axis_tolerance,
     consistency_signal,
     in_window_signal,
+    kind_signal,
     reasoning_signals,
     value_claims,
     values_signal,

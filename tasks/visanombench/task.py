@@ -233,9 +233,10 @@ class VisAnomBenchTask:
         pred = tuple(prediction.intervals or ())
         out = interval_metrics(pred, target.intervals)
         out.update(binary_metrics_of(pred, target.labels, window[0]))
+        kinds = self.anomaly_kinds(sample.id)
         out.update(rationale_metrics(self._parses.take(sample.id, prediction, window), window,
-                                     self.settings.n_xticks, sample.series))
-        out["anomaly_kinds"] = self.anomaly_kinds(sample.id)
+                                     self.settings.n_xticks, sample.series, kinds))
+        out["anomaly_kinds"] = kinds
         return out
 
     def _kinds_of(self, record: Mapping[str, Any]) -> list[str]:

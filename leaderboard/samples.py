@@ -26,12 +26,12 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness.core.files import resolve_inside
 from harness.scoring.thresholds import score_threshold
 
 CURVE_BUCKETS = 100
@@ -45,28 +45,13 @@ _DEFAULT_RENDER = {"left": 0.10, "right": 0.985, "bottom": 0.25, "top": 0.925}
 _AXIS_MARGIN = 0.05
 
 
-@lru_cache(maxsize=4096)
-def _real_dir(folder: str) -> str:
-    return os.path.realpath(folder)
-
-
 def inside(root: Path, rel: Any) -> Path | None:
     """``root / rel`` when ``rel`` is a relative path string that stays inside ``root`` (after
     resolving symlinks, ``..`` and absolute parts) and names a regular file; else None."""
-    if not isinstance(rel, str) or not rel or "\x00" in rel:
+    if not isinstance(rel, str):
         return None
-    base = _real_dir(str(root))
-    joined = os.path.join(base, rel)
-    try:
-        folder = _real_dir(os.path.dirname(joined))  # folders resolved once, then cached
-        path = os.path.join(folder, os.path.basename(joined))
-        if os.path.islink(path):
-            path = os.path.realpath(path)
-        if not (path.startswith(base + os.sep) and os.path.isfile(path)):
-            return None
-    except (OSError, ValueError):
-        return None
-    return Path(path)
+    path = resolve_inside(root, rel)
+    return path if path is not None and path != Path(root) and path.is_file() else None
 
 
 def load_vector(path: Path) -> np.ndarray | None:

@@ -17,6 +17,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import __version__ as VISANOM_VERSION
+from harness.core.errors import UsageError
+from harness.core.spec import RunSpec
+from harness.records.store import json_safe
 from harness.scoring.reasoning import TEMPLATE_MET
 from leaderboard.comparable import SCOPES, coverage, delta
 from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
@@ -81,7 +84,15 @@ def summarise(
 
 
 def row_key(run: Mapping[str, Any]) -> str:
-    """The identity of a leaderboard row: ``spec_id``, else ``task|model`` for older records."""
+    """The identity of a leaderboard row: the recorded spec's id as this version computes it (an
+    older record's stored ``spec_id`` hashed the data location too), else the stored ``spec_id``,
+    else ``task|model`` for the oldest records."""
+    spec = run.get("spec")
+    if isinstance(spec, Mapping):
+        try:
+            return RunSpec.from_record(spec).id
+        except (UsageError, KeyError, TypeError, ValueError):
+            pass
     spec_id = run.get("spec_id")
     if isinstance(spec_id, str) and spec_id:
         return spec_id
@@ -373,17 +384,6 @@ def _run_id(run: Mapping[str, Any]) -> str:
 
 def _dict(value: Any) -> dict[str, Any]:
     return json_safe(dict(value)) if isinstance(value, Mapping) else {}
-
-
-def json_safe(value: Any) -> Any:
-    """Copy ``value`` with every non-finite float replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _text(value: Any) -> str | None:

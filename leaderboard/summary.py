@@ -18,7 +18,7 @@ from typing import Any
 
 from harness import __version__ as VISANOM_VERSION
 from harness.core.errors import UsageError
-from harness.core.spec import RunSpec
+from harness.core.spec import LOCATION_ARGS, RunSpec
 from harness.records.store import json_safe
 from harness.scoring.reasoning import TEMPLATE_MET
 from leaderboard.comparable import SCOPES, coverage, delta
@@ -84,11 +84,11 @@ def summarise(
 
 
 def row_key(run: Mapping[str, Any]) -> str:
-    """The identity of a leaderboard row: the recorded spec's id as this version computes it (an
-    older record's stored ``spec_id`` hashed the data location too), else the stored ``spec_id``,
-    else ``task|model`` for the oldest records."""
+    """The identity of a leaderboard row: the stored ``spec_id`` (``task|model`` for the oldest
+    records); for a spec with a data location, its id as this version computes it (an older
+    record's stored id hashed the location too, so the same run at two paths made two rows)."""
     spec = run.get("spec")
-    if isinstance(spec, Mapping):
+    if isinstance(spec, Mapping) and any(k in LOCATION_ARGS for k in (spec.get("task_args") or {})):
         try:
             return RunSpec.from_record(spec).id
         except (UsageError, KeyError, TypeError, ValueError):

@@ -119,20 +119,28 @@ def delta(table: str, row: Mapping[str, Any], headline: str | None, published: f
     return out
 
 
+def _wilcoxon_p(diffs: list[float]) -> float | None:
+    """The Wilcoxon signed-rank p-value of paired differences; None where scipy is not installed
+    (it is not a core dependency: the CI still stands)."""
+    try:
+        from scipy.stats import wilcoxon
+    except ImportError:
+        return None
+    return float(wilcoxon(diffs).pvalue)
+
+
 def paired_delta(ours: Mapping[str, float | None], published: Mapping[str, float], *,
                  seed: int = 0) -> dict[str, Any]:
     """Paired comparison over the published series: our value per series (None = failed,
     counted 0) minus the published one. ``{diff, ci, inside, p_value, n, method}``;
     ``inside`` is whether 0 (no difference) lies in the CI of the mean paired difference."""
-    from scipy.stats import wilcoxon
-
     missing = sorted(set(published) - set(ours))
     if missing:
         raise ValueError(f"run lacks {len(missing)} of the {len(published)} published series (e.g. {missing[0]})")
     diffs = [(ours[k] or 0.0) - published[k] for k in sorted(published)]
     m = mean_with_ci(diffs, seed=seed)
     nonzero = any(abs(d) > 1e-12 for d in diffs)
-    p = float(wilcoxon(diffs).pvalue) if nonzero else 1.0
+    p = _wilcoxon_p(diffs) if nonzero else 1.0
     lo, hi = m["ci_low"], m["ci_high"]
     return {"diff": m["mean"], "ci": [lo, hi], "inside": bool(lo <= 0.0 <= hi), "p_value": p, "n": m["n"],
             "method": f"paired bootstrap over the {m['n']} series (ours minus published per series), "

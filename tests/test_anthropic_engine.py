@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 
 import pytest
+from extras import requires
 from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 
 from harness.core.errors import UsageError
 from harness.inference.anthropic_engine import AnthropicEngine
 from harness.inference.base import ChatRequest, GenerationConfig
+
+pytestmark = requires("anthropic", extra="api")
 
 KEY = "sk-ant-test-0123456789SECRET"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import requires
 
 from harness.core.errors import DataError
 from tasks.tsb_ad_u import embedded
@@ -24,6 +25,8 @@ from tasks.tsb_ad_u.embedded import (
 )
 from tasks.tsb_ad_u.files import find_file, list_files, load_series, parse_file_name
 
+DATA = requires("gutenTAG", "aeon", "sktime", extra="data")
+
 
 def digests(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
@@ -34,6 +37,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ensure_embedded(tmp_path_factory.mktemp("emb") / "v1")
 
 
+@DATA
 def test_contents(built: Path) -> None:
     names = list_files("embedded", built)
     meta = json.loads((built / META_FILE).read_text())
@@ -57,6 +61,7 @@ def test_contents(built: Path) -> None:
             assert 1000 <= s.values.size <= 4000 and m["base_oscillation"]
 
 
+@DATA
 def test_real_series(built: Path) -> None:
     by_dataset = {parse_file_name(n).dataset: n for n in list_files("embedded", built)}
     ucr, mitdb, yahoo = (load_series(built / by_dataset[d]) for d in ("UCR", "MITDB", "YAHOO"))
@@ -67,11 +72,13 @@ def test_real_series(built: Path) -> None:
     assert yahoo.values[0] == -46.3943563961523  # the shipped values, unrounded
 
 
+@DATA
 def test_deterministic_bytes(built: Path, tmp_path: Path) -> None:
     again = ensure_embedded(tmp_path / "again")
     assert digests(again) == digests(built)
 
 
+@DATA
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_same_as_public_gutentag_api() -> None:
     from gutenTAG import GutenTAG
@@ -89,6 +96,7 @@ def test_same_as_public_gutentag_api() -> None:
         np.testing.assert_array_equal(ts.timeseries.iloc[:, -1].to_numpy().astype(np.int8), s.labels)
 
 
+@DATA
 def test_reuse_and_repair(tmp_path: Path) -> None:
     root = ensure_embedded(tmp_path / "set")
     first = sorted(root.iterdir())[0]
@@ -115,11 +123,13 @@ def test_refuses_foreign_folder(tmp_path: Path) -> None:
         ensure_embedded(tmp_path / "file")
 
 
+@DATA
 def test_empty_folder_is_filled(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert is_complete(ensure_embedded(tmp_path / "empty"))
 
 
+@DATA
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # catch_warnings is per process
 def test_concurrent_callers(tmp_path: Path) -> None:
     root = tmp_path / "shared"

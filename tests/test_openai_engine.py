@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from extras import requires
 from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 from PIL import Image
 
@@ -32,6 +33,8 @@ from harness.render.plot import render_series
 from harness.run.cache import PredictionCache
 from harness.run.runner import Runner
 from harness.scoring.run_metrics import aggregate_means
+
+pytestmark = requires("openai", extra="api")
 
 KEY = "sk-test-0123456789abcdefSECRET"
 PNG = b"\x89PNG\r\n\x1a\nnot-really-a-png"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import requires
 
 from harness.core.errors import DataError, OutputError
 from tasks.visanombench import build as vab_build
@@ -24,6 +25,8 @@ from tasks.visanombench.sources import SourceSeries
 from tasks.visanombench.split import split_groups
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+DATA = requires("gutenTAG", "aeon", "sktime", extra="data")
 
 
 def series(n: int, anomalies: list[tuple[int, int]] = (), offset: int = 0, **kw) -> SourceSeries:
@@ -125,6 +128,7 @@ def tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@DATA
 def test_build_deterministic_across_workers_and_leak_free(tmp_path: Path, ucr_dir: Path) -> None:
     m1 = build_benchmark(sources(ucr_dir), tmp_path / "w1", SETTINGS, workers=1, progress=False)
     build_benchmark(sources(ucr_dir), tmp_path / "w2", SETTINGS, workers=2, progress=False)
@@ -217,6 +221,7 @@ def test_cli(tmp_path: Path, ucr_dir: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["bench", "verify", str(out)]) == 2 and "modified" in capsys.readouterr().out
 
 
+@DATA
 def test_embedded_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     root = ensure_embedded_bench()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import requires
 from vab_tiny import build_bench
 
 from harness.core.errors import UsageError
@@ -22,6 +23,8 @@ from tasks.visanombench.stats import bench_stats, format_stats
 from tasks.visanombench.task import VisAnomBenchTask
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+GUTENTAG = requires("gutenTAG", extra="data")
 
 
 def labelled(n: int, events: list[tuple[int, int]], name: str = "s") -> SourceSeries:
@@ -209,6 +212,7 @@ def test_egi_paper_rule_windows_of_the_table_length(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- GutenTAG and the stats
 
+@GUTENTAG
 def test_gutentag_paper_profile_and_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "gt"
     rc = main(["bench", "build", "visanombench", "--sources", "gutentag", "--gutentag-per-domain", "1",
@@ -239,6 +243,7 @@ def test_gutentag_paper_profile_and_stats(tmp_path: Path, capsys: pytest.Capture
     assert line.split()[-3:] == [f"{per_item:.3f}", "1.026", "1.026"]  # ours beside the paper's 759 / 740
 
 
+@GUTENTAG
 def test_gutentag_defaults_have_the_papers_intervals_per_item_and_anomaly_rate() -> None:
     """Issue 19: 290 of 810 series held two anomalies (1.387 per item) against the paper's 759 / 740
     = 1.026; the 810 default configs now hold 1.02-1.03 per series at the paper's 2.2% rate."""

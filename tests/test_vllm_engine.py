@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import tinyvlm
+from extras import need
 from PIL import Image
 
 from harness.inference import hf_revisions
@@ -37,6 +38,8 @@ def png(width: int = 200, height: int = 100, color: tuple[int, int, int] = (10, 
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
+    need("tokenizers", "hf")
+    need("transformers", "hf")
     return tinyvlm.build_tokenizer()
 
 
@@ -136,6 +139,7 @@ def test_inputs_apply_the_pixel_budget(tokenizer: Any) -> None:
 
 
 def test_inputs_with_the_real_processor(tmp_path: Path) -> None:
+    need("transformers", "hf")
     from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(str(tinyvlm.build_tiny_vlm(tmp_path / "tiny")))

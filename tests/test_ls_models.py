@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from extras import requires
 
 import baselines.vllm_models  # noqa: F401  (registers vllm-vlm, which the vLLM cards use)
 from harness.cli.main import cmd_ls, main
@@ -16,6 +17,8 @@ from harness.registry import lazy as registry
 from harness.registry.lazy import Entry
 
 SECRET = "sk-test-0123456789-do-not-print"
+
+HF = requires("transformers", extra="hf")
 
 
 def ls_rows(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
@@ -92,6 +95,7 @@ def test_api_key_variable_from_card_or_provider() -> None:
     assert av.availability({"engine": "openai"}, {"api_key": "inline"}) == (True, "")
 
 
+@HF
 def test_transformers_cards_check_the_local_cache(capsys: pytest.CaptureFixture[str], fake_cards: Path) -> None:
     rows = ls_rows(capsys)
     assert rows["test-hf-local"].rstrip().endswith("yes")
@@ -112,6 +116,7 @@ def test_requires_and_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(by_name["LOF"]) == {"name", "group", "engine", "runs_here", "reason"}
 
 
+@pytest.mark.detectors
 def test_ls_and_building_a_detector_give_one_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     """``visanom ls models`` and the detector's constructor use the same check."""
     from baselines.tsbad.adapter import TsbAdDetector

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from extras import requires
 
 from baselines.catalog import MODEL_CARD_FILES
 from baselines.tsbad.catalog import SPECS
@@ -14,6 +15,8 @@ from harness.environments.jobs import JobEnv
 from harness.sweep.driver import api_cost, run_sweep
 from harness.sweep.file import load_sweep, named_sweeps
 from harness.sweep.plan import plan_sweep
+
+API = requires("openai", extra="api")
 
 
 def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
@@ -75,6 +78,7 @@ def test_bad_argument_is_caught_before_any_work(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@API  # without the api extra GPT-4o is skipped (missing openai) before its pair is checked
 def test_incompatible_pair_is_refused(tmp_path: Path) -> None:
     # the score view of TSB-AD-U cannot score a text-only answer
     path = write(tmp_path, "pairs:\n  - {task: tsb-ad-u-demo, model: GPT-4o}\n")

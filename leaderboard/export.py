@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import OutputError, UsageError
+from harness.core.optional import import_extra
 from harness.records.store import SAMPLES_FILE
 from leaderboard.build import check_results, prepare_out
 from leaderboard.records import SOURCE_KEY, read_samples, scan_runs
@@ -97,10 +98,9 @@ def _features() -> Any:
 
 def export_results(results_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
     """Write the dataset; return the number of rows per config."""
-    from datasets import Dataset
-
     results, out = Path(results_dir), Path(out_dir)
     check_results(results)
+    datasets = import_extra("datasets", "hf", "exporting the results as a dataset")
     prepare_out(out)
     runs, _skipped = scan_runs(results)
     rows: dict[str, list[dict[str, Any]]] = {}
@@ -116,7 +116,7 @@ def export_results(results_dir: str | Path, out_dir: str | Path) -> dict[str, in
     counts = {}
     try:
         for config in sorted(rows):
-            dataset = Dataset.from_list(rows[config], features=features)
+            dataset = datasets.Dataset.from_list(rows[config], features=features)
             (out / config).mkdir(parents=True, exist_ok=True)
             dataset.to_parquet(str(out / config / "train.parquet"))
             counts[config] = len(dataset)
@@ -145,11 +145,10 @@ UPLOAD_PATTERNS = ["README.md", "*/train.parquet"]
 def push_to_hub(folder: str | Path, repo: str, *, private: bool = True, token: str | None = None) -> str:
     """Create the dataset repo if needed and upload the exported dataset in ``folder`` (only
     :data:`UPLOAD_PATTERNS`: ``--out`` may be an existing folder holding other files); return the repo URL."""
-    from huggingface_hub import HfApi
-
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", repo):
         raise UsageError(f"--push-to-hub expects OWNER/NAME, got {repo!r}")
-    api = HfApi(token=token)
+    hub = import_extra("huggingface_hub", "hf", "pushing to the Hugging Face Hub")
+    api = hub.HfApi(token=token)
     try:
         url = api.create_repo(repo_id=repo, repo_type="dataset", private=private, exist_ok=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset",

@@ -5,13 +5,17 @@ would reach the Hub; they are replaced by recorders here)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from extras import requires
 from lb_fixtures import write_run2
 
 from harness.cli.main import main as cli
+
+HF = requires("datasets", "huggingface_hub", extra="hf")
 
 
 @pytest.fixture()
@@ -25,6 +29,7 @@ def results(tmp_path: Path) -> Path:
     return root
 
 
+@HF
 def test_export_writes_parquet_configs_loadable_by_datasets(results: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     import datasets
@@ -48,6 +53,7 @@ def test_export_missing_results_is_usage_error(tmp_path: Path, capsys: pytest.Ca
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "ds").exists()
 
 
+@HF
 def test_push_to_hub_call_path(results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     import huggingface_hub
@@ -80,6 +86,7 @@ def test_push_to_hub_call_path(results: Path, tmp_path: Path, monkeypatch: pytes
     assert "pushed to https://huggingface.co/datasets/me/board" in capsys.readouterr().out
 
 
+@HF
 def test_push_without_network_is_a_clear_error(results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     import huggingface_hub
@@ -93,6 +100,19 @@ def test_push_without_network_is_a_clear_error(results: Path, tmp_path: Path, mo
     assert "cannot push to the Hugging Face Hub (me/board)" in capsys.readouterr().err
 
 
+@HF
 def test_push_rejects_bad_repo_name(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli(["leaderboard", "export", str(results), "--out", str(tmp_path / "ds"), "--push-to-hub", "../x"])
     assert code == 2 and "OWNER/NAME" in capsys.readouterr().err
+
+
+def test_export_without_the_hf_extra_is_a_usage_error_naming_it(results: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A core install (no ``datasets``): a usage error naming the extra, not an internal error; nothing written."""
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets -> ImportError, as where it is absent
+    code = cli(["leaderboard", "export", str(results), "--out", str(tmp_path / "ds")])
+    err = capsys.readouterr().err
+    assert code == 2 and "internal error" not in err
+    assert "needs the package 'datasets'" in err and "visanom[hf]" in err
+    assert not (tmp_path / "ds").exists()

@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.core.errors import DataError, OutputError, UsageError
 from harness.core.files import make_temp_dir, read_json
+from harness.core.optional import import_extra
 from harness.curate.selection import SELECTION_FILE, collect_candidates, image_path
 
 EXPORT_INFO = "visanom_export.json"
@@ -95,8 +96,6 @@ def _rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def export_dataset(folder: str | Path, out: str | Path, *, overwrite: bool = False,
                    echo: Callable[[str], None] | None = print) -> Path:
     """Write the dataset of ``folder``'s selection to ``out`` (see the module docstring)."""
-    from datasets import Dataset
-
     folder, out = Path(folder), Path(out)
     if out.exists() and not overwrite:
         raise UsageError(f"export folder {out} exists; pass --overwrite to replace it (nothing was written)")
@@ -106,7 +105,8 @@ def export_dataset(folder: str | Path, out: str | Path, *, overwrite: bool = Fal
     rows, selection = _rows(folder)
     if not rows:
         raise UsageError(f"{folder}: no selected segment to export ({len(selection['dropped'])} dropped)")
-    ds = Dataset.from_list(rows, features=features())
+    datasets = import_extra("datasets", "hf", "exporting a training dataset")
+    ds = datasets.Dataset.from_list(rows, features=features())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(out.parent, f".{out.name}.")
     try:
@@ -136,9 +136,8 @@ def export_dataset(folder: str | Path, out: str | Path, *, overwrite: bool = Fal
 def push_dataset(path: str | Path, repo_id: str, *, private: bool = True, token: str | None = None) -> str:
     """Upload an exported dataset to the hub (``repo_id`` = ``user/name``); errors name the repo,
     and the local copy is kept whatever happens."""
-    from datasets import load_from_disk
-
-    ds = load_from_disk(str(path))
+    datasets = import_extra("datasets", "hf", "pushing a training dataset")
+    ds = datasets.load_from_disk(str(path))
     try:
         ds.push_to_hub(repo_id, private=private, token=token)
     except Exception as exc:  # network, auth, repo name: all become one clear message

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from extras import requires
+
 from harness.cli.main import main
 
+API = requires("openai", extra="api")
 
+
+@API
 def test_every_draw_is_a_candidate(tmp_path: Path, srv, monkeypatch) -> None:
     def responder(image: str, prompt: str) -> str:
         return ("<anomaly>True</anomaly>\n<index>(100, 140)</index>\nStep 1: The x-axis represents the index, "

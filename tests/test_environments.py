@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from extras import requires
 
 from harness.cli.main import main
 from harness.core.errors import UsageError
@@ -25,6 +26,8 @@ from harness.environments.config import (
 )
 
 PYPROJECT = ROOT / "pyproject.toml"
+
+API = requires("openai", "anthropic", extra="api")
 
 
 def _toml(path: Path, text: str) -> Path:
@@ -132,6 +135,7 @@ def test_the_current_environment_is_preferred_when_it_can(tmp_path: Path) -> Non
 
 
 # ---- checking an environment ----------------------------------------------------------------
+@API
 def test_check_passes_and_reports_versions() -> None:
     import numpy
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from extras import requires
+
 from harness.cli.main import main
 
+API = requires("openai", extra="api")
 
+
+@API
 def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv, monkeypatch) -> None:
     asked: list[str] = []
 

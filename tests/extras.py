@@ -10,6 +10,7 @@ with the optional packages hidden.
 from __future__ import annotations
 
 import importlib.util
+from types import ModuleType
 
 import pytest
 
@@ -34,6 +35,6 @@ def requires(*modules: str, extra: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(bool(absent), reason=reason)
 
 
-def need(module: str, extra: str) -> object:
+def need(module: str, extra: str) -> ModuleType:
     """Inside a test or fixture: import ``module`` or skip, naming ``extra`` (pytest.importorskip)."""
     return pytest.importorskip(module, reason=f"needs {module}: the {extra} extra (pip install -e '.[{extra}]')")

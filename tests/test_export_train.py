@@ -13,10 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from extras import need
 
-pytest.importorskip("torch")
-pytest.importorskip("peft")
-pytest.importorskip("datasets")
+need("torch", "hf")
+need("peft", "hf")
+need("datasets", "hf")
 
 from tinyvlm import build_tiny_vlm  # noqa: E402
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import need
 
 from baselines.foundation import residual_scores
 from harness.core.errors import UsageError
@@ -58,7 +59,7 @@ def _tiny_chronos(path: Path) -> Path:
 
 
 def test_chronos_scores_a_series_with_local_weights(tmp_path: Path) -> None:
-    pytest.importorskip("chronos")
+    need("chronos", "chronos")
     weights = _tiny_chronos(tmp_path / "tiny-chronos")
     model = make_model("Chronos", model_id=str(weights), win_size=20, batch_size=16, device="cpu")
     x = np.sin(np.arange(120) / 4.0)

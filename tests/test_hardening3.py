@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import need
 
 from harness.cli.main import main as cli
 from harness.core.errors import EXIT_IO, EXIT_USAGE, CacheError
@@ -244,7 +245,7 @@ def test_item16_bad_training_configs_are_usage_errors(tmp_path: Path, capsys: py
 
 
 def test_item16_train_out_that_is_a_file_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("peft")
+    need("peft", "hf")
     (tmp_path / "FILE").write_text("x")
     code = cli(["train", "--config", "visanomreasoner-3b", "--data", str(tmp_path), "--out", str(tmp_path / "FILE")])
     err = capsys.readouterr().err

@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from extras import need
 
-pytest.importorskip("lm_eval")
+need("lm_eval", "lm-eval")
 
 from fake_chat_server import FAST_RETRIES, FakeChatServer  # noqa: E402
 

@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
+from extras import need
 
-pytest.importorskip("lm_eval")
-pytest.importorskip("transformers")
+need("lm_eval", "lm-eval")
+need("transformers", "hf")
 
 from tinyvlm import build_tiny_vlm  # noqa: E402
 

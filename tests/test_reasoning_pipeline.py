@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
+from extras import need
 
-pytest.importorskip("torch")
-pytest.importorskip("torchvision")
-pytest.importorskip("peft")
-pytest.importorskip("datasets")
+need("torch", "hf")
+need("torchvision", "hf")
+need("peft", "hf")
+need("datasets", "hf")
 
 from tinyvlm import build_tiny_vlm  # noqa: E402
 

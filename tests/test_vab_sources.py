@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import need, requires
 
 from harness.core.errors import DataError
 from tasks.visanombench.build import BuildSettings, build_benchmark
 from tasks.visanombench.profiles import get_profile
 from tasks.visanombench.segment import WholeSeries
 from tasks.visanombench.sources import Skipped, SourceSeries, canonical, egi, gutentag, hf, kpi, ucr_tsad
+
+GUTENTAG = requires("gutenTAG", extra="data")
 
 
 def load_all(module, spec) -> tuple[list[SourceSeries], list[Skipped]]:
@@ -64,7 +67,7 @@ def test_ucr_tsad_files(tmp_path: Path) -> None:
 def test_ucr_135_reads_as_tsb_ad_and_aeon(tmp_path: Path) -> None:
     """Issue 19: series 135 (``..._1200_4187_4199``) is 4187..4198, as in aeon's copy (an
     independent conversion of the same archive file); the old 1-based reading gave 4186..4198."""
-    aeon_dir = pytest.importorskip("aeon").__path__[0] + "/datasets/data/KDD-TSAD_135"
+    aeon_dir = need("aeon", "data").__path__[0] + "/datasets/data/KDD-TSAD_135"
     with open(aeon_dir + "/135_UCR_Anomaly_InternalBleeding16_TEST.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     values = [r["value"] for r in rows]
@@ -149,6 +152,7 @@ def test_egi_layout(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- GutenTAG
 
+@GUTENTAG
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_gutentag_seeded_and_stable() -> None:
     spec = {"per_domain": 2, "length": 600, "seed": 3, "domains": ["sine", "ecg", "mls"]}
@@ -201,7 +205,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_hf_saved_dataset(offline: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets", "hf")
     train = datasets.Dataset.from_dict({
         "series_id": ["k1", "k1", "g7"],
         "source": ["KPI", "KPI", "GutenTAG"],
@@ -227,7 +231,7 @@ def test_hf_saved_dataset(offline: Path) -> None:
 
 
 def test_hf_parquet_folder_with_labels(offline: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets", "hf")
     folder = offline / "pq"
     folder.mkdir()
     datasets.Dataset.from_dict({"values": [[1.0, 2.0, 3.0], [4.0]], "labels": [[0, 1, 0], [0, 0]]}).to_parquet(
@@ -238,7 +242,7 @@ def test_hf_parquet_folder_with_labels(offline: Path) -> None:
 
 
 def test_hf_missing_columns(offline: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets", "hf")
     datasets.Dataset.from_dict({"image": ["a"], "answer": ["<anomaly>False</anomaly>"]}).save_to_disk(
         str(offline / "img"))
     with pytest.raises(DataError, match="lacks the columns.*values.*has image, answer"):
@@ -248,13 +252,13 @@ def test_hf_missing_columns(offline: Path) -> None:
 
 
 def test_hf_hub_dataset_offline_without_cache(offline: Path) -> None:
-    pytest.importorskip("datasets")
+    need("datasets", "hf")
     with pytest.raises(DataError, match="cannot load the Hugging Face dataset PLAN-Lab/VisAnomBench.*cache"):
         load_all(hf, None)
 
 
 def test_published_rows_stay_whole_whatever_their_source_label(offline: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets", "hf")
     assert get_profile("paper").rule_for("KPI", hf.SOURCE) == WholeSeries(min_length=1)
     assert get_profile("paper").rule_for("KPI") == kpi.PAPER_RULE
     values = np.sin(np.arange(3000) / 9.0).tolist()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from extras import need
 from recipe_helpers import (
     ANOMLLM_ANSWER,
     backbone_args,
@@ -226,6 +227,7 @@ def test_bad_recipe_arguments_are_usage_errors() -> None:
 # ---- end to end on visanombench-demo against the fake chat server --------------------------
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    need("gutenTAG", "data")  # the demo set is generated with GutenTAG
     task = registry.make_task("visanombench-demo", data_dir=str(tmp_path_factory.mktemp("bench") / "b"))
     task.count()
     return task

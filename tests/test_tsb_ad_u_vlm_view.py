@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from extras import requires
 from vab_tiny import ScriptedModel
 
 from harness import registry
@@ -26,6 +27,8 @@ ANSWERS = {
     f"{S2}@0": "<anomaly>True</anomaly>\n<index>(150, 160)</index>",
     f"{S2}@100": "The anomaly lies from index 155 to 175.",
 }
+
+DATA = requires("gutenTAG", "aeon", "sktime", extra="data")
 
 
 def _write(path: Path, n: int, intervals: list[tuple[int, int]], seed: int) -> None:
@@ -141,6 +144,7 @@ def test_fingerprint_covers_windowing_and_prompt(data: Path) -> None:
     assert _task(data, prompt="paper-where").fingerprint() != base
 
 
+@DATA
 def test_registered_beside_the_score_view(tmp_path: Path) -> None:
     import tasks.tsb_ad_u.vlm_view  # noqa: F401  (registers the VLM view)
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from extras import requires
 from fake_chat_server import FakeChatServer, answer_for
 
 from harness import registry
@@ -25,6 +26,8 @@ from harness.inference.vllm_serve import ADAPTER_NAME, VLLMServeEngine, serve_co
 
 FAKE = Path(__file__).resolve().parent / "fake_vllm.py"
 PNG = b"\x89PNG\r\n\x1a\nnot-really-a-png"
+
+API = requires("openai", extra="api")
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +72,7 @@ def test_serve_command_with_lora() -> None:
     assert "--enable-lora" not in serve_command(["vllm"], "m", host="h", port=1)
 
 
+@API
 def test_starts_serves_with_the_lora_and_stops(fake_vllm: Path, tmp_path: Path) -> None:
     lora = adapter_dir(tmp_path, rank=100)
     eng = VLLMServeEngine("Qwen/tiny", adapter_id=str(lora), executable=str(fake_vllm), max_model_len=4096)
@@ -106,6 +110,7 @@ def test_server_that_dies_fails_every_request_with_its_log(fake_vllm: Path, monk
     eng.close()
 
 
+@API
 def test_executable_comes_from_the_vllm_environment(fake_vllm: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "envs.toml"
@@ -131,6 +136,7 @@ def test_missing_environment_is_a_usage_error_naming_it(tmp_path: Path, monkeypa
         eng.generate([ChatRequest("a", "p")], GenerationConfig())
 
 
+@API
 def test_base_url_uses_a_running_server_and_starts_nothing(srv: FakeChatServer) -> None:
     model = registry.make_model("vllm-serve", model_id="Qwen/tiny", base_url=srv.base_url)
     assert "base_url" not in model.public_args

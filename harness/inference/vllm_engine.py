@@ -185,6 +185,7 @@ class VLLMEngine:
         self._vllm: Any = None
         self._start_error: str | None = None
         self._identity: dict[str, Any] | None = None
+        self.start_s: float | None = None  # seconds ``vllm.LLM`` took to start (in each result's meta)
 
     def identity(self) -> dict[str, Any]:
         """Weights and adapter: ids, requested revisions and resolved commits (or content hashes)."""
@@ -261,7 +262,8 @@ class VLLMEngine:
             self._lora = LoRARequest(Path(self.adapter_id).name or "adapter", 1, path)
         t0 = time.perf_counter()
         self._llm = vllm.LLM(**self.llm_kwargs(rank))
-        log.info("vLLM engine for %s ready in %.1f s", self.model_id, time.perf_counter() - t0)
+        self.start_s = round(time.perf_counter() - t0, 2)
+        log.info("vLLM engine for %s ready in %.1f s", self.model_id, self.start_s)
         self._vllm = vllm
         try:
             self._template = self.load_processor(self.model_id, self.revision)
@@ -302,7 +304,7 @@ class VLLMEngine:
                     continue
                 first = out.outputs[0] if out.outputs else None
                 meta = {**meta, "finish_reason": getattr(first, "finish_reason", None),
-                        "batch_size": len(prompts)}
+                        "batch_size": len(prompts), "engine_start_s": self.start_s}
                 results[slot] = GenerationResult(rid, text=None if first is None else first.text,
                                                  usage=_usage(out), latency_s=share, meta=meta)
         return [r if r is not None else GenerationResult(q.request_id, error="no output")

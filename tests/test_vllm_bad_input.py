@@ -130,10 +130,21 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_a_server_that_never_becomes_healthy_is_stopped_with_its_children(tmp_path: Path) -> None:
+def test_a_server_that_never_becomes_healthy_is_stopped_with_its_children(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import types
+
+    from harness.inference import vllm_serve
+
     pids = tmp_path / "pids"
     script = tmp_path / "never_healthy.py"
     script.write_text(SLEEPER)
+    # a clock that stands still until the server and its child are up, then jumps past the
+    # deadline: the timeout path runs whatever the machine's load
+    clock = types.SimpleNamespace(monotonic=lambda: 1e9 if pids.exists() else 0.0, sleep=time.sleep,
+                                  perf_counter=time.perf_counter)
+    monkeypatch.setattr(vllm_serve, "time", clock)
     port = free_port()
     server = VLLMServer([sys.executable, str(script), str(pids)], port=port, startup_timeout_s=3,
                         log_path=tmp_path / "server.log")

@@ -270,3 +270,25 @@ def test_registered_cards_build_without_importing_vllm(monkeypatch: pytest.Monke
     assert registry.make_model("vllm-vlm", model_id="x/y", temperature=0.5, seed=2).generation.seed == 2
     assert "vllm" not in sys.modules
     assert registry.describe_model("Qwen2.5-VL-7B-vllm")["engine"] == "vllm"
+
+
+def test_kernel_scan_guard_hides_llvmlite_while_vllm_starts_and_restores_it() -> None:
+    """vLLM's CPU platform calls ``vars(value).get`` on every module attribute; llvmlite's ffi.lib
+    (loaded by numba, which our metrics import) breaks that scan unless hidden."""
+    pytest.importorskip("numba")
+    import llvmlite.binding.ffi as ffi
+
+    from harness.inference.vllm_engine import kernel_scan_guard
+
+    def scan() -> None:  # what vLLM's dispatcher does (vllm/triton_utils/dispatcher.py, 0.32)
+        for module in list(sys.modules.values()):
+            for value in list((getattr(module, "__dict__", None) or {}).values()):
+                if hasattr(value, "__dict__"):
+                    vars(value).get("kernel")
+
+    with pytest.raises(AttributeError):
+        scan()
+    with kernel_scan_guard() as hidden:
+        assert "llvmlite.binding.ffi" in hidden and "llvmlite.binding.ffi" not in sys.modules
+        scan()
+    assert sys.modules["llvmlite.binding.ffi"] is ffi

@@ -8,11 +8,13 @@ functions, tested without vLLM.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +195,33 @@ def lora_rank_for(adapter_dir: str, requested: int) -> int:
     return next((r for r in LORA_RANKS if r >= rank), LORA_RANKS[-1])
 
 
+def _breaks_kernel_scan(value: Any) -> bool:
+    """True for an object whose ``vars()`` is not a mapping (llvmlite's ``ffi.lib`` answers any
+    attribute, ``__dict__`` included, with a C-function wrapper)."""
+    try:
+        return hasattr(value, "__dict__") and not hasattr(vars(value), "get")
+    except Exception:
+        return True
+
+
+@contextlib.contextmanager
+def kernel_scan_guard() -> Iterator[list[str]]:
+    """Hide, while vLLM starts, the loaded modules that break its scan of ``sys.modules``.
+
+    vLLM's CPU platform rebinds Triton kernels by walking every loaded module's namespace and
+    calling ``vars(value).get``; llvmlite's ``ffi.lib`` (loaded here by numba, which our metrics
+    use) makes that raise ``AttributeError: '_lib_fn_wrapper' object has no attribute 'get'``.
+    The modules are put back afterwards, unchanged."""
+    hidden = {name: mod for name, mod in list(sys.modules.items())
+              if any(_breaks_kernel_scan(v) for v in list((getattr(mod, "__dict__", None) or {}).values()))}
+    for name in hidden:
+        del sys.modules[name]
+    try:
+        yield sorted(hidden)
+    finally:
+        sys.modules.update(hidden)
+
+
 def _usage(output: Any) -> dict[str, int]:
     prompt = len(getattr(output, "prompt_token_ids", None) or [])
     completion = len(output.outputs[0].token_ids or []) if output.outputs else 0
@@ -309,7 +338,8 @@ class VLLMEngine:
             rank = lora_rank_for(path, self.max_lora_rank)
             self._lora = LoRARequest(Path(self.adapter_id).name or "adapter", 1, path)
         t0 = time.perf_counter()
-        self._llm = vllm.LLM(**self.llm_kwargs(rank))
+        with kernel_scan_guard():
+            self._llm = vllm.LLM(**self.llm_kwargs(rank))
         self.start_s = round(time.perf_counter() - t0, 2)
         log.info("vLLM engine for %s ready in %.1f s", self.model_id, self.start_s)
         self._vllm = vllm
@@ -334,6 +364,7 @@ class VLLMEngine:
             try:
                 self._start()
             except Exception as exc:  # no vLLM, no GPU, weights unreachable: every request fails alike
+                log.warning("vLLM did not start for %s", self.model_id, exc_info=True)
                 self._start_error = (f"vllm engine could not start on model {self.model_id}"
                                      + (f" with adapter {self.adapter_id}" if self.adapter_id else "")
                                      + f" ({INSTALL_HINT}): {_brief(exc)}")

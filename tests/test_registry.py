@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import toy  # noqa: F401
 
-from harness import registry
-from harness.errors import UnknownNameError, UsageError
+from harness.core.errors import UnknownNameError, UsageError
+from harness.registry import lazy as registry
 
 
 def test_builtin_names_are_registered() -> None:
@@ -45,7 +45,7 @@ def test_bad_card_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pkg = tmp_path / "visanom_plugin_demo.py"
     pkg.write_text(
-        "from harness.types import Prediction\n"
+        "from harness.core.types import Prediction\n"
         "class Plugin:\n"
         "    name = 'plugin-model'\n"
         "    provides = frozenset({'scores'})\n"
@@ -67,7 +67,7 @@ def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.
 
 
 HEAVY = ("TSB_AD", "torch", "transformers", "matplotlib", "baselines.classical", "baselines.tsbad.adapter",
-         "tasks.tsb_ad_u.task", "tasks.tsb_ad_u.vlm_view", "tasks.visanombench.task", "harness.render")
+         "tasks.tsb_ad_u.task", "tasks.tsb_ad_u.vlm_view", "tasks.visanombench.task", "harness.render.plot")
 
 
 def test_listing_tasks_and_help_import_nothing_heavy() -> None:
@@ -77,16 +77,16 @@ def test_listing_tasks_and_help_import_nothing_heavy() -> None:
 
     code = (
         "import contextlib, io, sys\n"
-        "import harness.registry, harness.cli\n"
+        "import harness.registry.lazy, harness.cli.main\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
-        "    assert harness.cli.main(['ls', 'tasks']) == 0\n"
+        "    assert harness.cli.main.main(['ls', 'tasks']) == 0\n"
         "    try:\n"
-        "        harness.cli.main(['--help'])\n"
+        "        harness.cli.main.main(['--help'])\n"
         "    except SystemExit:\n"
         "        pass\n"
         "assert 'tsb-ad-u-demo' in out.getvalue() and 'usage: visanom' in out.getvalue()\n"
-        "assert len(harness.registry.model_names()) > 40\n"
+        "assert len(harness.registry.lazy.model_names()) > 40\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     root = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ def test_listing_tasks_and_help_import_nothing_heavy() -> None:
 @pytest.mark.detectors
 def test_a_name_is_imported_on_use_only() -> None:
     entry = registry.model_entry("Sub-PCA")
-    assert entry.ref == "baselines.classical:make_Sub_PCA" and entry.source.startswith("built-in")
+    assert entry.ref == "baselines.classical:make_Sub_PCA" and entry.source.startswith("plugin baselines.catalog")
     assert registry.task_entry("tsb-ad-u-demo").ref == "tasks.tsb_ad_u.task:tsb_ad_u_demo"
     model = registry.make_model("Sub-PCA")
     assert entry.factory is not None and model.name == "Sub-PCA"
@@ -116,7 +116,7 @@ def test_a_decorated_name_registered_twice_is_refused(monkeypatch: pytest.Monkey
     with pytest.raises(UsageError, match=r"'test-twice' is registered twice: by .*first and by .*second"):
         registry.register_model("test-twice")(second)
     registry.register_model("test-twice")(first)  # the same object again is the same registration
-    with pytest.raises(UsageError, match="'IForest' is registered twice: by built-in"):
+    with pytest.raises(UsageError, match="'IForest' is registered twice: by plugin baselines.catalog"):
         registry.register_model("IForest")(second)
 
 
@@ -132,8 +132,11 @@ class _EP:
 
 
 def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, eps: list[_EP]) -> None:
-    monkeypatch.setattr(registry.metadata, "entry_points",
-                        lambda group=None: [e for e in eps if e.group == group])
+    """Entry points ``eps`` beside the real plugin entry points (visanom's built-ins)."""
+    real = registry.metadata.entry_points
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group=None: [
+        *(real(group=group) if group == registry.PLUGIN_GROUP else []), *(e for e in eps if e.group == group)])
+    monkeypatch.setattr(registry, "_PLUGINS", {})
     monkeypatch.setattr(registry, "_loaded", False)
     monkeypatch.setattr(registry, "_MODELS", {})
     monkeypatch.setattr(registry, "_TASKS", {})
@@ -146,7 +149,7 @@ def test_an_entry_point_clashing_with_a_builtin_is_refused_before_any_work(
         registry.task_names()
     msg = str(err.value)
     assert "task name 'tsb-ad-u-demo' is registered twice" in msg
-    assert "built-in tasks.tsb_ad_u.task:tsb_ad_u_demo" in msg and "evil-pkg 1.0" in msg
+    assert "plugin tasks.catalog: tasks.tsb_ad_u.task:tsb_ad_u_demo" in msg and "evil-pkg 1.0" in msg
     assert "evil_pkg" not in sys.modules  # refused at load, nothing imported or run
     with pytest.raises(UsageError, match="registered twice"):  # and again, not half-loaded
         registry.make_task("tsb-ad-u-demo")
@@ -170,12 +173,16 @@ def test_an_entry_point_with_the_builtin_reference_is_the_same_name(monkeypatch:
 def test_a_card_named_like_an_adapter_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cards = tmp_path / "models.yaml"
     cards.write_text("models:\n  IForest:\n    adapter: Sub-PCA\n")
-    monkeypatch.setattr(registry, "MODEL_CARDS_FILE", cards)
+    plugin = tmp_path / "cards_plugin.py"
+    plugin.write_text(f"MODEL_CARD_FILES = ({str(cards)!r},)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "cards_plugin")
+    monkeypatch.setattr(registry, "_PLUGINS", {})
     monkeypatch.setattr(registry, "_loaded", False)
     monkeypatch.setattr(registry, "_MODELS", {})
     monkeypatch.setattr(registry, "_TASKS", {})
-    with pytest.raises(UsageError, match=r"model name 'IForest' is registered twice: by built-in "
-                                         r"baselines\.classical:make_IForest and by model card 'IForest'"):
+    with pytest.raises(UsageError, match=r"model name 'IForest' is registered twice: by "
+                                         r"plugin baselines\.catalog: baselines\.classical:make_IForest and by model card 'IForest'"):
         registry.model_names()
 
 
@@ -186,9 +193,9 @@ def test_listing_models_imports_no_detector_or_tsb_ad() -> None:
 
     code = (
         "import contextlib, io, sys\n"
-        "import harness.cli\n"
+        "import harness.cli.main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        "    assert harness.cli.main(['ls', 'models']) == 0\n"
+        "    assert harness.cli.main.main(['ls', 'models']) == 0\n"
         "assert 'Sub-PCA' in out.getvalue()\n"
         "print(','.join(m for m in ('TSB_AD', 'baselines.classical', 'baselines.tsbad.adapter', 'matplotlib',\n"
         "                           'transformers', 'tasks.tsb_ad_u.task') if m in sys.modules))\n"

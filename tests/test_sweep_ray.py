@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sweep_helpers import records_of, write_small_sweep
 
-from harness.executors import Unit
-from harness.sweep import run_sweep
-from harness.sweepfile import load_sweep
+from harness.sweep.driver import run_sweep
+from harness.sweep.executors import Unit
+from harness.sweep.file import load_sweep
 
 ray = pytest.importorskip("ray", reason="ray is not installed here (pip install 'visanom[ray]')")
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def test_two_node_cluster_runs_jobs_in_another_environment_and_reads_the_cache(
     executor passes); the workers read the prediction cache a local run filled."""
     from test_env_dispatch import _config, _venv
 
-    from harness.cache import PredictionCache
+    from harness.run.cache import PredictionCache
     from harness.inference.vllm_serve import free_port
 
     python = _venv(tmp_path / "det", None)

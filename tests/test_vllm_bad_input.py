@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference.vllm_engine import VLLMEngine, check_local_weights
 from harness.inference.vllm_serve import ServerFailed, VLLMServeEngine, VLLMServer, free_port
 

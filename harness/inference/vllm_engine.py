@@ -149,7 +149,7 @@ def check_local_weights(model_id: str, adapter_id: str | None = None) -> None:
     """Refuse, before any sample, a local model folder vLLM cannot load or an adapter folder that
     is not a peft LoRA (hub ids are checked when vLLM starts). Raises :class:`UsageError`
     naming the file and how to make a good one."""
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     model = _local(model_id)
     if model is not None:

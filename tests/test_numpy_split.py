@@ -38,7 +38,7 @@ def test_one_sweep_runs_in_the_numpy1_and_numpy2_environments(tmp_path: Path, sr
     why = _np1_ready()
     if why:
         pytest.skip(why)
-    from harness.cli import main
+    from harness.cli.main import main
 
     probe = subprocess.run([str(NP1), "-c", "import numpy, TSB_AD; print(numpy.__version__)"], capture_output=True,
                            text=True, timeout=600)

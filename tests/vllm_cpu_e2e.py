@@ -77,7 +77,7 @@ def runs(results: Path) -> list[dict]:
 def answer_of(sample: dict) -> tuple[str | None, str | None, dict]:
     """(answer text, error, engine meta) of draw 0 of a samples.jsonl line."""
     draw = (sample.get("draws") or [sample])[0]
-    return draw.get("text") or draw.get("raw"), draw.get("error"), draw.get("meta") or {}
+    return draw.get("text"), draw.get("error"), draw.get("pred_meta") or draw.get("meta") or {}
 
 
 def servers_left() -> list[str]:
@@ -122,11 +122,13 @@ def main() -> int:
             # the offline engine runs in vllm-cpu; vllm-serve's client in .venv, its server from vllm-cpu
             want = "vllm-cpu" if run["model"]["name"] == "vllm-vlm" else "default"
             assert run["env"].get("environment") == want, (run["label"], run["env"])
-            assert run["counts"]["n"] == LIMIT and run["counts"]["n_failed"] == 0, (run["label"], run["failures"])
+            assert run["counts"]["n"] == LIMIT, run["label"]
             texts, starts = [], set()
             for sample in run["_samples"]:
                 text, error, meta = answer_of(sample)
-                assert error is None and text, (run["label"], error)
+                # the engine answered every sample; a random-weight model may answer only
+                # whitespace, which the harness records as an "empty completion" failure
+                assert text is not None and error in (None, "empty completion"), (run["label"], error)
                 texts.append(text)
                 starts.add(meta.get("engine_start_s"))
             kind = run["model"]["name"] + (" + LoRA" if run["model"]["args"].get("adapter_id") else "")
@@ -143,12 +145,11 @@ def main() -> int:
         print(proc.stdout.strip())
         assert proc.returncode == 0, proc.stderr
         summary = json.loads((site / "summary.json").read_text())
-        rows = [row for board in summary.get("boards", summary.get("tasks", [])) for row in board.get("rows", [])] \
-            if isinstance(summary, dict) else []
+        rows = [(task["name"], row) for task in summary["tasks"] for row in task["rows"]]
         print("leaderboard rows:")
-        for row in rows:
-            print(f"  {row.get('label') or row.get('model')}: {json.dumps(row.get('metrics', row.get('headline')))[:160]}")
-        labels = " | ".join(str(row.get("label") or row.get("model")) for row in rows)
+        for task, row in rows:
+            print(f"  {task} | {row['label']} | headline {json.dumps(row.get('headline'))}")
+        labels = " | ".join(str(row["label"]) for _, row in rows)
         for run in found:
             assert run["label"] in labels, (run["label"], labels)
     print("vllm-cpu end to end: ok")

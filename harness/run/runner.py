@@ -489,6 +489,7 @@ class Runner:
         ordered = [done[i] for i in order if i in done]
         run = self._summarise(ordered, started, time.perf_counter() - t0)
         self.dir.write_run(run)
+        getattr(self.dir, "release", lambda: None)()
         return RunResult(self.dir.path, run)
 
     def summarise(self, records: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:

@@ -53,4 +53,5 @@ def judge_run(result: RunResult, judge: Any, template_name: str = "judge") -> Ru
         metrics[f"judge-{k}"] = metric_entry([g[k] for g in graded])
     run["metrics"] = metrics
     run_dir.write_run(run)
+    run_dir.release()
     return RunResult(result.path, run)

@@ -310,6 +310,7 @@ class Driver:
             return
         assert jr.run_dir is not None
         jr.run_dir.write_run(jr.run)
+        jr.run_dir.release()
         self._set(jr, "done")
 
     def _summarise(self, jr: JobRun, ordered: list[dict[str, Any]]) -> dict[str, Any]:

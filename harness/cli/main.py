@@ -114,14 +114,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         model_args=parse_kv(args.model_args), task_args=parse_kv(args.task_args),
         limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
         reducer=args.reducer, reduce_by=args.reduce_by,
+        judge=args.judge, judge_args=parse_kv(args.judge_args),
     )
-    from harness.cli.bench import _judge_model
-
-    judge = _judge_model(args.judge, args.judge_args)
-    # each spec in its Python environment (docs/environments.md); one results folder and cache
+    # each spec in its Python environment (docs/environments.md); one results folder and cache;
+    # the judge (when named) grades each run's rationales as a scoring step of the run
     result = run_across_environments(specs, output=Path(args.output), batch_size=args.batch_size,
-                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress,
-                                     judge=judge)
+                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress)
     return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
 
 
@@ -158,12 +156,6 @@ def cmd_leaderboard_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _default_workers() -> int:
-    from harness.core.cpus import available_cpus
-
-    return max(1, min(available_cpus(), 8))
-
-
 def _sweep(args: argparse.Namespace, name: str) -> int:
     from harness.sweep.driver import run_sweep
     from harness.sweep.file import load_sweep
@@ -182,7 +174,7 @@ def _sweep(args: argparse.Namespace, name: str) -> int:
         sweep.jobs = [replace(j, spec=j.spec.with_(limit=args.limit)) for j in sweep.jobs]
     result = run_sweep(
         sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
-        workers=_default_workers() if args.workers is None else args.workers, only=getattr(args, "only", None),
+        workers=args.workers, only=getattr(args, "only", None),
         dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
         progress=not args.no_progress, cache=_open_cache(args), ray_address=getattr(args, "ray_address", None),
         rerun=args.rerun, batch_size=getattr(args, "batch_size", None),

@@ -11,3 +11,12 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers() -> int:
+    """Worker processes a sweep or a run across environments starts when not told: one per
+    available CPU, at most :data:`MAX_DEFAULT_WORKERS`."""
+    return max(1, min(available_cpus(), MAX_DEFAULT_WORKERS))

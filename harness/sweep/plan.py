@@ -19,9 +19,9 @@ from harness.core.errors import UsageError, VisanomError
 from harness.environments.jobs import JobEnv, env_for_model
 from harness.inference.availability import API_ENGINES, HF_ENGINES, availability, cuda_available
 from harness.records.store import RUN_FILE, STATUS_COMPLETE, inside, read_run
-from harness.run.runner import run_dir_for, run_id_for
+from harness.run.pairs import build_model, build_task, check_compatible
+from harness.run.summarise import run_dir_for, run_id_for
 from harness.sweep.file import Job, Sweep
-from harness.sweep.worker import build_model
 
 MODEL_ENGINES = HF_ENGINES | {"vllm"}
 """Engines that load weights: one unit serves all of a model's tasks before it is closed."""
@@ -58,13 +58,6 @@ class PlannedJob:
         if reason and reason not in self.reason:
             self.reason = f"{self.reason}; {reason}" if self.reason else reason
         self.runnable = False
-
-
-def check_pair(task: Any, model: Any) -> None:
-    """Refuse a model whose output the task cannot score (:class:`UsageError`)."""
-    from harness.run.orchestrate import check_compatible
-
-    check_compatible(task, model)
 
 
 def job_kind(display: Mapping[str, Any], args: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -136,7 +129,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
         tkey = json.dumps([spec.task, dict(spec.task_args)], sort_keys=True, default=str)
         try:
             if tkey not in tasks:
-                tasks[tkey] = registry.make_task(spec.task, **dict(spec.task_args))
+                tasks[tkey] = build_task(spec)
             pj.task = tasks[tkey]
         except UsageError as exc:
             raise UsageError(f"{pj.job.where}: {exc}") from None
@@ -170,7 +163,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             continue  # built in its own environment; the worker checks the pair there
         try:
             if mkey not in models:
-                models[mkey] = build_model(spec.to_record(), dict(spec.model_args))
+                models[mkey] = build_model(spec)
             pj.model = models[mkey]
         except UsageError as exc:
             if not pj.runnable:  # e.g. an adapter that refuses to build without its extra modules
@@ -180,7 +173,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             pj.skip(f"cannot build model here: {type(exc).__name__}: {exc}")
             continue
         try:
-            check_pair(pj.task, pj.model)
+            check_compatible(pj.task, pj.model)
         except UsageError as exc:
             raise UsageError(f"{pj.job.where}: {exc}") from None
         if pj.runnable:

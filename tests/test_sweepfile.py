@@ -10,7 +10,8 @@ import yaml
 from baselines.tsbad.catalog import SPECS
 from harness.core.errors import UsageError
 from harness.environments.jobs import JobEnv
-from harness.sweep.driver import api_cost, run_sweep
+from harness.records.figures import api_cost
+from harness.sweep.driver import run_sweep
 from harness.sweep.file import SWEEPS_DIR, load_sweep
 from harness.sweep.plan import plan_sweep
 
@@ -163,8 +164,10 @@ def test_shipped_sweeps_load_and_paper_lists_every_row() -> None:
 
 def test_api_cost_from_card_prices() -> None:
     run = {"usage": {"prompt_tokens": 2_000_000, "completion_tokens": 100_000}}
-    assert api_cost(run, {"price_per_mtok_in": 2.5, "price_per_mtok_out": 10.0}) == pytest.approx(6.0)
-    assert api_cost(run, {}) is None
+    assert api_cost(run["usage"], {"price_per_mtok_in": 2.5, "price_per_mtok_out": 10.0}) == pytest.approx(6.0)
+    assert api_cost(run["usage"], {}) is None
+    assert api_cost({"input_tokens": 1_000_000}, {"price_per_mtok_in": 3.0}) == pytest.approx(3.0)  # Anthropic's names
+    assert api_cost({}, {"price_per_mtok_in": 3.0}) is None  # no tokens reported: no estimate
 
 
 def test_a_binary_sweep_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_visanom_run_and_sweep_demo_write_identical_records(tmp_path: Path) -> N
     field, the same records (only wall-clock timing may differ). ``visanom run`` gets the
     workers' one numeric-library thread: BLAS thread counts change the last bits of PCA scores."""
     swept, ran = tmp_path / "sweep", tmp_path / "run"
-    assert main(["sweep", "demo", "--only", "visanombench-demo / [ST]*", "--limit", "3", "--output", str(swept),
+    assert main(["sweep", "demo", "--only", "visanombench-demo / [St]*", "--limit", "3", "--output", str(swept),
                  "--no-cache", "--no-progress", "--workers", "2"]) == 0
     models = sorted({json.loads(p.read_text())["model"]["name"] for p in swept.glob("*/*/*/run.json")})
     assert models == ["Sub-PCA", "template-reasoner"]
@@ -184,7 +184,8 @@ def test_an_api_job_streams_in_a_sweep_as_under_visanom_run(tmp_path: Path, srv,
     model = {"name": "openai-compat", "args": {"base_url": srv.base_url, "api_key": "test", "model": "vlm",
                                                "max_retries": 0}}
     sweep = tmp_path / "api.yaml"
-    sweep.write_text("pairs:\n  - " + json.dumps({"task": "visanombench-demo", "model": model, "limit": 4}) + "\n")
+    pair = {"task": "visanombench-demo", "model": model["name"], "model_args": model["args"], "limit": 4}
+    sweep.write_text("pairs:\n  - " + json.dumps(pair) + "\n")
     assert main(["sweep", str(sweep), "--output", str(tmp_path / "sweep"), "--no-cache", "--no-progress",
                  "--workers", "1", "--json"]) == 0
     assert _progress_steps(capsys.readouterr().out) == [1, 1, 1, 1]
@@ -195,3 +196,26 @@ def test_an_api_job_streams_in_a_sweep_as_under_visanom_run(tmp_path: Path, srv,
     assert sorted(a) == sorted(b) and len(a) == 1
     (folder,) = a
     assert a[folder] == b[folder] and len(a[folder]) == 4
+
+
+def test_one_resume_rule_for_run_and_sweep(tmp_path: Path) -> None:
+    """``Resume`` (used by the runner and by the sweep driver): nothing to redo leaves run.json
+    as it is; a dropped failed record or the first sample to redo marks it stale, once."""
+    from harness.records.store import read_run
+    from harness.run.samples import Resume
+
+    spec = RunSpec("toy", "toy-deviation", task_args={"n": 3})
+    res = run_spec(spec, output=tmp_path, cache=None, progress=False, echo=None)
+    run_dir = RunDir(res.path)
+    before = (res.path / "run.json").read_bytes()
+    resume = Resume(run_dir)
+    assert sorted(resume.done) == ["s000", "s001", "s002"] and (res.path / "run.json").read_bytes() == before
+    resume.begin_work()
+    assert read_run(res.path / "run.json")["status"] == "stale"
+    first = json.loads((res.path / "samples.jsonl").read_text().splitlines()[0])
+    run_dir.append([{**first, "error": "model: boom"}])  # a later failed line for s000 wins
+    (res.path / "run.json").write_bytes(before)
+    again = Resume(run_dir)
+    assert sorted(again.done) == ["s001", "s002"] and again.marked
+    assert read_run(res.path / "run.json")["status"] == "stale"
+    assert len((res.path / "samples.jsonl").read_text().splitlines()) == 2  # the failed line dropped

@@ -219,3 +219,31 @@ def test_one_resume_rule_for_run_and_sweep(tmp_path: Path) -> None:
     assert sorted(again.done) == ["s001", "s002"] and again.marked
     assert read_run(res.path / "run.json")["status"] == "stale"
     assert len((res.path / "samples.jsonl").read_text().splitlines()) == 2  # the failed line dropped
+
+
+@registry.register_model("toy-task-bound", group="test")
+class TaskBoundModel(toy.DeviationModel):
+    """A model that draws on its task (like a recipe's train-split examples): binding changes
+    its fingerprint."""
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.name, self.bound_to = "toy-task-bound", ""
+
+    def for_task(self, task: Any) -> TaskBoundModel:
+        twin = TaskBoundModel()
+        twin.bound_to = str(task.fingerprint())
+        return twin
+
+    def fingerprint(self) -> str:
+        return f"{super().fingerprint()}+{self.bound_to}"
+
+
+def test_the_sweep_plans_the_folder_the_run_writes_for_a_model_bound_to_its_task(tmp_path: Path) -> None:
+    from harness.sweep.file import Job, Sweep
+    from harness.sweep.plan import plan_sweep
+
+    spec = RunSpec("toy", "toy-task-bound", task_args={"n": 2})
+    (pj,) = plan_sweep(Sweep("s", tmp_path / "s.yaml", jobs=[Job(spec, "s.yaml:1", "g")]), tmp_path)
+    res = run_spec(spec, output=tmp_path, cache=None, progress=False, echo=None)
+    assert pj.folder == res.path and res.run["model"]["fingerprint"].endswith("+" + res.run["task"]["fingerprint"])

@@ -13,6 +13,7 @@ from typing import Any
 from harness.core.spec import RunSpec
 from harness.core.types import ModelAdapter, Task
 from harness.records.store import InputStore
+from harness.run.pairs import bind
 from harness.run.predict import Cache, Predictor
 from harness.run.record import Recorder, ScoreSink
 from harness.run.samples import Pending, task_samples
@@ -25,9 +26,7 @@ class Execution:
     def __init__(self, spec: RunSpec, task: Task, model: ModelAdapter, *, cache: Cache | None = None,
                  batch_size: int | None = None):
         """Refuses (before any work) a batch size under 1 and draws the model cannot re-seed."""
-        bind = getattr(model, "for_task", None)
-        if callable(bind):  # a model that draws on the task (a recipe's train-split examples)
-            model = bind(task)
+        model = bind(model, task)  # a model that draws on the task (a recipe's train-split examples)
         self.spec, self.task, self.model = spec, task, model
         self.predictor = Predictor(task, model, spec, cache=cache, batch_size=batch_size)
         self.facts = ModelFacts.of(model, spec)

@@ -50,6 +50,13 @@ def apply_generation(model: Any, generation: Mapping[str, Any]) -> Any:
     return hook(dict(generation))
 
 
+def bind(model: Any, task: Any) -> Any:
+    """The model as it runs on ``task``: a model that draws on the task (a recipe's train-split
+    examples, ``for_task``) is bound to it; its fingerprint, so the run folder, is the bound one's."""
+    hook = getattr(model, "for_task", None)
+    return hook(task) if callable(hook) else model
+
+
 def build_task(spec: RunSpec) -> Any:
     """The spec's task (full arguments, secrets included)."""
     return registry.make_task(spec.task, **dict(spec.task_args))

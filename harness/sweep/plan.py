@@ -19,7 +19,7 @@ from harness.core.errors import UsageError, VisanomError
 from harness.environments.jobs import JobEnv, env_for_model
 from harness.inference.availability import API_ENGINES, HF_ENGINES, availability, cuda_available
 from harness.records.store import RUN_FILE, STATUS_COMPLETE, inside, read_run
-from harness.run.pairs import build_model, build_task, check_compatible
+from harness.run.pairs import bind, build_model, build_task, check_compatible
 from harness.run.summarise import run_dir_for, run_id_for
 from harness.sweep.file import Job, Sweep
 
@@ -178,7 +178,8 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             raise UsageError(f"{pj.job.where}: {exc}") from None
         if pj.runnable:
             try:
-                pj.folder = run_dir_for(output, spec, run_id_for(spec, pj.task.fingerprint(), pj.model.fingerprint()))
+                model_fp = bind(pj.model, pj.task).fingerprint()  # as the run will fingerprint it
+                pj.folder = run_dir_for(output, spec, run_id_for(spec, pj.task.fingerprint(), model_fp))
             except VisanomError as exc:
                 pj.skip(str(exc))
                 continue

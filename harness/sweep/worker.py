@@ -209,7 +209,7 @@ def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     (``count``, ``folder``), or a bad argument / incompatible pair (``error``)."""
     from harness import registry
     from harness.inference.availability import availability
-    from harness.run.pairs import build_model, build_task
+    from harness.run.pairs import bind, build_model, build_task
     from harness.run.summarise import ModelFacts, run_dir_for, run_id_for
 
     out = []
@@ -226,7 +226,7 @@ def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 task = build_task(spec)
                 answer["count"] = int(task.count(spec.limit))
                 model = build_model(spec, task)
-                facts = ModelFacts.of(model, spec)
+                facts = ModelFacts.of(bind(model, task), spec)  # as the run will fingerprint it
                 answer["folder"] = str(run_dir_for(Path("."), spec, run_id_for(spec, task.fingerprint(),
                                                                                facts.fingerprint)))
         except UsageError as exc:

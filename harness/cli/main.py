@@ -14,15 +14,21 @@ from harness.cli.args import (
     name_list,
     open_cache,
     parse_kv,
-    positive_int,
     split_names,
 )
 from harness.cli.leaderboard import add_leaderboard_cli
+from harness.core.argtypes import positive_int, worker_count
+from harness.core.cpus import cap_workers, default_workers
 from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
 from harness.core.spec import REDUCERS
 
 log = logging.getLogger("visanom")
 
+BUILTIN_PLUGINS = ("tasks.catalog", "baselines.catalog")
+"""visanom's own tasks and models: loaded by every command (and, through $VISANOM_PLUGINS, by every
+worker it starts) even where the distribution's entry points are not installed."""
+PLUGIN_HELP = ("a module that registers tasks, models or engines (repeatable; also $VISANOM_PLUGINS; "
+               "sweep workers load it too; docs/adding-a-model.md)")
 DEMO_SWEEP = "demo"
 """The embedded default sweep (``baselines/sweeps/demo.yaml``) that ``visanom demo`` runs."""
 
@@ -80,6 +86,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
 
 
+def _workers(requested: int | None) -> int:
+    """The sweep's worker count: the default, or ``--workers`` capped by cores and memory (said)."""
+    if requested is None:
+        return default_workers()
+    workers, note = cap_workers(requested)
+    if note:
+        print(f"visanom: {note}", file=sys.stderr)
+    return workers
+
+
 def _sweep(args: argparse.Namespace, name: str) -> int:
     from harness.sweep.driver import run_sweep
     from harness.sweep.file import load_sweep
@@ -98,7 +114,7 @@ def _sweep(args: argparse.Namespace, name: str) -> int:
         sweep.jobs = [replace(j, spec=j.spec.with_(limit=args.limit)) for j in sweep.jobs]
     result = run_sweep(
         sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
-        workers=args.workers, only=getattr(args, "only", None),
+        workers=_workers(args.workers), only=getattr(args, "only", None),
         dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
         progress=not args.no_progress, cache=open_cache(args), ray_address=getattr(args, "ray_address", None),
         rerun=args.rerun, batch_size=getattr(args, "batch_size", None),
@@ -145,6 +161,7 @@ def cmd_lm_eval_path(args: argparse.Namespace) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "results") -> None:
+    p.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     p.add_argument("--output", default=output_default,
                    help="results folder (default: %(default)s)" if output_default else
                    "results folder (default: the sweep file's 'output', else results)")
@@ -157,8 +174,8 @@ def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "r
 
 def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     _add_run_options(p, output_default=None)
-    p.add_argument("--workers", type=int, default=None,
-                   help="CPU worker processes (default: the number of cores, at most 8)")
+    p.add_argument("--workers", type=worker_count, default=None,
+                   help="CPU worker processes (default: the number of cores, at most 8; capped by cores and memory)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,11 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="visanom", description="Evaluate anomaly detectors and VLM reasoners.")
     p.add_argument("--version", action="version", version=f"visanom {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    p.add_argument("--plugin", dest="plugins_global", action="append", default=[], metavar="MODULE",
+                   help=PLUGIN_HELP)
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("ls", help="list registered tasks or models")
     ls.add_argument("what", choices=["tasks", "models"])
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     ls.set_defaults(func=cmd_ls)
 
     run = sub.add_parser("run", help="run models on tasks (resumes an interrupted run)")
@@ -239,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
+        registry.add_plugins([*BUILTIN_PLUGINS, *args.plugins_global, *getattr(args, "plugins", [])])
         return args.func(args)
     except VisanomError as exc:
         print(f"visanom: error: {exc}", file=sys.stderr)

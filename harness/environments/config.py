@@ -33,12 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
+from harness.core.procs import run_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_ENV_VAR = "VISANOM_ENVS"
 REPO_CONFIG = ROOT / "visanom-envs.toml"
 USER_CONFIG = Path("~/.config/visanom/envs.toml")
-CHECK_TIMEOUT_S = 600.0  # importing vLLM on a cold disk can take minutes
+TIMEOUT_ENV = "VISANOM_ENV_TIMEOUT"
+CHECK_TIMEOUT_S = float(os.environ.get(TIMEOUT_ENV) or 600.0)
+"""How long an environment's interpreter may take to answer a probe (importing vLLM on a cold
+disk can take minutes); past it the environment is reported as broken, by name."""
 
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "detectors": ("TSB_AD",),
@@ -52,16 +56,6 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
 
 NUMPY_MAJOR: dict[str, tuple[int, str]] = {"detectors": (1, "numpy<2"), "vllm": (2, "numpy>=2")}
 """Capabilities that fix numpy's major version (tsb-ad 1.5: numpy<2; current vLLM: numpy 2)."""
-
-ENGINE_NEEDS: dict[str, frozenset[str]] = {
-    "vllm": frozenset({"vllm", "hf"}),
-    "vllm-serve": frozenset({"api"}),  # the server itself runs from an environment providing vllm
-    "transformers": frozenset({"hf"}),
-    "openai-compat": frozenset({"api"}),
-    "anthropic": frozenset({"api"}),
-    "tsb-ad": frozenset({"detectors"}),
-}
-"""What each engine (a model's ``display['engine']``, or ``source`` for tsb-ad) needs."""
 
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     "default": {"python": ".venv/bin/python", "provides": ["detectors", "data", "hf", "api"],
@@ -171,29 +165,12 @@ def load_environments(path: Path | None = None) -> dict[str, Environment]:
     return parse_environments(raw or {}, path.resolve().parent, str(path))
 
 
-def requirements_for_engine(display: Mapping[str, Any], model_args: Mapping[str, Any] | None = None,
-                            ) -> frozenset[str]:
-    """Capabilities a model with this display metadata needs (``frozenset()``: core only).
-
-    ``display['needs']`` (set at registration) wins; else the engine decides (``ENGINE_NEEDS``),
-    and tsb-ad detectors (``source: tsb-ad``) need ``detectors``."""
-    engine = display.get("engine")
-    if display.get("needs"):  # declared by the registration (e.g. template-reasoner runs a detector)
-        return frozenset(display["needs"])
-    if engine == "vllm-serve" and model_args and model_args.get("base_url"):
-        return frozenset({"api"})  # an existing server: no local vLLM needed at all
-    if engine in ENGINE_NEEDS:
-        return ENGINE_NEEDS[engine]
-    if display.get("source") == "tsb-ad":
-        return ENGINE_NEEDS["tsb-ad"]
-    return frozenset()
-
-
 def requirements_for_model(model_name: str, model_args: Mapping[str, Any] | None = None) -> frozenset[str]:
-    """Capabilities the registered model (or card) ``model_name`` needs to run."""
-    from harness.registry.lazy import describe_model
+    """Capabilities the registered model (or card) ``model_name`` needs to run (its typed card's,
+    from its engine's spec in ``harness.inference.engines`` unless the registration declares them)."""
+    from harness.registry.lazy import model_card
 
-    return requirements_for_engine(describe_model(model_name), model_args)
+    return model_card(model_name).capabilities(model_args)
 
 
 def current_environment(envs: Mapping[str, Environment] | None = None) -> Environment | None:
@@ -237,14 +214,15 @@ def environment_for_model(model_name: str, model_args: Mapping[str, Any] | None 
 
 def server_environment(model_name: str, model_args: Mapping[str, Any] | None = None,
                        envs: Mapping[str, Environment] | None = None) -> Environment | None:
-    """The environment whose ``vllm`` a ``vllm-serve`` model starts (``None``: it starts no server).
+    """The environment that runs the server a model starts (``vllm serve``; ``None``: it starts none).
 
-    Check it with ``check_environment(env, {"vllm"})`` before work, like the job's own environment."""
-    from harness.registry.lazy import describe_model
+    Check it with ``check_environment(env, needs)`` before work, like the job's own environment."""
+    from harness.registry.lazy import model_card
 
-    if describe_model(model_name).get("engine") != "vllm-serve" or (model_args or {}).get("base_url"):
+    needs = model_card(model_name).server_capabilities(model_args)
+    if not needs:
         return None
-    return environment_for_needs({"vllm"}, envs, what=f"the `vllm serve` of model {model_name!r}")
+    return environment_for_needs(needs, envs, what=f"the `vllm serve` of model {model_name!r}")
 
 
 def worker_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -319,10 +297,11 @@ def check_environment(env: Environment, needs: Iterable[str] | None = None, *,
         raise _broken(env, "does not exist")
     modules = [m for cap in sorted(needs) for m in CAPABILITIES[cap]]
     try:
-        proc = subprocess.run([str(env.python), "-c", _PROBE, json.dumps(modules)], capture_output=True,
-                              text=True, timeout=timeout_s, env=worker_env(), cwd=str(ROOT))
+        proc = run_bounded([str(env.python), "-c", _PROBE, json.dumps(modules)], timeout_s,
+                           env=worker_env(), cwd=str(ROOT))
     except subprocess.TimeoutExpired:
-        raise _broken(env, f"did not finish importing {', '.join(modules)} within {timeout_s:.0f} s") from None
+        raise _broken(env, f"did not answer within {timeout_s:.0f} s (importing {', '.join(modules)}; "
+                           f"${TIMEOUT_ENV} sets the limit)") from None
     except OSError as exc:
         raise _broken(env, f"cannot be started ({exc})") from exc
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("VISANOM-PROBE ")), None)

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import registry
 from harness.core.errors import UsageError, VisanomError
+from harness.core.procs import run_bounded
+from harness.environments.config import CHECK_TIMEOUT_S
 from harness.environments.jobs import JobEnv, env_for_model
-from harness.inference.availability import API_ENGINES, HF_ENGINES, availability, cuda_available
+from harness.inference.availability import availability, cuda_available
 from harness.records.store import RUN_FILE, STATUS_COMPLETE, inside, read_run
+from harness.registry.cards import merge_args
 from harness.run.pairs import bind, build_model, build_task, check_compatible
 from harness.run.summarise import run_dir_for, run_id_for
 from harness.sweep.file import Job, Sweep
 
-MODEL_ENGINES = HF_ENGINES | {"vllm"}
-"""Engines that load weights: one unit serves all of a model's tasks before it is closed."""
 DEFAULT_API_CONCURRENCY = 4
 
 
@@ -60,15 +61,6 @@ class PlannedJob:
         self.runnable = False
 
 
-def job_kind(display: Mapping[str, Any], args: Mapping[str, Any]) -> tuple[str, str | None]:
-    """``(kind, provider)`` of a model from its display metadata and arguments."""
-    engine = str(display.get("engine") or "").lower()
-    if engine in API_ENGINES or display.get("key_env"):
-        provider = display.get("provider") or args.get("provider") or engine
-        return "api", str(provider).lower()
-    if engine in MODEL_ENGINES:
-        return "model", None
-    return "cpu", None
 
 
 def _model_args(spec: Any) -> dict[str, Any]:
@@ -80,8 +72,8 @@ def probe_env(env: JobEnv, jobs: Sequence[PlannedJob]) -> list[dict[str, Any]]:
     payload = [{"spec": pj.job.spec.to_record(), "task_args": dict(pj.job.spec.task_args),
                 "model_args": dict(pj.job.spec.model_args)} for pj in jobs]
     try:
-        out = subprocess.run([env.python, "-m", "harness.sweep.worker", "--probe"], input=json.dumps(payload),
-                             capture_output=True, text=True, timeout=600, check=False, env=env.process_env())
+        out = run_bounded([env.python, "-m", "harness.sweep.worker", "--probe"], CHECK_TIMEOUT_S,
+                          input=json.dumps(payload), env=env.process_env())
         answer = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         answer = None
@@ -110,16 +102,16 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
         if pj.job.planned is not None:
             pj.skip(f"model {spec.model!r} is not registered yet: {pj.job.planned}")
             continue
-        pj.display = registry.describe_model(spec.model)
-        entry = registry.model_entry(spec.model)
-        base_args = {**(registry.model_entry(entry.adapter).args if entry.adapter else {}), **entry.args}
-        pj.kind, pj.provider = job_kind(pj.display, {**base_args, **_model_args(spec)})
+        card = registry.model_card(spec.model)
+        pj.display = dict(card.display)
+        args = merge_args(card.args, None, _model_args(spec))
+        pj.kind, pj.provider = card.kind(), card.provider_for(args)
         pj.env = env_for_model(spec.model, dict(spec.model_args))
         if not pj.env.ok:
             pj.skip(pj.env.reason)
             continue
         if pj.env.is_current:
-            ok, reason = availability(pj.display, {**base_args, **_model_args(spec)})
+            ok, reason = availability(card, args)
             if not ok:
                 pj.skip(reason)
         else:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import UsageError, VisanomError
+from harness.core.procs import die_with_parent
 from harness.core.spec import RunSpec
 from harness.core.types import Prediction
 from harness.records.store import SCORES_DIR, InputStore, json_safe, safe_name
@@ -218,9 +219,7 @@ def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         try:
             spec = part_spec(job)
             args = {**dict(spec.model_args), **dict(spec.generation)}
-            entry = registry.model_entry(spec.model)
-            base = {**(registry.model_entry(entry.adapter).args if entry.adapter else {}), **entry.args}
-            ok, reason = availability(registry.describe_model(spec.model), {**base, **args})
+            ok, reason = availability(registry.model_card(spec.model), args)
             answer.update(ok=ok, reason=reason)
             if ok:
                 task = build_task(spec)
@@ -257,8 +256,17 @@ def _exit_with_parent(interval_s: float = 1.0) -> None:
 
 
 def main() -> int:
-    """Serve units from stdin until it closes (see the module docstring)."""
+    """Serve units from stdin until it closes (see the module docstring); exits quietly when the
+    driver is gone (killed: the kernel ends this process too; its pipe closed: no traceback)."""
+    die_with_parent()
     _exit_with_parent()
+    try:
+        return _serve()
+    except BrokenPipeError:  # the driver stopped reading: its records could not be written anyway
+        os._exit(1)
+
+
+def _serve() -> int:
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the protocol
     sys.stdout = sys.stderr

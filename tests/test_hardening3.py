@@ -311,3 +311,19 @@ def test_item3_a_second_process_writing_the_same_run_folder_is_refused(tmp_path:
         holder.communicate("", timeout=60)
     lines = (folder / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 2 and len({json.loads(x)["sample_id"] for x in lines}) == 2
+
+
+def test_item3_a_rerun_repairs_duplicated_records(tmp_path: Path) -> None:
+    """A folder two processes once wrote (each sample twice): the next run leaves one line a sample."""
+    import json
+
+    out = tmp_path / "out"
+    args = ["run", "--model", "Sub-PCA", "--task", "tsb-ad-u-demo", "--limit", "3", "--no-cache", "--no-progress",
+            "--output", str(out)]
+    assert cli(args) == 0
+    samples = next(out.glob("*/*/*/samples.jsonl"))
+    lines = samples.read_text().splitlines()
+    samples.write_text("\n".join(lines + lines) + "\n")  # what two simultaneous runs left before the lock
+    assert cli(args) == 0
+    again = samples.read_text().splitlines()
+    assert len(again) == 3 and [json.loads(x)["sample_id"] for x in again] == [json.loads(x)["sample_id"] for x in lines]

@@ -190,6 +190,7 @@ class RunDir:
         except OSError as exc:
             raise OutputError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from exc
         hold_folder(self.path)
+        self.duplicated = False  # set by completed(): a sample had more than one line
 
     @property
     def samples_path(self) -> Path:
@@ -207,24 +208,13 @@ class RunDir:
         (self.path / SCORES_DIR).mkdir(parents=True, exist_ok=True)
 
     def completed(self) -> dict[str, dict[str, Any]]:
-        """Records already written, by sample id. A torn last line is cut off the file."""
-        if not self.samples_path.exists():
-            return {}
-        raw = self.samples_path.read_bytes()
-        good_end = raw.rfind(b"\n") + 1
-        if good_end < len(raw):  # the last line was cut short by a kill: drop it
-            with open(self.samples_path, "r+b") as fh:
-                fh.truncate(good_end)
-        records: dict[str, dict[str, Any]] = {}
-        for line in raw[:good_end].splitlines():
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a corrupt line: that sample simply runs again
-            records[rec["sample_id"]] = rec
-        return records
+        """Records already written, by sample id (:func:`harness.records.samples.read_samples`;
+        a torn last line is cut off the file, a corrupt line means that sample runs again)."""
+        from harness.records.samples import DUPLICATE, read_samples
+
+        records, problems = read_samples(self.samples_path, repair=True)
+        self.duplicated = any(DUPLICATE in p for p in problems)
+        return {r["sample_id"]: r for r in records}
 
     def rewrite(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Replace ``samples.jsonl`` atomically with ``records`` (drops superseded lines)."""

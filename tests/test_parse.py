@@ -15,14 +15,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.answers.parse import (
-    HUGE,
-    ParsedAnswer,
-    axis_range_in_text,
-    format_answer,
-    intervals_in_text,
-    parse_answer,
-)
+from harness.answers.common import HUGE
+from harness.answers.parse import ParsedAnswer, parse_answer
+from harness.answers.prose import axis_range_in_text, intervals_in_text
+from harness.answers.tags import format_answer
 
 GOLDEN_FILE = Path(__file__).parent / "data" / "parse_golden.yaml"
 GOLDEN: list[dict[str, Any]] = yaml.safe_load(GOLDEN_FILE.read_text(encoding="utf-8"))

@@ -20,16 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.answers.parse import (
-    ANOMALY_TAG,
-    INDEX_TAG,
-    ParsedAnswer,
-    check_readers,
-    format_answer,
-    format_json_answer,
-    parse_answer,
-    tagged,
-)
+from harness.answers.json_reader import format_json_answer
+from harness.answers.parse import ParsedAnswer, check_readers, parse_answer
+from harness.answers.tags import ANOMALY_TAG, INDEX_TAG, format_answer, tagged
 from harness.core.errors import UnknownNameError, UsageError
 from harness.core.hashing import stable_hash
 

@@ -31,8 +31,8 @@ def _window(case: dict[str, Any]) -> tuple[int, int] | None:
     return (w[0], w[1]) if w else None
 
 
-def check_invariants(r: ParsedAnswer, window: tuple[int, int] | None) -> None:
-    """What every parse must satisfy, whatever the input."""
+def check_invariants(r: ParsedAnswer, window: tuple[int, int] | None, merged: bool = False) -> None:
+    """What every parse must satisfy, whatever the input (``merged``: parsed with ``merge=True``)."""
     assert isinstance(r, ParsedAnswer)
     assert not any(i.startswith("internal-error") for i in r.issues), r.issues
     assert r.format in FORMATS
@@ -43,6 +43,7 @@ def check_invariants(r: ParsedAnswer, window: tuple[int, int] | None) -> None:
         assert r.intervals == ()
     lo, hi = (min(window), max(window)) if window else (0, None)
     prev_end: int | None = None
+    prev_start: int | None = None
     for iv in r.intervals:
         assert isinstance(iv, tuple) and len(iv) == 2
         s, e = iv
@@ -50,9 +51,10 @@ def check_invariants(r: ParsedAnswer, window: tuple[int, int] | None) -> None:
         assert lo <= s <= e
         if hi is not None:
             assert e <= hi
-        if prev_end is not None:
-            assert s > prev_end + 1, "intervals must be sorted, merged and non-touching"
-        prev_end = e
+        if prev_end is not None and merged:
+            assert s > prev_end + 1, "merged intervals must be sorted and non-touching"
+        assert prev_start is None or s >= prev_start, "intervals must be sorted"
+        prev_end, prev_start = e, s
 
 
 # --------------------------------------------------------------------------- golden
@@ -67,8 +69,9 @@ def test_golden_file_is_big_and_named_uniquely() -> None:
 @pytest.mark.parametrize("case", GOLDEN, ids=[c["name"] for c in GOLDEN])
 def test_golden(case: dict[str, Any]) -> None:
     window = _window(case)
-    r = parse_answer(case["text"], window, map_relative=case.get("map_relative", True))
-    check_invariants(r, window)
+    merge = case.get("merge", False)
+    r = parse_answer(case["text"], window, map_relative=case.get("map_relative", False), merge=merge)
+    check_invariants(r, window, merge)
     assert r.intervals == tuple(tuple(iv) for iv in case["intervals"])
     assert r.anomaly is case["anomaly"]
     assert r.failed is case["failed"]

@@ -21,16 +21,24 @@ HUGE = 10**18
 # --------------------------------------------------------------------------- numbers
 
 # A number: optional sign (only where it cannot be a range dash), digits with optional
-# thousands separators "150,800", optional decimals and exponent.
-_GROUPED = r"\d{1,3}(?:,\d{3}){1,6}(?!\d)"
-_GROUPED_LAZY = r"\d{1,3}(?:,\d{3}){1,6}?(?!\d)"
+# thousands separators ("150,800", "21 500" with a space, thin or no-break space, "21'500",
+# "1.234.567"), optional decimals and exponent. A single dot group ("21.500") is read by
+# :func:`to_int`, which decides between decimal and thousands with the window.
+_SPACES = " \u00a0\u202f\u2009"
+_GROUPED = (rf"\d{{1,3}}(?:,\d{{3}}){{1,6}}(?!\d)|\d{{1,3}}(?:['’]\d{{3}}){{1,6}}(?!\d)"
+            rf"|\d{{1,3}}(?:[{_SPACES}]\d{{3}}){{1,6}}(?![\d.,'’])|\d{{1,3}}(?:\.\d{{3}}){{2,6}}(?![\d.])")
+_GROUPED_LAZY = (rf"\d{{1,3}}(?:,\d{{3}}){{1,6}}?(?!\d)|\d{{1,3}}(?:['’]\d{{3}}){{1,6}}(?!\d)"
+                 rf"|\d{{1,3}}(?:[{_SPACES}]\d{{3}}){{1,6}}(?![\d.'’])|\d{{1,3}}(?:\.\d{{3}}){{2,6}}(?![\d.])")
 _TAIL = r"(?:\.\d+)?(?:[eE][+-]?\d+(?![\w]))?"
-_SIGN = r"(?:(?<![\w.])-(?=\d))?(?<![\d.])"
-NUM = rf"{_SIGN}(?:{_GROUPED}|\d+){_TAIL}"
-NUM_LAZY = rf"{_SIGN}(?:{_GROUPED_LAZY}|\d+){_TAIL}"  # inside pairs: "(150,800, 151,200)"
+_SIGN = r"(?:(?<![\w.])-(?=\d))?(?<![\d.,'’])"
+NUM = rf"{_SIGN}(?:{_GROUPED}|\d+{_TAIL})"
+NUM_LAZY = rf"{_SIGN}(?:{_GROUPED_LAZY}|\d+{_TAIL})"  # inside pairs: "(150,800, 151,200)"
 
 NUM_RE = re.compile(NUM)
 _PLAIN_INT_RE = re.compile(r"-?\d+")
+_ODD_SEP_RE = re.compile(rf"[{_SPACES}'’]")
+_DOT_GROUPS_RE = re.compile(r"-?\d{1,3}(?:\.\d{3}){2,6}")
+_DOT_ONE_GROUP_RE = re.compile(r"-?[1-9]\d{0,2}\.\d{3}")
 _PAIR_SEP = r"(?:,|;|-|–|—|\bto\b|\band\b|\.\.|:)"
 FRAG_PAIR_RE = re.compile(rf"(?:[(\[]\s*)?({NUM_LAZY})\s*{_PAIR_SEP}\s*({NUM_LAZY})(?:\s*[)\]])?", re.I)
 STRICT_PAIR_RE = re.compile(rf"\s*[(\[]?\s*({NUM_LAZY})\s*{_PAIR_SEP}\s*({NUM_LAZY})\s*[)\]]?\s*", re.I)
@@ -38,25 +46,62 @@ STRICT_NUM_RE = re.compile(rf"\s*({NUM})\s*")
 
 
 class Acc:
-    """Collects issues in order of first occurrence."""
+    """Collects issues in order of first occurrence; ``window`` (when known) settles separators."""
 
-    __slots__ = ("issues",)
+    __slots__ = ("issues", "window")
 
-    def __init__(self) -> None:
+    def __init__(self, window: Pair | None = None) -> None:
         self.issues: dict[str, None] = {}
+        self.window = window
 
     def note(self, issue: str) -> None:
+        """Record ``issue`` (once)."""
         self.issues[issue] = None
+
+    def inside(self, v: int) -> bool:
+        """Whether ``v`` lies in the window (True when no window is known)."""
+        return self.window is None or self.window[0] <= v <= self.window[1]
+
+
+def _plain(t: str, acc: Acc) -> int:
+    if len(t.lstrip("-")) > 18:
+        acc.note("huge-number")
+        return -HUGE if t.startswith("-") else HUGE
+    return int(t)
 
 
 def to_int(token: str, acc: Acc) -> int | None:
-    """Convert a number token to an int: rounds floats (half up), clamps huge values."""
+    """Convert a number token to an int: separators read, floats rounded (half up), huge values clamped.
+
+    A space or apostrophe group ("21 500", "21'500") is one number; with a window, a value it
+    gives outside the window is ``ambiguous-separator`` (dropped, never shifted). "21.500" is
+    21500 when only that reading lies in the window, 21.5 when only that one does, and
+    ``ambiguous-separator`` (dropped) otherwise.
+    """
+    if _ODD_SEP_RE.search(token):
+        v = _plain(_ODD_SEP_RE.sub("", token).replace(",", ""), acc)
+        acc.note("thousands-separator")
+        if not acc.inside(v):
+            acc.note("ambiguous-separator")
+            return None
+        return v
+    if _DOT_GROUPS_RE.fullmatch(token):
+        acc.note("thousands-separator")
+        return _plain(token.replace(".", ""), acc)
+    if _DOT_ONE_GROUP_RE.fullmatch(token):
+        thousands = int(token.replace(".", ""))
+        decimal = math.floor(float(token) + 0.5)
+        if acc.window is not None and acc.inside(thousands) != acc.inside(decimal):
+            if acc.inside(thousands):
+                acc.note("thousands-separator")
+                return thousands
+            acc.note("rounded")
+            return decimal
+        acc.note("ambiguous-separator")
+        return None
     t = token.replace(",", "")
     if _PLAIN_INT_RE.fullmatch(t):
-        if len(t.lstrip("-")) > 18:
-            acc.note("huge-number")
-            return -HUGE if t.startswith("-") else HUGE
-        return int(t)
+        return _plain(t, acc)
     try:
         x = float(t)
     except ValueError:
@@ -66,6 +111,7 @@ def to_int(token: str, acc: Acc) -> int | None:
 
 
 def float_to_int(x: float, acc: Acc) -> int | None:
+    """Round a float half up (``rounded``); NaN is ``bad-number`` (None), huge values are clamped."""
     if math.isnan(x):
         acc.note("bad-number")
         return None
@@ -77,6 +123,7 @@ def float_to_int(x: float, acc: Acc) -> int | None:
 
 
 def pair_of(a: str, b: str, acc: Acc) -> Pair | None:
+    """Two number tokens as a pair (None when either is unreadable)."""
     x, y = to_int(a, acc), to_int(b, acc)
     if x is None or y is None:
         return None
@@ -151,6 +198,7 @@ def truth(content: str) -> bool | None:
 
 
 def read_window(window: Any, acc: Acc) -> Pair | None:
+    """``window`` as ``(start, end)``; malformed -> None, reversed -> swapped (both ``bad-window``)."""
     if window is None:
         return None
     try:
@@ -164,8 +212,13 @@ def read_window(window: Any, acc: Acc) -> Pair | None:
     return (a, b)
 
 
-def finish(raw: list[Pair], win: Pair | None, map_relative: bool, acc: Acc) -> tuple[Pair, ...]:
-    """Swap reversed ends, map relative answers, clip to the window, sort and merge."""
+def finish(raw: list[Pair], win: Pair | None, acc: Acc, *, map_relative: bool = False,
+           merge: bool = False) -> tuple[Pair, ...]:
+    """Swap reversed ends, map relative answers (only if asked), clip to the window, sort, merge if asked.
+
+    Without ``merge`` every stated interval stays one interval (the paper's per-interval
+    counting); overlapping or touching ones are noted ``overlapping``.
+    """
     ivs: list[Pair] = []
     for a, b in raw:
         if a > b:
@@ -189,14 +242,29 @@ def finish(raw: list[Pair], win: Pair | None, map_relative: bool, acc: Acc) -> t
             acc.note("clipped")
         clipped.append((a2, b2))
     clipped.sort()
-    merged: list[Pair] = []
+    out: list[Pair] = []
+    reach: int | None = None  # the furthest end so far
     for a, b in clipped:
-        if merged and a <= merged[-1][1] + 1:
-            acc.note("merged")
-            if b > merged[-1][1]:
-                merged[-1] = (merged[-1][0], b)
+        if reach is not None and a <= reach + 1:
+            if merge:
+                acc.note("merged")
+                out[-1] = (out[-1][0], max(b, out[-1][1]))
+            else:
+                acc.note("overlapping")
+                out.append((a, b))
         else:
-            merged.append((a, b))
-    return tuple(merged)
+            out.append((a, b))
+        reach = b if reach is None else max(reach, b)
+    return tuple(out)
 
 
+def covers_window(iv: Pair, win: Pair | None) -> bool:
+    """Whether ``iv`` covers at least :data:`WHOLE_WINDOW_SHARE` of the window (the plotted extent)."""
+    if win is None:
+        return False
+    n = win[1] - win[0] + 1
+    return n > 1 and (iv[1] - iv[0] + 1) >= WHOLE_WINDOW_SHARE * n
+
+
+WHOLE_WINDOW_SHARE = 0.9
+"""An interval covering this share of the window or more describes the plot, not an anomaly (docs/parsing.md)."""

@@ -204,7 +204,7 @@ def format_json_answer(intervals: Iterable[tuple[int, int]], rationale: str = ""
     Intervals are normalised like :func:`format_answer`'s; the text parses back unchanged
     with ``readers=("json", ...)``.
     """
-    ivs = finish([(int(a), int(b)) for a, b in intervals], None, False, Acc())
+    ivs = finish([(int(a), int(b)) for a, b in intervals], None, Acc(), merge=True)
     answer = json.dumps({"anomaly": bool(ivs), "intervals": [[a, b] for a, b in ivs]})
     r = sanitize(rationale).replace("{", "(").replace("}", ")").replace("[", "(").replace("]", ")")
     return f"{r}\n{answer}" if r else answer

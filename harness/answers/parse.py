@@ -23,15 +23,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.answers.common import HUGE, Acc, Pair, finish, join_rationale, read_window, split_think
+from harness.answers.common import (
+    HUGE,
+    Acc,
+    Pair,
+    covers_window,
+    finish,
+    join_rationale,
+    read_window,
+    split_think,
+)
 from harness.answers.json_reader import format_json_answer, read_json
 from harness.answers.judge import JUDGE_KEYS, Judgement, parse_judge_reply
 from harness.answers.prose import (
-    NEG_RE,
+    ProseStance,
     axis_range_in_text,
     intervals_in_text,
     prose_declared,
     prose_intervals,
+    prose_stance,
 )
 from harness.answers.recipes import RECIPE_FORMATS, RecipeAnswer, RecipeFormat, parse_recipe_answer
 from harness.answers.tags import ANOMALY_TAG, INDEX_TAG, format_answer, has_tags, read_tags, tagged
@@ -94,28 +104,51 @@ def check_readers(readers: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_answer(
-    text: str | None, window: tuple[int, int] | None = None, *, map_relative: bool = True,
-    readers: Sequence[str] = READERS,
+    text: str | None, window: tuple[int, int] | None = None, *, map_relative: bool = False,
+    readers: Sequence[str] = READERS, merge: bool = False,
 ) -> ParsedAnswer:
     """Parse one model output; ``window`` is the shown index range ``(start, end)``, inclusive.
 
     Never raises (an unknown reader name is a ``ValueError`` before any parsing). ``readers``
     are the shapes tried, in order (``tags``, ``json``, ``prose``); an answer format
-    (:mod:`harness.answers.formats`) chooses them. With ``map_relative`` (default), an answer whose
-    numbers all lie in ``[0, length)`` while the window starts at or after ``length`` is
-    shifted by the window start ('relative-shifted'); pass ``False`` to clip such answers
-    away instead.
+    (:mod:`harness.answers.formats`) chooses them. ``merge`` merges overlapping or touching
+    intervals (off by default: each stated interval is counted, as in the paper).
+    ``map_relative`` (off by default) shifts an answer whose numbers all lie in ``[0, length)``
+    by the window start when the window starts at or after ``length`` ('relative-shifted').
     """
     order = readers if readers is READERS else check_readers(readers)
     try:
-        return _parse(text, window, map_relative, order)
+        return _parse(text, window, map_relative, order, merge)
     except Exception as exc:  # the contract is to never raise
         return ParsedAnswer(failed=True, issues=(f"internal-error: {type(exc).__name__}",))
 
 
-def _parse(text: Any, window: Any, map_relative: bool, readers: Sequence[str]) -> ParsedAnswer:
+def _read(body: str, readers: Sequence[str], acc: Acc) -> tuple[str, list[Pair], bool | None, str, bool,
+                                                                  ProseStance | None]:
+    """The first reader that finds an answer: (format, raw pairs, declared, rest, index unreadable, stance)."""
+    for reader in readers:
+        if reader == "tags":
+            if has_tags(body):
+                raw, declared, rest, unreadable = read_tags(body, acc)
+                return "tags", raw, declared, rest, unreadable, None
+            acc.note("no-tags")
+        elif reader == "json":
+            js = read_json(body, acc)
+            if js is not None:
+                return "json", js[0], js[1], js[2], False, None
+        else:  # prose: the last resort, whatever it finds
+            raw = prose_intervals(body, acc)
+            declared = prose_declared(body)
+            stance = prose_stance(body)
+            found = raw or declared is not None or stance.negated
+            return ("prose" if found else "none"), raw, declared, body, False, stance
+    return "none", [], None, body, False, None
+
+
+def _parse(text: Any, window: Any, map_relative: bool, readers: Sequence[str], merge: bool) -> ParsedAnswer:
     acc = Acc()
     win = read_window(window, acc)
+    acc.window = win
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
     elif text is not None and not isinstance(text, str):
@@ -125,52 +158,47 @@ def _parse(text: Any, window: Any, map_relative: bool, readers: Sequence[str]) -
         return ParsedAnswer(failed=True, issues=tuple(acc.issues))
 
     thinks, body = split_think(text, acc)
-    declared: bool | None = None
-    raw: list[Pair] = []
-    rest, fmt = body, "none"
-    index_unreadable = False
-    negated = False
-    for reader in readers:
-        if reader == "tags":
-            if has_tags(body):
-                fmt = "tags"
-                raw, declared, rest, index_unreadable = read_tags(body, acc)
-                break
-            acc.note("no-tags")
-        elif reader == "json":
-            js = read_json(body, acc)
-            if js is not None:
-                fmt = "json"
-                raw, declared, rest = js
-                break
-        else:  # prose: the last resort, whatever it finds
-            raw = prose_intervals(body, acc)
-            declared = prose_declared(body)
-            negated = not raw and declared is None and NEG_RE.search(body) is not None
-            fmt = "prose" if raw or declared is not None or negated else "none"
-            break
+    fmt, raw, declared, rest, index_unreadable, stance = _read(body, readers, acc)
     rationale = join_rationale(thinks, rest)
-
+    intervals = finish(raw, win, acc, map_relative=map_relative, merge=merge)
+    says_no = declared is False or (stance is not None and declared is None and stance.negated)
+    # a range that covers (nearly) the whole window describes the plot, not an anomaly
+    whole_ok = declared is True if stance is None else (stance.whole and not says_no)
+    n_stated = len(intervals)
+    if any(covers_window(iv, win) for iv in intervals):
+        acc.note("whole-window")
+        if not whole_ok:
+            intervals = tuple(iv for iv in intervals if not covers_window(iv, win))
+    if stance is not None and says_no and intervals:
+        if stance.positive or stance.exception:
+            acc.note("mixed-declarations")
+        else:
+            acc.note("negation-wins")
+            intervals = ()
+    dropped = len(intervals) < n_stated
     anomaly = declared
-    if anomaly is None:
-        anomaly = True if raw else (False if negated else None)
+    if anomaly is None and stance is not None and stance.negated:
+        anomaly = bool(intervals)
+    if anomaly is None and raw and not dropped:
+        anomaly = True  # stated intervals, possibly all outside the window
     if declared is True and not raw:
         acc.note("contradiction: anomaly True but no index")
-    if declared is False and raw:
+    if declared is False and intervals:
         acc.note("contradiction: anomaly False but index given")
-    failed = not raw and (anomaly is None or (anomaly is True and index_unreadable))
-    intervals = () if failed else finish(raw, win, map_relative, acc)
+    failed = not intervals and (anomaly is None or (anomaly is True and index_unreadable))
+    if failed:
+        intervals = ()
+        if dropped:
+            acc.note("only-plot-ranges")
     return ParsedAnswer(intervals, anomaly, rationale, failed, tuple(acc.issues), fmt)
 
 
 def normalize_intervals(
-    pairs: Iterable[tuple[int, int]], window: tuple[int, int] | None = None
+    pairs: Iterable[tuple[int, int]], window: tuple[int, int] | None = None, *, merge: bool = False,
 ) -> tuple[tuple[Pair, ...], tuple[str, ...]]:
-    """Absolute pairs -> sorted, merged intervals inside ``window`` (inclusive), with the issues
-    (``reversed``, ``clipped``, ``out-of-window``, ``merged``) :func:`parse_answer` would note."""
+    """Absolute pairs -> sorted intervals inside ``window`` (inclusive; merged only with ``merge``), with the
+    issues (``reversed``, ``clipped``, ``out-of-window``, ``merged``/``overlapping``) :func:`parse_answer` notes."""
     acc = Acc()
     win = read_window(window, acc)
-    out = finish([(int(a), int(b)) for a, b in pairs], win, False, acc)
+    out = finish([(int(a), int(b)) for a, b in pairs], win, acc, merge=merge)
     return out, tuple(acc.issues)
-
-

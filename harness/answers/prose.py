@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from harness.answers.common import NUM, NUM_LAZY, NUM_RE, Acc, Pair, pair_of, to_int, truth
 
@@ -56,14 +57,36 @@ _INDEXDESC_RE = re.compile(
 """'The index ranges from 0 to 999' (right before the numbers, no anomaly word): the plot's extent."""
 _STEP_RE = re.compile(r"\bstep\s*\d+\s*[:.)]", re.I)
 
+_NEG_WORD = r"(?:anomal\w*|abnormal\w*|outliers?|irregularit\w*|unusual|deviations?|problems?|issues?)"
 NEG_RE = re.compile(
-    r"\bno\s+(?:\w+\s+){0,2}?anomal\w*"
-    r"|\b(?:does|do|did|is|are|was|were)\s*(?:not|n't)\s+(?:\w+\s+){0,3}?anomal\w*"
-    r"|\bnot\s+anomalous\b"
-    r"|\bwithout\s+(?:any\s+)?anomal\w*"
-    r"|\b(?:appears?|seems?|looks?)\s+(?:to\s+be\s+)?(?:entirely\s+|completely\s+|perfectly\s+)?normal\b",
+    rf"\bno\s+(?:\w+\s+){{0,3}}?{_NEG_WORD}"
+    rf"|\b(?:does|do|did|is|are|was|were|has|have|had)\s*(?:not|n't)\s+(?:\w+\s+){{0,4}}?{_NEG_WORD}"
+    rf"|\b(?:ca|can|could|would|wo)\s*(?:not|n't)\s+(?:\w+\s+){{0,4}}?{_NEG_WORD}"
+    rf"|\b(?:not|nothing|none)\s+(?:\w+\s+){{0,2}}?(?:anomalous|abnormal|unusual|irregular)\b"
+    rf"|\bnone\s+(?:detected|found|observed|present)\b"
+    rf"|\b(?:without|free\s+(?:of|from)|absence\s+of|lack\s+of)\s+(?:any\s+)?{_NEG_WORD}"
+    r"|\b(?:appears?|seems?|looks?|is|are|remains?|behaves?)\s+(?:to\s+be\s+)?(?:\w+ly\s+)?"
+    r"(?:normal|as\s+expected)\b(?!\s+(?:until|up\s+to|before|except))"
+    r"|\b(?:normal|stable|regular|consistent)\s+(?:throughout|everywhere|overall)\b|\ball\s+normal\b"
+    r"|没有(?:发现|检测到|出现|明显)?(?:任何)?(?:明显的)?异常|无(?:明显)?异常|未(?:发现|检测到|见)(?:任何)?(?:明显)?异常"
+    r"|不存在(?:任何)?(?:明显)?异常|一切正常|(?:序列|数据|信号)(?:整体)?(?:表现)?正常",
     re.I,
 )
+"""A prose 'no anomaly' in many phrasings (English and Chinese); see docs/parsing.md."""
+_EXCEPT_RE = re.compile(
+    r"\b(?:except|apart\s+from|other\s+than|besides|aside\s+from|save\s+for|but|however|although|though|"
+    r"until|up\s+to|before|only)\b|除了|但是|但|然而|直到",
+    re.I,
+)
+_WHOLE_ANOMALY_RE = re.compile(
+    r"\b(?:the\s+)?(?:whole|entire|full|complete)\s+(?:\w+\s+){0,2}?(?:series|window|plot|signal|segment|sequence|"
+    r"range|data|chart)\s+(?:is|are|appears?|seems?|looks?)\s+(?:to\s+be\s+)?(?:\w+\s+)?anomal\w*"
+    r"|\banomal\w*\s+(?:\w+\s+){0,3}?(?:throughout|everywhere|from\s+start\s+to\s+end)\b"
+    r"|\ball\s+(?:of\s+)?(?:the\s+)?(?:points|indices|values|data|samples)\s+(?:\w+\s+)?(?:is|are)\s+anomal\w*"
+    r"|整个(?:序列|窗口|信号|数据)(?:都)?(?:是|为)?异常",
+    re.I,
+)
+"""An answer that clearly says the whole plotted window is anomalous (a whole-window range is then kept)."""
 _KV_RE = re.compile(
     r"\banomal\w*(?:\s+(?:detected|present|found))?\**\s*[:=]\s*\**\s*(true|false|yes|no|none)\b", re.I
 )
@@ -74,16 +97,52 @@ _TRIGGER_IDX_RE = re.compile(r"ind|idx|posit|point|time|sampl|t=|x=|t =|x =")
 _TRIGGER_RE = re.compile(r"ind|idx|posit|point|time|sampl|start|between|from|\(|\[|t=|x=|t =|x =")
 """Where a prose phrase can start (on lower-cased text): a cheap literal scan before the full regex."""
 
+_EXTRA_RE = re.compile(
+    rf"(?:索引|下标|位置|从)\s*(?:从\s*)?(?:索引\s*)?(?P<c1>{NUM})\s*(?:至|到|~|-|–|—)\s*(?:索引\s*)?(?P<c2>{NUM})"
+    rf"|(?P<k1>{NUM})\s*(?:至|到)\s*(?:索引\s*)?(?P<k2>{NUM})"
+    rf"|(?:索引|下标)\s*(?:为|是)?\s*(?P<cp>{NUM})"
+    rf"|(?P<x1>{NUM})\s*(?:–|—|-|~|\bto\b|\bthrough\b)\s*(?P<x2>{NUM})(?!\w|\.\d)",
+    re.I,
+)
+"""Ranges without an English index word: Chinese ("索引21500至21800") and bare "21500–21800" (see _BARE_OK)."""
+_ANOMALYISH_RE = re.compile(
+    r"\b(?:anomal\w*|abnormal\w*|outliers?|spikes?|spiked|dips?|drops?|dropped|shifts?|bursts?|glitch\w*|unusual|"
+    r"irregular\w*|deviat\w*|breaks?|broken|surges?|plunges?|peaks?|suspicious)\b|异常|突变|尖峰",
+    re.I,
+)
+"""Words that make a sentence about an anomaly (then a range in it may be an answer)."""
+_EXTENT_RE = re.compile(
+    r"\b(?:series|data|signal|plot|graph|window|chart|sequence|axis|x[\s-]?values?|indices|index)\b"
+    r"(?:(?![.!?;]\s).){0,80}?"
+    r"\b(?:spans?|spanning|covers?|covering|rang\w*|runs?|extends?|extending|goes|plotted|shown|displayed)\b"
+    r"|横轴|[xX]轴|范围",
+    re.I | re.S,
+)
+"""A sentence that states the plot's extent ("the series spans 20000 to 24999")."""
+_NORMALDESC_RE = re.compile(
+    r"\b(?:stable|normal|regular|periodic|consistent|steady|smooth|flat|unremarkable|expected|typical)\b|正常|平稳",
+    re.I,
+)
+"""A sentence that describes normal behaviour ("the series is stable from 20000 to 21000")."""
+_BOUNDARIES = (". ", "\n", "; ", "! ", "? ", "。", "；", "！", "？")
+
 
 def _clause(text: str, pos: int) -> str:
     """The text from the last sentence/step boundary (at most 160 characters back) to ``pos``."""
     seg = text[max(0, pos - 160) : pos]
-    cut = max(seg.rfind(". "), seg.rfind("\n"), seg.rfind("; "), seg.rfind("! "), seg.rfind("? "))
+    cut = max(seg.rfind(b) for b in _BOUNDARIES)
     cut = cut + 1 if cut >= 0 else 0
     if "tep" in seg:
         for m in _STEP_RE.finditer(seg, cut):
             cut = m.end()
     return seg[cut:]
+
+
+def _tail(text: str, end: int) -> str:
+    """The text from ``end`` to the next sentence boundary (at most 160 characters)."""
+    seg = text[end : end + 160]
+    cuts = [i for i in (seg.find(b) for b in _BOUNDARIES) if i >= 0]
+    return seg[: min(cuts)] if cuts else seg
 
 
 def _prose_matches(text: str) -> Iterable[re.Match[str]]:
@@ -102,22 +161,40 @@ def _prose_matches(text: str) -> Iterable[re.Match[str]]:
             yield m
 
 
+def _describes_plot(text: str, m: re.Match[str], clause: str, acc: Acc) -> bool:
+    """Whether the range of ``m`` is in a sentence about the plot's extent or normal behaviour, not an anomaly."""
+    low_clause = clause.lower()
+    if ("axis" in low_clause and _AXISDESC_RE.search(clause)) or (
+        "anomal" not in low_clause and _INDEXDESC_RE.search(low_clause[-48:])
+    ):
+        return True
+    sentence = clause + m.group(0) + _tail(text, m.end())
+    if _ANOMALYISH_RE.search(sentence):
+        return False
+    if _EXTENT_RE.search(sentence):
+        acc.note("extent-description")
+        return True
+    if _NORMALDESC_RE.search(sentence):
+        acc.note("normal-description")
+        return True
+    return False
+
+
 def prose_intervals(text: str, acc: Acc) -> list[Pair]:
-    """Interval and point mentions in free text, in order; axis/value ranges are skipped."""
-    out: list[Pair] = []
+    """Interval and point mentions in free text, in order; axis, extent, normal-behaviour and value ranges skipped."""
+    found: list[tuple[int, Pair]] = []
+    spans: list[tuple[int, int]] = []
     for m in _prose_matches(text):
+        spans.append(m.span())
         g = m.groupdict()
         clause = _clause(text, m.start())
-        low_clause = clause.lower()
-        if ("axis" in low_clause and _AXISDESC_RE.search(clause)) or (
-            "anomal" not in low_clause and _INDEXDESC_RE.search(low_clause[-48:])
-        ):
+        if _describes_plot(text, m, clause, acc):
             continue
         if g["pt"] is not None:
             for tok in NUM_RE.findall(g["pt"]):
                 v = to_int(tok, acc)
                 if v is not None:
-                    out.append((v, v))
+                    found.append((m.start(), (v, v)))
             continue
         a, b = next(((x, y) for x, y in _PAIR_GROUPS if g[x] is not None), ("r1", "r2"))
         idx = a == "r1"
@@ -130,7 +207,40 @@ def prose_intervals(text: str, acc: Acc) -> list[Pair]:
                 continue
         p = pair_of(g[a], g[b], acc)
         if p is not None:
-            out.append(p)
+            found.append((m.start(), p))
+    found.extend(_extra_intervals(text, spans, acc))
+    found.sort(key=lambda x: x[0])
+    return [p for _, p in found]
+
+
+def _extra_intervals(text: str, spans: list[tuple[int, int]], acc: Acc) -> list[tuple[int, Pair]]:
+    """Chinese index phrases and bare "A–B" ranges in a sentence about an anomaly, outside the main matches."""
+    out: list[tuple[int, Pair]] = []
+    k = 0
+    for m in _EXTRA_RE.finditer(text):
+        while k < len(spans) and spans[k][1] <= m.start():
+            k += 1
+        if k < len(spans) and spans[k][0] < m.end():
+            continue  # inside (or across) a phrase the main patterns read or skipped
+        g = m.groupdict()
+        clause = _clause(text, m.start())
+        if _describes_plot(text, m, clause, acc):
+            continue
+        if g["cp"] is not None:
+            v = to_int(g["cp"], acc)
+            if v is not None:
+                out.append((m.start(), (v, v)))
+            continue
+        a, b = next((x, y) for x, y in (("c1", "c2"), ("k1", "k2"), ("x1", "x2")) if g[x] is not None)
+        if a == "x1":
+            sentence = clause + m.group(0) + _tail(text, m.end())
+            if not _ANOMALYISH_RE.search(sentence) or (
+                _VALUEISH_FAST_RE.search(sentence.lower()) and _VALUEISH_RE.search(sentence)
+            ):
+                continue
+        p = pair_of(g[a], g[b], acc)
+        if p is not None:
+            out.append((m.start(), p))
     return out
 
 
@@ -141,6 +251,34 @@ def prose_declared(text: str) -> bool | None:
         return truth(m.group(1))
     w = _WHOLE_RE.match(text)
     return truth(w.group(1)) if w else None
+
+
+@dataclass(frozen=True)
+class ProseStance:
+    """What a prose answer says about anomalies, apart from its ranges (see docs/parsing.md).
+
+    ``negated``: a 'no anomaly' phrase; ``positive``: an anomaly word (anomaly, spike, dip, shift, ...)
+    outside every negation;
+    ``exception``: an exception word after the first negation ("normal except ...");
+    ``whole``: the answer says the whole window is anomalous.
+    """
+
+    negated: bool
+    positive: bool
+    exception: bool
+    whole: bool
+
+
+def prose_stance(text: str) -> ProseStance:
+    """Read the negations, anomaly words, exceptions and whole-window statements of ``text``."""
+    negs = [m.span() for m in NEG_RE.finditer(text)]
+    kv = [m.span() for m in _KV_RE.finditer(text)]
+    masked = negs + kv
+    positive = any(
+        not any(a <= m.start() < b for a, b in masked) for m in _ANOMALYISH_RE.finditer(text)
+    )
+    exception = bool(negs) and _EXCEPT_RE.search(text, negs[0][1]) is not None
+    return ProseStance(bool(negs), positive, exception, _WHOLE_ANOMALY_RE.search(text) is not None)
 
 
 def intervals_in_text(text: str | None) -> list[Pair]:
@@ -167,6 +305,9 @@ _AXIS_RANGE_RE = re.compile(
 )
 
 
+_SEPS_RE = re.compile("[,' \u00a0\u202f\u2009’]")
+
+
 def axis_range_in_text(text: str | None) -> tuple[float, float] | None:
     """The x-axis range a rationale states ("the x-axis ... ranging from A to B"), as written."""
     if not text:
@@ -175,7 +316,7 @@ def axis_range_in_text(text: str | None) -> tuple[float, float] | None:
         m = _AXIS_RANGE_RE.search(str(text))
         if m is None:
             return None
-        a, b = float(m.group(1).replace(",", "")), float(m.group(2).replace(",", ""))
+        a, b = (float(_SEPS_RE.sub("", g)) for g in (m.group(1), m.group(2)))
         if not (math.isfinite(a) and math.isfinite(b)):
             return None
         return (a, b)

@@ -119,7 +119,7 @@ def format_answer(intervals: Iterable[tuple[int, int]], rationale: str = "") -> 
     answer/think tags inside ``rationale`` are removed so the text parses back unchanged.
     """
     pairs = [(int(a), int(b)) for a, b in intervals]
-    ivs = finish(pairs, None, False, Acc())
+    ivs = finish(pairs, None, Acc(), merge=True)
     lines = [tagged(ANOMALY_TAG, str(bool(ivs)))]
     lines += [tagged(INDEX_TAG, f"({a}, {b})") for a, b in ivs]
     r = sanitize(rationale)

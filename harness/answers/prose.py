@@ -111,12 +111,14 @@ _ANOMALYISH_RE = re.compile(
     re.I,
 )
 """Words that make a sentence about an anomaly (then a range in it may be an answer)."""
-_EXTENT_RE = re.compile(
-    r"\b(?:series|data|signal|plot|graph|window|chart|sequence|axis|x[\s-]?values?|indices|index)\b"
-    r"(?:(?![.!?;]\s).){0,80}?"
+_EXTENT_NOUN_RE = re.compile(
+    r"\b(?:series|data|signal|plot|graph|window|chart|sequence|axis|x[\s-]?values?|indices|index)\b|横轴|[xX]轴|范围",
+    re.I,
+)
+_EXTENT_VERB_RE = re.compile(
     r"\b(?:spans?|spanning|covers?|covering|rang\w*|runs?|extends?|extending|goes|plotted|shown|displayed)\b"
     r"|横轴|[xX]轴|范围",
-    re.I | re.S,
+    re.I,
 )
 """A sentence that states the plot's extent ("the series spans 20000 to 24999")."""
 _NORMALDESC_RE = re.compile(
@@ -161,34 +163,39 @@ def _prose_matches(text: str) -> Iterable[re.Match[str]]:
             yield m
 
 
-def _describes_plot(text: str, m: re.Match[str], clause: str, acc: Acc) -> bool:
+def _plot_words(text: str) -> bool:
+    """Whether ``text`` has any extent or normal-behaviour word (a pre-scan so most answers skip those checks)."""
+    return _EXTENT_VERB_RE.search(text) is not None or _NORMALDESC_RE.search(text) is not None
+
+
+def _describes_plot(text: str, m: re.Match[str], clause: str, acc: Acc, plot_words: bool = True) -> bool:
     """Whether the range of ``m`` is in a sentence about the plot's extent or normal behaviour, not an anomaly."""
     low_clause = clause.lower()
     if ("axis" in low_clause and _AXISDESC_RE.search(clause)) or (
         "anomal" not in low_clause and _INDEXDESC_RE.search(low_clause[-48:])
     ):
         return True
-    sentence = clause + m.group(0) + _tail(text, m.end())
-    if _ANOMALYISH_RE.search(sentence):
+    if not plot_words:
         return False
-    if _EXTENT_RE.search(sentence):
-        acc.note("extent-description")
-        return True
-    if _NORMALDESC_RE.search(sentence):
-        acc.note("normal-description")
-        return True
-    return False
+    sentence = clause + m.group(0) + _tail(text, m.end())
+    extent = _EXTENT_VERB_RE.search(sentence) is not None and _EXTENT_NOUN_RE.search(sentence) is not None
+    normal = not extent and _NORMALDESC_RE.search(sentence) is not None
+    if not (extent or normal) or _ANOMALYISH_RE.search(sentence):
+        return False
+    acc.note("extent-description" if extent else "normal-description")
+    return True
 
 
 def prose_intervals(text: str, acc: Acc) -> list[Pair]:
     """Interval and point mentions in free text, in order; axis, extent, normal-behaviour and value ranges skipped."""
     found: list[tuple[int, Pair]] = []
     spans: list[tuple[int, int]] = []
+    plot_words = _plot_words(text)
     for m in _prose_matches(text):
         spans.append(m.span())
         g = m.groupdict()
         clause = _clause(text, m.start())
-        if _describes_plot(text, m, clause, acc):
+        if _describes_plot(text, m, clause, acc, plot_words):
             continue
         if g["pt"] is not None:
             for tok in NUM_RE.findall(g["pt"]):
@@ -208,12 +215,12 @@ def prose_intervals(text: str, acc: Acc) -> list[Pair]:
         p = pair_of(g[a], g[b], acc)
         if p is not None:
             found.append((m.start(), p))
-    found.extend(_extra_intervals(text, spans, acc))
+    found.extend(_extra_intervals(text, spans, acc, plot_words))
     found.sort(key=lambda x: x[0])
     return [p for _, p in found]
 
 
-def _extra_intervals(text: str, spans: list[tuple[int, int]], acc: Acc) -> list[tuple[int, Pair]]:
+def _extra_intervals(text: str, spans: list[tuple[int, int]], acc: Acc, plot_words: bool) -> list[tuple[int, Pair]]:
     """Chinese index phrases and bare "A–B" ranges in a sentence about an anomaly, outside the main matches."""
     out: list[tuple[int, Pair]] = []
     k = 0
@@ -224,7 +231,7 @@ def _extra_intervals(text: str, spans: list[tuple[int, int]], acc: Acc) -> list[
             continue  # inside (or across) a phrase the main patterns read or skipped
         g = m.groupdict()
         clause = _clause(text, m.start())
-        if _describes_plot(text, m, clause, acc):
+        if _describes_plot(text, m, clause, acc, plot_words):
             continue
         if g["cp"] is not None:
             v = to_int(g["cp"], acc)

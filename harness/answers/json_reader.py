@@ -113,7 +113,7 @@ def _walk(v: Any, st: _JsonState, acc: Acc, depth: int) -> None:
         if a is not None and b is not None:
             st.out.append((a, b))
     elif isinstance(v, list):
-        if v and all(_is_num(x) for x in v):
+        if v and all(_is_num(x) for x in v) or len(v) == 2 and all(_is_point(x) for x in v):
             nums = [n for n in (json_int(x, acc) for x in v) if n is not None]
             if len(v) == 2 and len(nums) == 2:
                 st.out.append((nums[0], nums[1]))
@@ -193,9 +193,7 @@ def read_json(body: str, acc: Acc) -> tuple[list[Pair], bool | None, str] | None
 def _json_declared(st: _JsonState) -> bool | None:
     if st.declared is not None:
         return st.declared
-    if st.out:
-        return True
-    return False if st.empty_list else None
+    return False if st.empty_list and not st.out else None
 
 
 def format_json_answer(intervals: Iterable[tuple[int, int]], rationale: str = "") -> str:

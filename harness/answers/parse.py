@@ -179,8 +179,8 @@ def _parse(text: Any, window: Any, map_relative: bool, readers: Sequence[str], m
     anomaly = declared
     if anomaly is None and stance is not None and stance.negated:
         anomaly = bool(intervals)
-    if anomaly is None and raw and not dropped:
-        anomaly = True  # stated intervals, possibly all outside the window
+    if anomaly is None and (intervals or (raw and not dropped)):
+        anomaly = True  # stated intervals (possibly all outside the window)
     if declared is True and not raw:
         acc.note("contradiction: anomaly True but no index")
     if declared is False and intervals:

@@ -36,7 +36,7 @@ _PROSE_RE = re.compile(
 _PAIR_GROUPS = (("s1", "s2"), ("b1", "b2"), ("f1", "f2"), ("p1", "p2"), ("r1", "r2"))
 _IDX_RE = re.compile(rf"\b{_IDX}", re.I)
 _VALUEISH_RE = re.compile(
-    r"\b(?:values?|amplitudes?|magnitudes?|levels?|readings?|axis|jump\w*|rises?|rose|risen|drops?|"
+    r"\b(?:values?|amplitudes?|magnitudes?|levels?(?!\s+shifts?)|readings?|axis|jump\w*|rises?|rose|risen|drops?|"
     r"dropped|falls?|fell|increas\w*|decreas\w*|climb\w*|declin\w*|grows?|grew)\b|%|\bpercent",
     re.I,
 )
@@ -69,7 +69,7 @@ NEG_RE = re.compile(
     r"(?:normal|as\s+expected)\b(?!\s+(?:until|up\s+to|before|except))"
     r"|\b(?:normal|stable|regular|consistent)\s+(?:throughout|everywhere|overall)\b|\ball\s+normal\b"
     r"|没有(?:发现|检测到|出现|明显)?(?:任何)?(?:明显的)?异常|无(?:明显)?异常|未(?:发现|检测到|见)(?:任何)?(?:明显)?异常"
-    r"|不存在(?:任何)?(?:明显)?异常|一切正常|(?:序列|数据|信号)(?:整体)?(?:表现)?正常",
+    r"|不存在(?:任何)?(?:明显)?异常|一切正常|(?:序列|数据|信号|整体)(?:整体)?(?:表现)?正常|表现正常",
     re.I,
 )
 """A prose 'no anomaly' in many phrasings (English and Chinese); see docs/parsing.md."""
@@ -101,7 +101,7 @@ _EXTRA_RE = re.compile(
     rf"(?:索引|下标|位置|从)\s*(?:从\s*)?(?:索引\s*)?(?P<c1>{NUM})\s*(?:至|到|~|-|–|—)\s*(?:索引\s*)?(?P<c2>{NUM})"
     rf"|(?P<k1>{NUM})\s*(?:至|到)\s*(?:索引\s*)?(?P<k2>{NUM})"
     rf"|(?:索引|下标)\s*(?:为|是)?\s*(?P<cp>{NUM})"
-    rf"|(?P<x1>{NUM})\s*(?:–|—|-|~|\bto\b|\bthrough\b)\s*(?P<x2>{NUM})(?!\w|\.\d)",
+    rf"|(?<!\d[.,])(?P<x1>{NUM})\s*(?:–|—|-|~|\bto\b|\bthrough\b)\s*(?P<x2>{NUM})(?!\w|\.\d)",
     re.I,
 )
 """Ranges without an English index word: Chinese ("索引21500至21800") and bare "21500–21800" (see _BARE_OK)."""
@@ -171,7 +171,7 @@ def _plot_words(text: str) -> bool:
 def _describes_plot(text: str, m: re.Match[str], clause: str, acc: Acc, plot_words: bool = True) -> bool:
     """Whether the range of ``m`` is in a sentence about the plot's extent or normal behaviour, not an anomaly."""
     low_clause = clause.lower()
-    if ("axis" in low_clause and _AXISDESC_RE.search(clause)) or (
+    if ("axis" in low_clause and _AXISDESC_RE.search(clause) and not _ANOMALYISH_RE.search(clause)) or (
         "anomal" not in low_clause and _INDEXDESC_RE.search(low_clause[-48:])
     ):
         return True

@@ -59,6 +59,7 @@ __all__ = [
     "parse_recipe_answer",
     "ANOMALY_TAG",
     "INDEX_TAG",
+    "PARSER_VERSION",
     "READERS",
     "axis_range_in_text",
     "check_readers",
@@ -69,6 +70,9 @@ __all__ = [
     "tagged",
 ]
 
+PARSER_VERSION = "2"
+"""The version of the reading rules (docs/parsing.md); part of every text task's fingerprint, so scores
+cached under other rules are not reused. 2: no invented detections (issue 19), no merging or shifting by default."""
 READERS = ("tags", "json", "prose")
 """The shapes :func:`parse_answer` can read, in its default order of precedence."""
 

@@ -107,7 +107,8 @@ _EXTRA_RE = re.compile(
 """Ranges without an English index word: Chinese ("索引21500至21800") and bare "21500–21800" (see _BARE_OK)."""
 _ANOMALYISH_RE = re.compile(
     r"\b(?:anomal\w*|abnormal\w*|outliers?|spikes?|spiked|dips?|drops?|dropped|shifts?|bursts?|glitch\w*|unusual|"
-    r"irregular\w*|deviat\w*|breaks?|broken|surges?|plunges?|peaks?|suspicious)\b|异常|突变|尖峰",
+    r"irregular\w*|deviat\w*|breaks?|broken|surges?|plunges?|peaks?|suspicious|stands?\s+out|departs?|differs?)\b"
+    r"|异常|突变|尖峰",
     re.I,
 )
 """Words that make a sentence about an anomaly (then a range in it may be an answer)."""
@@ -122,7 +123,9 @@ _EXTENT_VERB_RE = re.compile(
 )
 """A sentence that states the plot's extent ("the series spans 20000 to 24999")."""
 _NORMALDESC_RE = re.compile(
-    r"\b(?:stable|normal|regular|periodic|consistent|steady|smooth|flat|unremarkable|expected|typical)\b|正常|平稳",
+    r"\b(?:is|are|was|were|remains?|stays?|looks?|seems?|appears?|behaves?|oscillates?|repeats?)\s+"
+    r"(?:\w+\s+)?(?:stable|normal|regular|regularly|periodic|consistent|steady|smooth|flat|unremarkable|as\s+expected)\b"
+    r"|正常|平稳",
     re.I,
 )
 """A sentence that describes normal behaviour ("the series is stable from 20000 to 21000")."""

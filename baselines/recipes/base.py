@@ -261,7 +261,8 @@ class Recipe:
         answers = [str(res.text) for res in got if res is not None]
         reading = self.read(sample, plan, answers)
         window = (int(sample.index_offset), int(sample.index_offset) + len(sample.series) - 1)
-        intervals, issues = normalize_intervals(reading.pairs, window)
+        # a recipe pools the answers of its requests (windows, candidates): merged as before issue 19
+        intervals, issues = normalize_intervals(reading.pairs, window, merge=True)
         meta = {
             "parsed_by": f"recipe:{self.answer_format}",
             "parse_failed": bool(reading.parse_failed),

@@ -104,7 +104,7 @@ _EXTRA_RE = re.compile(
     rf"|(?<!\d[.,])(?P<x1>{NUM})\s*(?:–|—|-|~|\bto\b|\bthrough\b)\s*(?P<x2>{NUM})(?!\w|\.\d)",
     re.I,
 )
-"""Ranges without an English index word: Chinese ("索引21500至21800") and bare "21500–21800" (see _BARE_OK)."""
+"""Ranges without an English index word: Chinese ("索引21500至21800") and bare "21500–21800" (read only in a sentence about an anomaly)."""
 _ANOMALYISH_RE = re.compile(
     r"\b(?:anomal\w*|abnormal\w*|outliers?|spikes?|spiked|dips?|drops?|dropped|shifts?|bursts?|glitch\w*|unusual|"
     r"irregular\w*|deviat\w*|breaks?|broken|surges?|plunges?|peaks?|suspicious|stands?\s+out|departs?|differs?)\b"

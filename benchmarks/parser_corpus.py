@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old-commit", default=OLD_COMMIT)
     ap.add_argument("--list", action="store_true", help="list every answer the new parser does not read right")
+    ap.add_argument("--repeat", type=int, default=20, help="passes over the corpus for the speed ratio")
     args = ap.parse_args()
     cases = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
     old = load_old(args.old_commit)
@@ -122,6 +124,15 @@ def main() -> None:
     print(f"{'parser':8}" + "".join(f"{c:>20}" for c in COLUMNS))
     for name, row in rows.items():
         print(f"{name:8}" + "".join(f"{row[c]:>20}" for c in COLUMNS))
+    speed = {}
+    for name, fn in (("old", old), ("new", parse_answer)):
+        t0 = time.perf_counter()
+        for _ in range(args.repeat):
+            for case in cases:
+                fn(case["text"], tuple(case.get("window") or DEFAULT_WINDOW))
+        speed[name] = (time.perf_counter() - t0) / (args.repeat * len(cases))
+    print(f"speed: old {speed['old'] * 1e6:.0f} us/answer, new {speed['new'] * 1e6:.0f} us/answer, "
+          f"new/old = {speed['new'] / speed['old']:.2f}")
     if args.list:
         print("\n".join(misses))
 

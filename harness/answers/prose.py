@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from functools import cached_property
 
 from harness.answers.common import NUM, NUM_LAZY, NUM_RE, Acc, Pair, pair_of, to_int, truth
 
@@ -98,13 +98,15 @@ _TRIGGER_RE = re.compile(r"ind|idx|posit|point|time|sampl|start|between|from|\(|
 """Where a prose phrase can start (on lower-cased text): a cheap literal scan before the full regex."""
 
 _EXTRA_RE = re.compile(
-    rf"(?:索引|下标|位置|从)\s*(?:从\s*)?(?:索引\s*)?(?P<c1>{NUM})\s*(?:至|到|~|-|–|—)\s*(?:索引\s*)?(?P<c2>{NUM})"
+    rf"(?=[\d索下位从-])(?:(?:索引|下标|位置|从)\s*(?:从\s*)?(?:索引\s*)?(?P<c1>{NUM})\s*(?:至|到|~|-|–|—)\s*(?:索引\s*)?(?P<c2>{NUM})"
     rf"|(?P<k1>{NUM})\s*(?:至|到)\s*(?:索引\s*)?(?P<k2>{NUM})"
     rf"|(?:索引|下标)\s*(?:为|是)?\s*(?P<cp>{NUM})"
-    rf"|(?<!\d[.,])(?P<x1>{NUM})\s*(?:–|—|-|~|\bto\b|\bthrough\b)\s*(?P<x2>{NUM})(?!\w|\.\d)",
+    rf"|(?<!\d[.,])(?P<x1>{NUM})\s*(?:–|—|-|~|\bto\b|\bthrough\b)\s*(?P<x2>{NUM})(?!\w|\.\d))",
     re.I,
 )
 """Ranges without an English index word: Chinese ("索引21500至21800") and bare "21500–21800" (read only in a sentence about an anomaly)."""
+_EXTRA_TRIGGER_RE = re.compile(r"\d\s*(?:[–—~-]|to\b|through\b|至|到)|索引|下标", re.I)
+"""A pre-scan: :data:`_EXTRA_RE` is tried only on answers where one of its phrases can occur."""
 _ANOMALYISH_RE = re.compile(
     r"\b(?:anomal\w*|abnormal\w*|outliers?|spikes?|spiked|dips?|drops?|dropped|shifts?|bursts?|glitch\w*|unusual|"
     r"irregular\w*|deviat\w*|breaks?|broken|surges?|plunges?|peaks?|suspicious|stands?\s+out|departs?|differs?)\b"
@@ -166,39 +168,65 @@ def _prose_matches(text: str) -> Iterable[re.Match[str]]:
             yield m
 
 
-def _plot_words(text: str) -> bool:
-    """Whether ``text`` has any extent or normal-behaviour word (a pre-scan so most answers skip those checks)."""
-    return _EXTENT_VERB_RE.search(text) is not None or _NORMALDESC_RE.search(text) is not None
+_EXTENT_LITERALS = ("span", "cover", "rang", "run", "extend", "goes", "plotted", "shown", "displayed", "轴", "范围")
+_NORMAL_LITERALS = ("stable", "normal", "regular", "periodic", "consistent", "steady", "smooth", "flat",
+                    "unremarkable", "expected", "正常", "平稳")
+"""Literal pre-scans (lower-cased) for :data:`_EXTENT_VERB_RE` and :data:`_NORMALDESC_RE`."""
 
 
-def _describes_plot(text: str, m: re.Match[str], clause: str, acc: Acc, plot_words: bool = True) -> bool:
+class _PlotCheck:
+    """The sentence-level plot-description decisions of one text, each sentence judged once."""
+
+    __slots__ = ("cache", "words")
+
+    def __init__(self, text: str) -> None:
+        # a pre-scan: without any extent or normal-behaviour word no sentence needs judging
+        low = text.lower()
+        self.words = any(w in low for w in _EXTENT_LITERALS) or any(w in low for w in _NORMAL_LITERALS)
+        self.cache: dict[tuple[int, int], str | None] = {}
+
+    def judge(self, text: str, start: int, end: int) -> str | None:
+        """``extent-description``, ``normal-description`` or None for ``text[start:end]``."""
+        key = (start, end)
+        if key not in self.cache:
+            sentence = text[start:end]
+            low = sentence.lower()
+            extent = (any(w in low for w in _EXTENT_LITERALS) and _EXTENT_VERB_RE.search(sentence) is not None
+                      and _EXTENT_NOUN_RE.search(sentence) is not None)
+            normal = (not extent and any(w in low for w in _NORMAL_LITERALS)
+                      and _NORMALDESC_RE.search(sentence) is not None)
+            verdict = None
+            if (extent or normal) and not _ANOMALYISH_RE.search(sentence):
+                verdict = "extent-description" if extent else "normal-description"
+            self.cache[key] = verdict
+        return self.cache[key]
+
+
+def _describes_plot(text: str, m: re.Match[str], clause: str, acc: Acc, plot: _PlotCheck) -> bool:
     """Whether the range of ``m`` is in a sentence about the plot's extent or normal behaviour, not an anomaly."""
     low_clause = clause.lower()
     if ("axis" in low_clause and _AXISDESC_RE.search(clause) and not _ANOMALYISH_RE.search(clause)) or (
         "anomal" not in low_clause and _INDEXDESC_RE.search(low_clause[-48:])
     ):
         return True
-    if not plot_words:
+    if not plot.words:
         return False
-    sentence = clause + m.group(0) + _tail(text, m.end())
-    extent = _EXTENT_VERB_RE.search(sentence) is not None and _EXTENT_NOUN_RE.search(sentence) is not None
-    normal = not extent and _NORMALDESC_RE.search(sentence) is not None
-    if not (extent or normal) or _ANOMALYISH_RE.search(sentence):
-        return False
-    acc.note("extent-description" if extent else "normal-description")
-    return True
+    verdict = plot.judge(text, m.start() - len(clause), m.end() + len(_tail(text, m.end())))
+    if verdict is not None:
+        acc.note(verdict)
+    return verdict is not None
 
 
 def prose_intervals(text: str, acc: Acc) -> list[Pair]:
     """Interval and point mentions in free text, in order; axis, extent, normal-behaviour and value ranges skipped."""
     found: list[tuple[int, Pair]] = []
     spans: list[tuple[int, int]] = []
-    plot_words = _plot_words(text)
+    plot = _PlotCheck(text)
     for m in _prose_matches(text):
         spans.append(m.span())
         g = m.groupdict()
         clause = _clause(text, m.start())
-        if _describes_plot(text, m, clause, acc, plot_words):
+        if _describes_plot(text, m, clause, acc, plot):
             continue
         if g["pt"] is not None:
             for tok in NUM_RE.findall(g["pt"]):
@@ -218,23 +246,26 @@ def prose_intervals(text: str, acc: Acc) -> list[Pair]:
         p = pair_of(g[a], g[b], acc)
         if p is not None:
             found.append((m.start(), p))
-    found.extend(_extra_intervals(text, spans, acc, plot_words))
+    found.extend(_extra_intervals(text, spans, acc, plot))
     found.sort(key=lambda x: x[0])
     return [p for _, p in found]
 
 
-def _extra_intervals(text: str, spans: list[tuple[int, int]], acc: Acc, plot_words: bool) -> list[tuple[int, Pair]]:
+def _extra_intervals(text: str, spans: list[tuple[int, int]], acc: Acc, plot: _PlotCheck) -> list[tuple[int, Pair]]:
     """Chinese index phrases and bare "A–B" ranges in a sentence about an anomaly, outside the main matches."""
     out: list[tuple[int, Pair]] = []
     k = 0
-    for m in _EXTRA_RE.finditer(text):
+    first = _EXTRA_TRIGGER_RE.search(text)
+    if first is None:
+        return out
+    for m in _EXTRA_RE.finditer(text, max(0, first.start() - 40)):
         while k < len(spans) and spans[k][1] <= m.start():
             k += 1
         if k < len(spans) and spans[k][0] < m.end():
             continue  # inside (or across) a phrase the main patterns read or skipped
         g = m.groupdict()
         clause = _clause(text, m.start())
-        if _describes_plot(text, m, clause, acc, plot_words):
+        if _describes_plot(text, m, clause, acc, plot):
             continue
         if g["cp"] is not None:
             v = to_int(g["cp"], acc)
@@ -263,32 +294,49 @@ def prose_declared(text: str) -> bool | None:
     return truth(w.group(1)) if w else None
 
 
-@dataclass(frozen=True)
+_NEG_TRIGGER_RE = re.compile(
+    r"\bno\b|not\b|n't|nothing|none|without|free|absence|lack|normal|stable|regular|consistent|expected"
+    r"|没|无|未|不|正常", re.I)
+"""A pre-scan: :data:`NEG_RE` is tried only on answers with one of its words."""
+_WHOLE_LITERALS = ("whole", "entire", "full", "complete", "throughout", "everywhere", "start to end", "all ", "整个")
+
+
 class ProseStance:
     """What a prose answer says about anomalies, apart from its ranges (see docs/parsing.md).
 
     ``negated``: a 'no anomaly' phrase; ``positive``: an anomaly word (anomaly, spike, dip, shift, ...)
-    outside every negation;
-    ``exception``: an exception word after the first negation ("normal except ...");
-    ``whole``: the answer says the whole window is anomalous.
+    outside every negation and 'anomaly: no'; ``exception``: an exception word after the first
+    negation ("normal except ..."); ``whole``: the answer says the whole window is anomalous.
+    Each is read when first asked for.
     """
 
-    negated: bool
-    positive: bool
-    exception: bool
-    whole: bool
+    def __init__(self, text: str) -> None:
+        self.text = text
+        first = _NEG_TRIGGER_RE.search(text)
+        self._negs = [] if first is None else [m.span() for m in NEG_RE.finditer(text, max(0, first.start() - 40))]
+        self.negated = bool(self._negs)
+
+    @cached_property
+    def positive(self) -> bool:
+        """An anomaly word outside every negation (and outside 'anomaly: no')."""
+        masked = self._negs + [m.span() for m in _KV_RE.finditer(self.text)]
+        return any(not any(a <= m.start() < b for a, b in masked) for m in _ANOMALYISH_RE.finditer(self.text))
+
+    @cached_property
+    def exception(self) -> bool:
+        """An exception word after the first negation."""
+        return bool(self._negs) and _EXCEPT_RE.search(self.text, self._negs[0][1]) is not None
+
+    @cached_property
+    def whole(self) -> bool:
+        """The answer says the whole window is anomalous."""
+        low = self.text.lower()
+        return any(w in low for w in _WHOLE_LITERALS) and _WHOLE_ANOMALY_RE.search(self.text) is not None
 
 
 def prose_stance(text: str) -> ProseStance:
-    """Read the negations, anomaly words, exceptions and whole-window statements of ``text``."""
-    negs = [m.span() for m in NEG_RE.finditer(text)]
-    kv = [m.span() for m in _KV_RE.finditer(text)]
-    masked = negs + kv
-    positive = any(
-        not any(a <= m.start() < b for a, b in masked) for m in _ANOMALYISH_RE.finditer(text)
-    )
-    exception = bool(negs) and _EXCEPT_RE.search(text, negs[0][1]) is not None
-    return ProseStance(bool(negs), positive, exception, _WHOLE_ANOMALY_RE.search(text) is not None)
+    """Read the negations, anomaly words, exceptions and whole-window statements of ``text`` (lazily)."""
+    return ProseStance(text)
 
 
 def intervals_in_text(text: str | None) -> list[Pair]:

@@ -81,7 +81,7 @@ READERS = ("tags", "json", "prose")
 class ParsedAnswer:
     """The parsed answer of one model output.
 
-    ``intervals`` are sorted, merged (overlapping or touching) and inside the window;
+    ``intervals`` are sorted and inside the window, as stated (merged only when asked: ``merge=True``);
     ``anomaly`` is what the answer declared (explicitly, or implicitly by giving intervals);
     ``failed`` marks an unparsable answer (then ``intervals`` is empty); ``issues`` records
     every repair or oddity; ``format`` is ``'tags'``, ``'json'``, ``'prose'`` or ``'none'``.

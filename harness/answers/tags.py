@@ -115,7 +115,7 @@ _SANITIZE_RE = re.compile(rf"<\s*/?\s*(?:{ANOMALY_TAG}|{INDEX_TAG}|think(?:ing)?
 def format_answer(intervals: Iterable[tuple[int, int]], rationale: str = "") -> str:
     """Write an answer in the paper's format (tags, then the rationale).
 
-    Intervals are normalised like the parser's output (ends swapped, sorted, merged);
+    Intervals are normalised (ends swapped, sorted, merged: one tag per maximal run);
     answer/think tags inside ``rationale`` are removed so the text parses back unchanged.
     """
     pairs = [(int(a), int(b)) for a, b in intervals]

@@ -13,8 +13,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("harness", "tasks", "baselines", "leaderboard")
 APP = ("tasks", "baselines", "leaderboard")

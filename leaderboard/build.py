@@ -25,10 +25,11 @@ from typing import Any
 from harness.core.errors import OutputError, UsageError
 from harness.core.files import atomic_write_bytes
 from harness.core.spec import slug
+from harness.records.samples import read_samples
 from harness.records.store import RUN_FILE, SAMPLES_FILE
 from leaderboard import breakdown, render
 from leaderboard.comparable import attach_paired
-from leaderboard.records import Skipped, read_samples, scan_runs
+from leaderboard.records import Skipped, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
 

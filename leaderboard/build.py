@@ -27,8 +27,10 @@ from harness.records import RUN_FILE, SAMPLES_FILE
 from harness.spec import slug
 from leaderboard import render
 from leaderboard.records import Skipped, read_samples, scan_runs
+from leaderboard.analysis import run_fragment
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
+from leaderboard.views import analysis_pages
 
 __all__ = ["BuildReport", "build", "build_site", "write_summary"]
 
@@ -146,8 +148,12 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     records, problems = read_samples(run_dir / SAMPLES_FILE)
     views = SampleViews(results, site, job["task_slug"])
     entries = [views.entry(record, run_dir) for record in records]
+    fragment = run_fragment(records, entries, job["headline"])
+    for entry in entries:  # the viewer's ?outcome= filter reads these
+        entry["outcomes"] = sorted(fragment["samples"][entry["id"]].get("o") or {})
     page = render.render_samples(job["context"], entries, problems)
-    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems}
+    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems,
+            "analysis": fragment}
 
 
 def build(
@@ -181,6 +187,7 @@ def build(
     new_runs: dict[str, Any] = {}
     jobs: list[tuple[str, str, dict[str, Any]]] = []
     compact_by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    analysis_by_task: dict[str, dict[str, dict[str, Any]]] = {}
     for task in summary["tasks"]:
         task_slug = slug(task["name"])
         task["slug"] = task_slug
@@ -204,6 +211,7 @@ def build(
                 try:
                     cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
+                    analysis_by_task.setdefault(task["name"], {})[row["key"]] = cached["analysis"]
                     row["sample_problems"] = cached["problems"]
                     writer.keep(page)
                     report.runs_reused += 1
@@ -218,8 +226,10 @@ def build(
     for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
         writer.write(job["page"], result["page"])
         write_atomic(Path(job["cache"]), json.dumps(
-            {"compact": result["compact"], "problems": result["problems"]}, ensure_ascii=False).encode("utf-8"))
+            {"compact": result["compact"], "problems": result["problems"], "analysis": result["analysis"]},
+            ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
+        analysis_by_task.setdefault(task_name, {})[key] = result["analysis"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
         row["sample_problems"] = result["problems"]
         report.runs_rendered += 1
@@ -231,6 +241,8 @@ def build(
         writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
         writer.write(f"tasks/{task['slug']}/compare.html",
                      render.render_compare(summary, task, compact_by_task[task["name"]], site))
+        for rel, page_html in analysis_pages(summary, task, analysis_by_task.get(task["name"], {}), site):
+            writer.write(rel, page_html)
     report.notes[:0] = [f"{note['path']}: {note['reason']}" for note in summary["notes"]] + [
         f"chose {row['run_dir']} for {task['name']} / {row['label']}: {row['choice']}"
         for task in summary["tasks"] for row in task["rows"] if row["superseded"]

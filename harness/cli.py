@@ -145,6 +145,22 @@ def cmd_leaderboard_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_leaderboard_publish(args: argparse.Namespace) -> int:
+    from leaderboard.publish import publish_git, publish_space
+
+    if bool(args.repo) == bool(args.hf_space):
+        raise UsageError("give exactly one of --repo URL or --hf-space OWNER/NAME")
+    if args.repo:
+        report = publish_git(Path(args.site), args.repo, branch=args.branch, message=args.message)
+    else:
+        report = publish_space(Path(args.site), args.hf_space, message=args.message, private=args.private)
+    for line in report.skipped:
+        print(f"visanom: not published: {line}", file=sys.stderr)
+    done = f"new commit {report.commit[:12]}" if report.commit else "nothing changed, no new commit"
+    print(f"published {report.files} files to {report.target}: {done}")
+    return EXIT_OK
+
+
 def cmd_leaderboard_export(args: argparse.Namespace) -> int:
     from leaderboard.export import export_results, push_to_hub
 
@@ -294,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
     export.add_argument("--private", action="store_true", help="create the Hub repo as private")
     export.set_defaults(func=cmd_leaderboard_export)
+    publish = lb_sub.add_parser("publish", help="commit a built site to a git branch (GitHub Pages) or a HF Space")
+    publish.add_argument("site", help="a site folder made by `visanom leaderboard build`")
+    publish.add_argument("--repo", default=None, metavar="URL", help="git repository URL or path to push to")
+    publish.add_argument("--branch", default="gh-pages", help="branch to commit to (default: %(default)s)")
+    publish.add_argument("--hf-space", default=None, metavar="OWNER/NAME", help="upload as a static HF Space")
+    publish.add_argument("--private", action="store_true", help="create the Space as private")
+    publish.add_argument("--message", default=None, help="commit message")
+    publish.set_defaults(func=cmd_leaderboard_publish)
 
     sw = sub.add_parser("sweep", help="run a sweep file: models x tasks, parallel and resumable (docs/sweeps.md)")
     sw.add_argument("sweep", help="a sweep name (baselines/sweeps/NAME.yaml: demo, paper, tsb-ad-u) or a .yaml file")

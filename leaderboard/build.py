@@ -26,8 +26,8 @@ from harness.errors import OutputError, UsageError
 from harness.records import RUN_FILE, SAMPLES_FILE
 from harness.spec import slug
 from leaderboard import render
-from leaderboard.records import Skipped, read_samples, scan_runs
 from leaderboard.analysis import run_fragment
+from leaderboard.records import Skipped, read_samples, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
 from leaderboard.views import analysis_pages

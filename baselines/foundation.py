@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import UsageError
-from harness.hashing import stable_hash
-from harness.types import Prediction, Sample
+from harness.core.errors import UsageError
+from harness.core.hashing import stable_hash
+from harness.core.types import Prediction, Sample
 
 ADAPTER_VERSION = "1"
 OFFICIAL_SEED = 2024

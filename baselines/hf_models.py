@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baselines.vlm import VLMModel
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.transformers_engine import TransformersEngine
 

@@ -2,8 +2,8 @@
 
 This is a HEURISTIC BASELINE, NOT A VLM. It never looks at the image or the prompt: it runs
 a classical detector (default Sub-PCA, any registered score model via ``detector=``) on the
-sample's series, thresholds the scores with :mod:`harness.thresholds`, and writes the answer
-in an answer format of :mod:`harness.answers` (``answer=``, default the paper's tags) with a
+sample's series, thresholds the scores with :mod:`harness.scoring.thresholds`, and writes the answer
+in an answer format of :mod:`harness.answers.formats` (``answer=``, default the paper's tags) with a
 three-step rationale filled in from the series' own values:
 
 * Step 1: the x-axis range (absolute indices of the window) and the y-axis range;
@@ -13,7 +13,7 @@ three-step rationale filled in from the series' own values:
 
 ``intervals`` chooses what is reported:
 
-* ``"peak"`` (default): exactly one interval, :func:`harness.thresholds.peak_interval`, as
+* ``"peak"`` (default): exactly one interval, :func:`harness.scoring.thresholds.peak_interval`, as
   the paper's classical rows do; the same interval the task's score path gives the detector
   itself, so this model's interval metrics equal its detector's on the same task;
 * ``"peak-above"``: that interval only when the peak score is above the threshold
@@ -34,13 +34,19 @@ from typing import Any
 
 import numpy as np
 
-from harness.answers import DEFAULT_ANSWER_FORMAT, STEP_LABELS, answer_format
-from harness.builtins import TEMPLATE_REASONER_NOTE
-from harness.errors import UsageError
-from harness.hashing import stable_hash
-from harness.registry import make_model
-from harness.thresholds import DEFAULT_K, binarize, binary_to_intervals, peak_interval, score_threshold
-from harness.types import Interval, Prediction, Sample
+from harness.answers.formats import DEFAULT_ANSWER_FORMAT, STEP_LABELS, answer_format
+from harness.core.errors import UsageError
+from harness.core.hashing import stable_hash
+from harness.core.types import Interval, Prediction, Sample
+from harness.registry.builtins import TEMPLATE_REASONER_NOTE
+from harness.registry.lazy import make_model
+from harness.scoring.thresholds import (
+    DEFAULT_K,
+    binarize,
+    binary_to_intervals,
+    peak_interval,
+    score_threshold,
+)
 
 TEMPLATE_VERSION = "1"
 """Bump when the wording or the numbers of the rationale change."""
@@ -151,7 +157,7 @@ class TemplateReasoner:
         })
 
     def with_draw(self, seed: int) -> TemplateReasoner:
-        """The draw hook (``harness.draws``): a copy over the detector re-seeded with ``seed``."""
+        """The draw hook (``harness.run.draws``): a copy over the detector re-seeded with ``seed``."""
         hook = getattr(self.detector, "with_draw", None)
         if not callable(hook):
             raise UsageError(f"detector {self.detector_name!r} cannot be re-seeded")

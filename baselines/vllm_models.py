@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from baselines.hf_models import adapter_base
 from baselines.vlm import VLMModel
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference.base import DEFAULT_MAX_NEW_TOKENS, GenerationConfig
 from harness.inference.vllm_engine import VLLMEngine
 from harness.inference.vllm_serve import VLLMServeEngine

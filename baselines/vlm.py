@@ -11,10 +11,10 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from harness.errors import UsageError
-from harness.hashing import stable_hash
+from harness.core.errors import UsageError
+from harness.core.hashing import stable_hash
+from harness.core.types import Prediction, Sample
 from harness.inference.base import ChatRequest, Engine, GenerationConfig, GenerationResult
-from harness.types import Prediction, Sample
 
 ADAPTER_VERSION = 1
 
@@ -68,7 +68,7 @@ class VLMModel:
         return self._with(generation)
 
     def with_draw(self, seed: int) -> VLMModel:
-        """The draw hook (``harness.draws``): a copy sampling with ``seed`` on the same engine."""
+        """The draw hook (``harness.run.draws``): a copy sampling with ``seed`` on the same engine."""
         return self._with(dataclasses.replace(self.generation, seed=int(seed)))
 
     def _with(self, generation: GenerationConfig) -> VLMModel:

@@ -36,7 +36,7 @@ from fake_chat_server import answer_for  # noqa: E402
 
 from harness.inference.base import ChatRequest, GenerationConfig  # noqa: E402
 from harness.inference.openai_engine import OpenAICompatEngine  # noqa: E402
-from harness.render import render_series  # noqa: E402
+from harness.render.plot import render_series  # noqa: E402
 
 
 def make_requests(n: int) -> list[ChatRequest]:

@@ -31,7 +31,7 @@ from baselines.tsbad.adapter import effective_hyperparameters
 from baselines.tsbad.catalog import SPECS
 for spec in SPECS:
     effective_hyperparameters(spec.tsb_name)
-from harness.cli import main
+from harness.cli.main import main
 main(["ls", "tasks"])
 """
 

@@ -188,7 +188,7 @@ def real_vllm(work: Path) -> int:
         return SKIPPED
     import baselines.vllm_models  # noqa: F401  (registers vllm-vlm)
     from harness import registry
-    from harness.parse import parse_answer
+    from harness.answers.parse import parse_answer
 
     model = registry.make_model("VisAnomReasoner-3B-vllm", max_model_len=4096, enforce_eager=True)
     requests = pickle.loads((work / "requests.pkl").read_bytes())

@@ -32,7 +32,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.spec import slug  # noqa: E402
+from harness.core.spec import slug  # noqa: E402
 from leaderboard.build import build  # noqa: E402
 
 FROM_SCRATCH_S = 60.0

@@ -1,4 +1,4 @@
-"""Benchmark harness.metrics against tsb-ad 1.5's ``get_metrics`` (same inputs, one core).
+"""Benchmark harness.scoring.metrics against tsb-ad 1.5's ``get_metrics`` (same inputs, one core).
 
     python benchmarks/metrics_bench.py compare [--lengths 1000 10000 100000] [--window 100]
     python benchmarks/metrics_bench.py tsbad-u [--limit N]
@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.metrics import auc_pr, auc_roc, best_point_f1, score_metrics, vus  # noqa: E402
-from harness.metrics.oracle import (  # noqa: E402
+from harness.scoring.metrics import auc_pr, auc_roc, best_point_f1, score_metrics, vus  # noqa: E402
+from harness.scoring.metrics.oracle import (  # noqa: E402
     oracle_affiliation_f,
     oracle_event_f1,
     oracle_pa_f1,

@@ -1,4 +1,4 @@
-"""Benchmark: the plain pyplot approach vs ``harness.render`` (per plot, and throughput with workers).
+"""Benchmark: the plain pyplot approach vs ``harness.render.plot`` (per plot, and throughput with workers).
 
 Run: ``.venv/bin/python benchmarks/render_bench.py [--reps 7] [--plots 120] [--workers 2]``.
 Baseline and ours are measured in the same run, interleaved, and reported as medians.
@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.render import RenderSettings, render_series
-from harness.render_reference import render_plain
-from harness.render_worker import render_many, shutdown_pool
+from harness.render.plot import RenderSettings, render_series
+from harness.render.pool import render_many, shutdown_pool
+from harness.render.reference import render_plain
 
 
 def _windows(n_points: int, count: int, seed: int = 0) -> list[tuple[np.ndarray, int]]:

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.sweep import run_sweep
-from harness.sweepfile import load_sweep
+from harness.sweep.driver import run_sweep
+from harness.sweep.file import load_sweep
 
 SWEEP = """
 name: bench

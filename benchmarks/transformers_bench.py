@@ -30,7 +30,7 @@ from tinyvlm import build_tiny_vlm  # noqa: E402
 
 from harness.inference.base import ChatRequest, GenerationConfig  # noqa: E402
 from harness.inference.transformers_engine import TransformersEngine  # noqa: E402
-from harness.render import render_series  # noqa: E402
+from harness.render.plot import render_series  # noqa: E402
 
 PROMPT = "Do you see any anomalies on this plot? Answer with <anomaly> and <index> tags."
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from baselines.recipes.screening import ScreenSettings, candidates, screen_scores
 from harness import registry
-from harness.metrics import interval_counts
+from harness.scoring.metrics import interval_counts
 
 
 def hits(pred: list[tuple[int, int]], true: list[tuple[int, int]]) -> int:

@@ -22,9 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import OutputError, UsageError
-from harness.records import RUN_FILE, SAMPLES_FILE
-from harness.spec import slug
+from harness.core.errors import OutputError, UsageError
+from harness.core.spec import slug
+from harness.records.store import RUN_FILE, SAMPLES_FILE
 from leaderboard import render
 from leaderboard.analysis import run_fragment
 from leaderboard.records import Skipped, read_samples, scan_runs
@@ -322,6 +322,6 @@ def serve(site: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m leaderboard ...``: the same commands as ``visanom leaderboard``."""
-    from harness.cli import main as cli_main
+    from harness.cli.main import main as cli_main
 
     return cli_main(["leaderboard", *(argv if argv is not None else __import__("sys").argv[1:])])

@@ -5,7 +5,7 @@ that cannot be read, is a symlink loop, is too large or too deeply nested to par
 is not JSON, is partial (``status`` other than ``"complete"``), is of another schema or
 lacks the keys the leaderboard needs is left out and listed; a folder with ``samples.jsonl``
 and no ``run.json`` (an unfinished run) is listed too. Parsing itself is
-:func:`harness.records.read_run` (the one ``run.json`` reader; it accepts a UTF-8 BOM);
+:func:`harness.records.store.read_run` (the one ``run.json`` reader; it accepts a UTF-8 BOM);
 this module only checks a file before handing it over.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.records import RUN_FILE, SAMPLES_FILE, read_run
+from harness.records.store import RUN_FILE, SAMPLES_FILE, read_run
 
 SCHEMAS = ("visanom.run/1", "visanom.run/2")
 SOURCE_KEY = "_source"

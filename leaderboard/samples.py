@@ -7,10 +7,10 @@ metrics (reasoning signals included), and what to draw:
 * a text model's plot: the exact image it was shown (``input.image``, copied once per input
   hash into ``SITE/inputs/<task>/``), with the x position of every interval computed here from
   the render settings (fixed margins and matplotlib's default x limits, as
-  :mod:`harness.render` draws them), so the overlay lines up with the plot's x axis;
+  :mod:`harness.render.plot` draws them), so the overlay lines up with the plot's x axis;
 * a score model's series and score curve, reduced to :data:`CURVE_POINTS` values each (the
   min and max of each of :data:`CURVE_BUCKETS` buckets) and quantised to integers 0..999 over
-  the curve's range, with the threshold of :func:`harness.thresholds.score_threshold` on the
+  the curve's range, with the threshold of :func:`harness.scoring.thresholds.score_threshold` on the
   same scale.
 
 Budget: a sample's drawing data is at most ``2 * CURVE_POINTS`` integers below 1000 (under
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.thresholds import score_threshold
+from harness.scoring.thresholds import score_threshold
 
 CURVE_BUCKETS = 100
 CURVE_POINTS = 2 * CURVE_BUCKETS
@@ -40,7 +40,7 @@ MAX_TEXT = 20_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HASH = re.compile(r"[0-9A-Za-z_-]{1,128}")
 _FAST_HEADER = re.compile(rb"\{'descr': '<f8', 'fortran_order': False, 'shape': \((\d+),\), \}\s*$")
-# harness.render.RenderSettings defaults (fractions of the figure), used when a record has none
+# harness.render.plot.RenderSettings defaults (fractions of the figure), used when a record has none
 _DEFAULT_RENDER = {"left": 0.10, "right": 0.985, "bottom": 0.25, "top": 0.925}
 _AXIS_MARGIN = 0.05
 
@@ -206,7 +206,7 @@ class SampleViews:
             digest = record.get("input_hash")
             name = digest if isinstance(digest, str) and _HASH.fullmatch(digest) else None
             if name is None:
-                from harness.hashing import stable_hash
+                from harness.core.hashing import stable_hash
 
                 name = stable_hash(rel, 16)
             dest = self.site / self.inputs_rel / f"{name}{src.suffix.lower()}"

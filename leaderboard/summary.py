@@ -24,7 +24,7 @@ SUMMARY_SCHEMA = "visanom.summary/2"
 COUNT_KEYS = ("n", "n_ok", "n_failed", "n_cached", "n_parse_failed", "n_undefined", "n_degenerate")
 MAX_FAILURES = 50
 REASONING_PREFIX = "reason-"
-JUDGE_PREFIX = "judge-"  # means written by ``visanom run --judge MODEL`` (harness/judge_run.py)
+JUDGE_PREFIX = "judge-"  # means written by ``visanom run --judge MODEL`` (harness/scoring/judge_run.py)
 REASONING_PREFIXES = (REASONING_PREFIX, JUDGE_PREFIX)
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 # The paper's groups, in its order; other groups follow, then "other".

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 
 @dataclass(frozen=True)

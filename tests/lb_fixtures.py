@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from harness.hashing import stable_hash
-from harness.spec import slug
+from harness.core.hashing import stable_hash
+from harness.core.spec import slug
 
 RENDER = {"width_in": 10.0, "height_in": 4.0, "dpi": 100, "left": 0.10, "right": 0.985, "bottom": 0.25, "top": 0.925}
 

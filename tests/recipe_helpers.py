@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from baselines.recipes.examples import Example, ExamplePool
-from harness.hashing import array_hash
-from harness.types import Sample
+from harness.core.hashing import array_hash
+from harness.core.types import Sample
 
 NO_SERVER = "http://127.0.0.1:9/v1"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.answers import (
+from harness.answers.formats import (
     DEFAULT_ANSWER_FORMAT,
     JSON,
     PAPER_TAGS,
@@ -13,8 +13,8 @@ from harness.answers import (
     answer_format,
     register_answer_format,
 )
-from harness.errors import UsageError
-from harness.parse import ANOMALY_TAG, INDEX_TAG, parse_answer
+from harness.answers.parse import ANOMALY_TAG, INDEX_TAG, parse_answer
+from harness.core.errors import UsageError
 from tasks.visanombench.prompts import PROMPTS_DIR, load_prompt
 
 TAGGED = "<anomaly>True</anomaly>\n<index>(10, 20)</index>\nStep 1: the x-axis runs from 0 to 99."
@@ -70,7 +70,7 @@ def test_the_template_reasoner_answers_in_the_format_asked() -> None:
     import toy  # noqa: F401  (registers toy-deviation)
 
     from baselines.template_reasoner import TemplateReasoner
-    from harness.types import Sample
+    from harness.core.types import Sample
 
     x = np.sin(np.arange(300) / 7.0)
     x[200:205] += 6.0

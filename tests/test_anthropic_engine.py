@@ -7,7 +7,7 @@ import base64
 import pytest
 from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference.anthropic_engine import AnthropicEngine
 from harness.inference.base import ChatRequest, GenerationConfig
 
@@ -94,7 +94,7 @@ def test_fingerprint_has_no_key_or_url() -> None:
 def test_cards_build_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     import baselines.api_models  # noqa: F401
     from harness.inference.availability import model_availability
-    from harness.registry import make_model
+    from harness.registry.lazy import make_model
 
     cards = {"GPT-4o": "OPENAI_API_KEY", "Grok-4-Fast": "XAI_API_KEY", "Llama-4-Maverick": "OPENROUTER_API_KEY",
              "Gemini-2.5-Flash": "GEMINI_API_KEY", "Claude-Sonnet-4.5": "ANTHROPIC_API_KEY"}

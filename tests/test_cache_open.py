@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cache import PredictionCache
-from harness.errors import EXIT_IO, CacheError
-from harness.types import Prediction
+from harness.core.errors import EXIT_IO, CacheError
+from harness.core.types import Prediction
+from harness.run.cache import PredictionCache
 
 WORKERS = 4
 ROUNDS = 200

@@ -15,9 +15,9 @@ from baselines.tsbad import TsbAdDetector
 from baselines.tsbad.args import coerce_value
 from baselines.tsbad.catalog import NOT_REGISTERED, SPECS
 from baselines.tsbad.jit import enable_numba_cache
-from harness.errors import UnknownNameError, UsageError
-from harness.registry import describe_model, make_model, model_names
-from harness.types import ModelAdapter, Prediction, Sample
+from harness.core.errors import UnknownNameError, UsageError
+from harness.core.types import ModelAdapter, Prediction, Sample
+from harness.registry.lazy import describe_model, make_model, model_names
 
 N, PERIOD, AT, WIDTH = 600, 25, 420, 12
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import toy  # noqa: F401  (registers the toy task and models)
 
-from harness.cli import main
+from harness.cli.main import main
 
 
 def _exit_code(argv: list[str]) -> int:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cli import main
-from harness.errors import DataError
+from harness.cli.main import main
+from harness.core.errors import DataError
 from tasks.tsb_ad_u.files import find_file, read_series
 from tasks.tsb_ad_u.task import TSBADUTask
 

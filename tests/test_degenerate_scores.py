@@ -12,9 +12,9 @@ import pytest
 import toy  # noqa: F401  (registers the toy task)
 
 from harness import registry
-from harness.metrics import degenerate_scores
-from harness.runner import Runner
-from harness.types import Prediction, Sample
+from harness.core.types import Prediction, Sample
+from harness.run.runner import Runner
+from harness.scoring.metrics import degenerate_scores
 
 
 def test_constant_and_rounding_noise_are_degenerate() -> None:

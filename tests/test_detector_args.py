@@ -8,7 +8,7 @@ import pytest
 from baselines.tsbad.adapter import TsbAdDetector, accepted_hyperparameters, tuned_hyperparameters
 from baselines.tsbad.catalog import SPECS
 from baselines.tsbad.hparams import check_hyperparameters, rule_for
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 
 @pytest.mark.parametrize(

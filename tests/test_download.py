@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from tasks.tsb_ad_u.download import download_tsb_ad_u, install_archive, main
 from tasks.tsb_ad_u.files import list_files, read_series
 

@@ -11,12 +11,12 @@ import pytest
 import toy
 
 from harness import registry
-from harness.cache import PredictionCache, cache_key
-from harness.cli import main
-from harness.draws import aggregate_draws, draw_seeds, majority_intervals, model_for_draw, reduce_sample
-from harness.errors import UsageError
-from harness.orchestrate import run_spec
-from harness.spec import RunSpec
+from harness.cli.main import main
+from harness.core.errors import UsageError
+from harness.core.spec import RunSpec
+from harness.run.cache import PredictionCache, cache_key
+from harness.run.draws import aggregate_draws, draw_seeds, majority_intervals, model_for_draw, reduce_sample
+from harness.run.orchestrate import run_spec
 
 
 @registry.register_model("toy-seeded", group="test")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from tasks.tsb_ad_u import embedded
 from tasks.tsb_ad_u.embedded import (
     LIST_FILE,

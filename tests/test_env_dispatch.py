@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.spec import RunSpec
+from harness.cli.main import main
+from harness.core.spec import RunSpec
 
 pytestmark = [pytest.mark.detectors, pytest.mark.slow]
 SETUP = "make setup-det-test"
@@ -80,8 +80,8 @@ def test_a_mixed_run_writes_one_results_folder_and_one_cache(tmp_path: Path, det
     writes every record and the one cache."""
     from tinyvlm import build_tiny_vlm
 
-    from harness.cache import PredictionCache
-    from harness.envrun import run_across_environments
+    from harness.run.cache import PredictionCache
+    from harness.sweep.envrun import run_across_environments
 
     tiny = build_tiny_vlm(tmp_path / "tinyvlm")
     specs = [RunSpec("visanombench-demo", "Sub-PCA", limit=2),

@@ -1,4 +1,4 @@
-"""Named Python environments (harness/environments.py), `visanom env`, and the pins that keep
+"""Named Python environments (harness/environments/config.py), `visanom env`, and the pins that keep
 '.[vllm,hf,api]' on the current vLLM."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.environments import (
+from harness.cli.main import main
+from harness.core.errors import UsageError
+from harness.environments.config import (
     DEFAULT_CONFIG,
     ROOT,
     Environment,
@@ -22,7 +23,6 @@ from harness.environments import (
     requirements_for_model,
     server_environment,
 )
-from harness.errors import UsageError
 
 PYPROJECT = ROOT / "pyproject.toml"
 
@@ -47,7 +47,7 @@ def _fake_python(tmp_path: Path, modules: dict[str, str]) -> Path:
 
 # ---- configuration --------------------------------------------------------------------------
 def test_defaults_name_three_environments_and_their_setup_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("harness.environments.config_path", lambda: None)
+    monkeypatch.setattr("harness.environments.config.config_path", lambda: None)
     envs = load_environments()
     assert list(envs) == list(DEFAULT_CONFIG) == ["default", "gpu", "core-np2"]
     assert envs["default"].provides >= {"detectors", "hf", "api"} and envs["default"].setup == "make setup"

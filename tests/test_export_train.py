@@ -21,8 +21,8 @@ pytest.importorskip("datasets")
 from tinyvlm import build_tiny_vlm  # noqa: E402
 
 from baselines.train.sft import load_config, train  # noqa: E402
-from harness.errors import DataError, UsageError  # noqa: E402
-from harness.export import chat_messages, export_dataset, features  # noqa: E402
+from harness.core.errors import DataError, UsageError  # noqa: E402
+from harness.curate.dataset import chat_messages, export_dataset, features  # noqa: E402
 
 ANSWER = ("<anomaly>True</anomaly>\n<index>(20, 30)</index>\nStep 1: The x-axis represents the index, ranging "
           "from 0 to 99. Step 2: a spike around index 20 to 30. Step 3: it departs from the pattern.")
@@ -132,7 +132,7 @@ def test_push_to_hub_reaches_the_hub_and_keeps_the_local_copy(tmp_path: Path) ->
         env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_TOKEN": "hf_test",
                "HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         env.pop("HF_HUB_OFFLINE", None)
-        code = ("from harness.export import push_dataset\n"
+        code = ("from harness.curate.dataset import push_dataset\n"
                 f"push_dataset({str(data)!r}, 'someone/visanombench-mine')\n")
         proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     finally:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from baselines.foundation import residual_scores
-from harness.errors import UsageError
-from harness.registry import describe_model, make_model
-from harness.types import Sample
+from harness.core.errors import UsageError
+from harness.core.types import Sample
+from harness.registry.lazy import describe_model, make_model
 
 
 def test_residual_scores_follow_tsb_ads_protocol() -> None:

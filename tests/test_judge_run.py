@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.cli import main
+from harness.cli.main import main
 
 
 def test_run_with_judge_records_grades_and_the_judge(tmp_path: Path, srv, monkeypatch) -> None:

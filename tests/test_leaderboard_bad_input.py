@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lb_fixtures import write_run2
 
-from harness.cli import main as cli
+from harness.cli.main import main as cli
 from leaderboard.build import build
 from leaderboard.records import scan_runs
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from lb_fixtures import write_run2
 
-from harness.cli import main as cli
+from harness.cli.main import main as cli
 
 
 @pytest.fixture()

@@ -25,8 +25,8 @@ pytest.importorskip("lm_eval")
 
 from fake_chat_server import FAST_RETRIES, FakeChatServer  # noqa: E402
 
-from harness.registry import make_model, make_task  # noqa: E402
-from harness.runner import Runner  # noqa: E402
+from harness.registry.lazy import make_model, make_task  # noqa: E402
+from harness.run.runner import Runner  # noqa: E402
 from tasks.lm_eval_tasks import INCLUDE_PATH  # noqa: E402
 
 LIMIT = 10
@@ -151,7 +151,7 @@ def test_lm_eval_backend_as_our_model_gives_the_same_records(server: FakeChatSer
 
 
 def test_unknown_lm_eval_backend_is_a_clear_error() -> None:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     with pytest.raises(UsageError, match="unknown lm-eval model 'no-such-backend'.*hf-multimodal"):
         make_model("lm-eval", lm_model="no-such-backend")
@@ -196,7 +196,7 @@ def test_the_configs_name_our_tasks_and_metrics() -> None:
 
 
 def test_an_unreadable_sample_is_a_recorded_failure_not_a_crash(bench: Path) -> None:
-    from harness.types import Sample
+    from harness.core.types import Sample
     from tasks.lm_eval_tasks import bridge
 
     task = make_task("visanombench-demo", data_dir=str(bench), workers=1)

@@ -17,8 +17,8 @@ pytest.importorskip("transformers")
 
 from tinyvlm import build_tiny_vlm  # noqa: E402
 
-from harness.registry import make_model, make_task  # noqa: E402
-from harness.runner import Runner  # noqa: E402
+from harness.registry.lazy import make_model, make_task  # noqa: E402
+from harness.run.runner import Runner  # noqa: E402
 
 pytestmark = pytest.mark.slow
 LIMIT = 2

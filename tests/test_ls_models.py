@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 import baselines.vllm_models  # noqa: F401  (registers vllm-vlm, which the vLLM cards use)
-from harness import registry
-from harness.cli import cmd_ls, main
+from harness.registry import lazy as registry
+from harness.cli.main import cmd_ls, main
 from harness.inference import availability as av
-from harness.registry import Entry
+from harness.registry.lazy import Entry
 
 SECRET = "sk-test-0123456789-do-not-print"
 
@@ -115,7 +115,7 @@ def test_requires_and_json_output(capsys: pytest.CaptureFixture[str]) -> None:
 def test_ls_and_building_a_detector_give_one_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     """``visanom ls models`` and the detector's constructor use the same check."""
     from baselines.tsbad.adapter import TsbAdDetector
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     monkeypatch.setattr(av, "has_module", lambda name: name != "momentfm")
     ok, reason = av.model_availability("MOMENT (ZS)")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.metrics import (
+from harness.scoring.metrics import (
     interval_counts,
     interval_iou,
     intervals_to_labels,

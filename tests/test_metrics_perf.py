@@ -7,7 +7,7 @@ import tracemalloc
 
 import numpy as np
 
-from harness.metrics import score_metrics, vus
+from harness.scoring.metrics import score_metrics, vus
 
 
 def _series(n: int, seed: int = 0):

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.metrics import (
+from harness.scoring.metrics import (
     affiliation_prf,
     binary_metrics,
     interval_counts,

@@ -15,8 +15,8 @@ import pytest
 from test_metrics_cases import N_CASES, case_digest, make_case, tsbad_reference
 from test_metrics_tsbad_reference import REFERENCE
 
-from harness.metrics import best_point_f1, binary_metrics, score_metrics, vus_pr
-from harness.metrics.runs import runs
+from harness.scoring.metrics import best_point_f1, binary_metrics, score_metrics, vus_pr
+from harness.scoring.metrics.runs import runs
 
 TOL = 1e-6
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.metrics import (
+from harness.scoring.metrics import (
     affiliation_prf,
     binary_metrics,
     point_prf,

@@ -21,17 +21,17 @@ import pytest
 from fake_chat_server import FAST_RETRIES, HANG_GUARD_S, FakeChatServer, answer_for
 from PIL import Image
 
-from harness.aggregate import aggregate_means
-from harness.cache import PredictionCache
-from harness.errors import UsageError
-from harness.hashing import array_hash, stable_hash
+from harness.answers.parse import parse_answer
+from harness.core.errors import UsageError
+from harness.core.hashing import array_hash, stable_hash
+from harness.core.types import Prediction, Sample, Target
 from harness.inference.base import ChatRequest, GenerationConfig
 from harness.inference.openai_engine import OpenAICompatEngine
 from harness.inference.retry import RetryPolicy, parse_retry_after
-from harness.parse import parse_answer
-from harness.render import render_series
-from harness.runner import Runner
-from harness.types import Prediction, Sample, Target
+from harness.render.plot import render_series
+from harness.run.cache import PredictionCache
+from harness.run.runner import Runner
+from harness.scoring.run_metrics import aggregate_means
 
 KEY = "sk-test-0123456789abcdefSECRET"
 PNG = b"\x89PNG\r\n\x1a\nnot-really-a-png"
@@ -379,7 +379,7 @@ class PlotTask:
 
 def _run(srv: FakeChatServer, tmp_path: Path, cache_path: Path) -> Path:
     import baselines.api_models  # noqa: F401  (registers the adapters)
-    from harness.registry import make_model
+    from harness.registry.lazy import make_model
 
     model = make_model("openai-compat", model="fake-vlm", base_url=srv.base_url, api_key=KEY, concurrency=2)
     model.engine.retry_policy = FAST_RETRIES
@@ -428,7 +428,7 @@ class NamedPromptTask(PlotTask):
 def test_runner_writes_each_record_as_its_sample_is_answered(srv: FakeChatServer, tmp_path: Path,
                                                              cache_path: Path) -> None:
     import baselines.api_models  # noqa: F401  (registers the adapters)
-    from harness.registry import make_model
+    from harness.registry.lazy import make_model
 
     gate = srv.hold("[w0]")  # w0's answer waits until the other records are on disk
     srv.push_for("[w1]", "500")  # w1 is retried

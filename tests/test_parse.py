@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.parse import (
+from harness.answers.parse import (
     HUGE,
     ParsedAnswer,
     axis_range_in_text,

@@ -19,8 +19,8 @@ pytest.importorskip("datasets")
 from tinyvlm import build_tiny_vlm  # noqa: E402
 
 from harness import registry  # noqa: E402
-from harness.cli import main  # noqa: E402
-from harness.errors import EXIT_OK, EXIT_SAMPLE_FAILURES  # noqa: E402
+from harness.cli.main import main  # noqa: E402
+from harness.core.errors import EXIT_OK, EXIT_SAMPLE_FAILURES  # noqa: E402
 
 N = 3  # train segments elicited
 

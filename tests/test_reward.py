@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import UsageError
-from harness.parse import parse_judge_reply
-from harness.reward import RewardWeights, score_candidate
-from harness.selection import Candidate, select, sensitivity
+from harness.answers.parse import parse_judge_reply
+from harness.core.errors import UsageError
+from harness.curate.reward import RewardWeights, score_candidate
+from harness.curate.selection import Candidate, select, sensitivity
 
 WINDOW = (146534, 153264)
 TRUTH = [(150800, 151200)]

@@ -11,13 +11,13 @@ import pytest
 import toy
 
 from harness import registry
-from harness.cli import main
-from harness.errors import OutputError, UsageError
-from harness.orchestrate import matrix_specs, run_spec, run_specs
-from harness.records import RUN_SCHEMA, RecordError, inside, read_run
-from harness.runner import Runner
-from harness.spec import RunSpec, slug
-from harness.types import Sample
+from harness.cli.main import main
+from harness.core.errors import OutputError, UsageError
+from harness.core.spec import RunSpec, slug
+from harness.core.types import Sample
+from harness.records.store import RUN_SCHEMA, RecordError, inside, read_run
+from harness.run.orchestrate import matrix_specs, run_spec, run_specs
+from harness.run.runner import Runner
 
 HOSTILE_MODELS = ("../../../escaped", "..", "/tmp/visanom-abs-escape", 'bad<name>"q\'', "a/../../b", ".hidden")
 HOSTILE_TASK = "../../hostile-task"
@@ -253,7 +253,7 @@ def test_two_model_args_give_two_leaderboard_rows(tmp_path: Path) -> None:
 
 
 def test_generation_overrides_make_a_copy_on_the_same_engine() -> None:
-    from harness.orchestrate import apply_generation
+    from harness.run.orchestrate import apply_generation
 
     model = registry.make_model("openai-compat", model="m", base_url="http://127.0.0.1:9", api_key="k")
     hot = apply_generation(model, {"temperature": 0.7, "seed": 3})

@@ -16,10 +16,10 @@ import pytest
 import toy  # noqa: F401  (registers the toy task and models)
 
 from harness import registry
-from harness.cache import PredictionCache
-from harness.cli import main
-from harness.runner import Runner
-from harness.types import Prediction, Sample
+from harness.cli.main import main
+from harness.core.types import Prediction, Sample
+from harness.run.cache import PredictionCache
+from harness.run.runner import Runner
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -104,7 +104,7 @@ def test_torn_last_line_is_dropped_on_resume(tmp_path: Path) -> None:
 
 
 SCRIPT = (
-    "import sys; sys.path.insert(0, {tests!r}); import toy; from harness.cli import main; "
+    "import sys; sys.path.insert(0, {tests!r}); import toy; from harness.cli.main import main; "
     "sys.exit(main(sys.argv[1:]))"
 )
 
@@ -255,7 +255,7 @@ def test_sample_without_input_hash_is_never_cached(tmp_path: Path, cache_path: P
 
 
 def test_sweep_builds_each_model_once_and_closes_it(tmp_path: Path) -> None:
-    from harness.orchestrate import matrix_specs, run_specs
+    from harness.run.orchestrate import matrix_specs, run_specs
 
     toy.ClosableModel.built = toy.ClosableModel.closed = 0
     specs = matrix_specs(["toy-closable"], ["toy", "toy-b"], task_args={"n": 3})

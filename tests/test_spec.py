@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import UsageError
-from harness.spec import RunSpec, public_args, slug
+from harness.core.errors import UsageError
+from harness.core.spec import RunSpec, public_args, slug
 
 
 def test_equal_specs_have_equal_ids_and_any_setting_changes_it():

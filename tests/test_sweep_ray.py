@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sweep_helpers import records_of, write_small_sweep
 
-from harness.executors import Unit
-from harness.sweep import run_sweep
-from harness.sweepfile import load_sweep
+from harness.sweep.driver import run_sweep
+from harness.sweep.executors import Unit
+from harness.sweep.file import load_sweep
 
 ray = pytest.importorskip("ray", reason="ray is not installed here (pip install 'visanom[ray]')")
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sweep_helpers import records_of, write_small_sweep
 
-from harness.cli import main
-from harness.executors import THREAD_VARS
+from harness.cli.main import main
+from harness.sweep.executors import THREAD_VARS
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cache import PredictionCache
-from harness.executors import LocalExecutor, Unit
-from harness.jobenv import JobEnv, current_env
-from harness.records import InputStore, RunDir
-from harness.types import Prediction
-from harness.worker import (
+from harness.core.types import Prediction
+from harness.environments.jobs import JobEnv, current_env
+from harness.records.store import InputStore, RunDir
+from harness.run.cache import PredictionCache
+from harness.sweep.executors import LocalExecutor, Unit
+from harness.sweep.worker import (
     ForwardingCache,
     MemoryInputStore,
     MemoryRunDir,
@@ -68,14 +68,14 @@ def test_forwarding_cache_reads_but_never_writes(tmp_path: Path) -> None:
 
 @pytest.mark.detectors  # probes Sub-PCA, a tsb-ad detector
 def test_probe_answers_in_its_environment() -> None:
-    from harness.spec import RunSpec
+    from harness.core.spec import RunSpec
 
     def job(model: str, **args: object) -> dict:
         return {"spec": RunSpec("visanombench-demo", model, model_args=args, limit=2).to_record(),
                 "model_args": args}
 
     jobs = [job("template-reasoner"), job("GPT-4o"), job("IForest", no_such=1)]
-    out = subprocess.run([sys.executable, "-m", "harness.worker", "--probe"], input=json.dumps(jobs),
+    out = subprocess.run([sys.executable, "-m", "harness.sweep.worker", "--probe"], input=json.dumps(jobs),
                          capture_output=True, text=True, check=True, timeout=600,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(Path.home())})
     ok, nokey, bad = json.loads(out.stdout)
@@ -117,9 +117,9 @@ def test_current_env_is_this_interpreter() -> None:
 def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
     """A job whose model lives in another environment is probed, run and summarised by that
     environment's interpreter (here a wrapper script that logs each start); one results folder."""
-    import harness.sweep_plan as plan
-    from harness.sweep import run_sweep
-    from harness.sweepfile import load_sweep
+    import harness.sweep.plan as plan
+    from harness.sweep.driver import run_sweep
+    from harness.sweep.file import load_sweep
 
     log = tmp_path / "alt-env.log"
     script = tmp_path / "alt" / "bin" / "python"
@@ -138,7 +138,7 @@ def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
     assert here.is_current
     assert [(j.pj.env.name, j.state) for j in result.jobs] == [("alt", "done"), (here.name, "done")]
     starts = log.read_text().splitlines()
-    assert starts.count("-m harness.worker --probe") == 1 and starts.count("-m harness.worker") == 2  # run + summarise
+    assert starts.count("-m harness.sweep.worker --probe") == 1 and starts.count("-m harness.sweep.worker") == 2  # run + summarise
     runs = sorted(json.loads(p.read_text())["model"]["name"] for p in (tmp_path / "out").glob("*/*/*/run.json"))
     assert runs == ["Sub-PCA", "template-reasoner"]
 
@@ -175,10 +175,10 @@ def test_api_units_run_concurrently_up_to_the_provider_limit(monkeypatch) -> Non
 def test_units_by_kind() -> None:
     """CPU jobs on a shardable task split by series; a weight-loading model's jobs share one
     unit (loaded once, serves all its tasks); one unit per API job, on its provider's slots."""
-    from harness.spec import RunSpec
-    from harness.sweep import JobRun, make_units
-    from harness.sweep_plan import PlannedJob
-    from harness.sweepfile import Job
+    from harness.core.spec import RunSpec
+    from harness.sweep.driver import JobRun, make_units
+    from harness.sweep.file import Job
+    from harness.sweep.plan import PlannedJob
 
     class Shardable:
         shardable = True
@@ -203,10 +203,10 @@ def test_units_by_kind() -> None:
 
 
 def test_a_run_folder_reported_by_another_environment_stays_in_the_results_folder(tmp_path: Path) -> None:
-    from harness.errors import UsageError
-    from harness.spec import RunSpec
-    from harness.sweep_plan import PlannedJob, _foreign_folder
-    from harness.sweepfile import Job
+    from harness.core.errors import UsageError
+    from harness.core.spec import RunSpec
+    from harness.sweep.file import Job
+    from harness.sweep.plan import PlannedJob, _foreign_folder
 
     pj = PlannedJob(0, Job(RunSpec(task="tsb-ad-u-demo", model="Sub-PCA"), where="s.yaml:3", group="g"),
                     env=JobEnv("det", "/nowhere/bin/python"))
@@ -218,11 +218,11 @@ def test_a_run_folder_reported_by_another_environment_stays_in_the_results_folde
 
 
 def test_the_driver_refuses_score_files_outside_the_run_folder(tmp_path: Path) -> None:
-    from harness.errors import VisanomError
-    from harness.spec import RunSpec
-    from harness.sweep import Driver, JobRun
-    from harness.sweep_plan import PlannedJob
-    from harness.sweepfile import Job
+    from harness.core.errors import VisanomError
+    from harness.core.spec import RunSpec
+    from harness.sweep.driver import Driver, JobRun
+    from harness.sweep.file import Job
+    from harness.sweep.plan import PlannedJob
 
     jr = JobRun(PlannedJob(0, Job(RunSpec(task="tsb-ad-u-demo", model="Sub-PCA"), where="s.yaml:3", group="g")),
                 run_dir=RunDir(tmp_path / "run"))

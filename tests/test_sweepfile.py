@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from baselines.tsbad.catalog import SPECS
-from harness.errors import UsageError
-from harness.jobenv import JobEnv
-from harness.sweep import api_cost, run_sweep
-from harness.sweep_plan import plan_sweep
-from harness.sweepfile import SWEEPS_DIR, load_sweep
+from harness.core.errors import UsageError
+from harness.environments.jobs import JobEnv
+from harness.sweep.driver import api_cost, run_sweep
+from harness.sweep.file import SWEEPS_DIR, load_sweep
+from harness.sweep.plan import plan_sweep
 
 
 def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
@@ -106,7 +106,7 @@ pairs:
 
 
 def test_missing_environment_is_a_skip_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.sweep_plan as plan
+    import harness.sweep.plan as plan
 
     broken = JobEnv("gpu", "/nonexistent/.venv-gpu/bin/python", False,
                     "environment 'gpu' has no interpreter at /nonexistent/.venv-gpu/bin/python; create it with make setup-gpu")
@@ -118,7 +118,7 @@ def test_missing_environment_is_a_skip_naming_it(tmp_path: Path, monkeypatch: py
 
 def test_dry_run_skips_exit_non_zero_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture) -> None:
-    from harness.cli import main
+    from harness.cli.main import main
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     path = write(tmp_path, "pairs:\n  - {task: visanombench-demo, model: GPT-4o}\n"
@@ -176,7 +176,7 @@ def test_a_binary_sweep_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("workers", ["0", "-2"])
 def test_workers_below_one_is_a_usage_error(workers: str, capsys: pytest.CaptureFixture) -> None:
-    from harness.cli import main
+    from harness.cli.main import main
 
     assert main(["sweep", "demo", "--dry-run", "--workers", workers]) == 2
     assert f"--workers must be at least 1, got {workers}" in capsys.readouterr().err

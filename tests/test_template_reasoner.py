@@ -13,10 +13,10 @@ import baselines.template_reasoner  # noqa: F401  (registers template-reasoner)
 import tasks.visanombench.task  # noqa: F401  (registers visanombench, visanombench-demo)
 from baselines.template_reasoner import TemplateReasoner, rationale
 from harness import registry
-from harness.cli import main
-from harness.parse import axis_range_in_text, intervals_in_text, parse_answer
-from harness.spec import slug
-from harness.types import Sample
+from harness.answers.parse import axis_range_in_text, intervals_in_text, parse_answer
+from harness.cli.main import main
+from harness.core.spec import slug
+from harness.core.types import Sample
 from tasks.visanombench.reasoning import reasoning_signals
 
 
@@ -56,7 +56,7 @@ def test_flat_scores_give_a_normal_answer_unless_peak_mode() -> None:
 
 
 def test_peak_mode_equals_the_score_path_of_its_detector() -> None:
-    from harness.thresholds import peak_interval
+    from harness.scoring.thresholds import peak_interval
 
     s = _spiky(1000)
     scores = registry.make_model("toy-deviation").predict([s])[0].scores

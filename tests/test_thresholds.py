@@ -1,11 +1,11 @@
-"""Tests of the score thresholding policy (harness/thresholds.py)."""
+"""Tests of the score thresholding policy (harness/scoring/thresholds.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness.thresholds import (
+from harness.scoring.thresholds import (
     binarize,
     binary_to_intervals,
     check_scores,
@@ -120,7 +120,7 @@ def test_check_scores_refuses_what_cannot_be_scored(raw: object, why: str) -> No
 
 
 def test_threshold_prediction_sets_the_peak_interval_or_the_error() -> None:
-    from harness.types import Prediction
+    from harness.core.types import Prediction
 
     s = np.zeros(50)
     s[20:23] = 5.0

@@ -23,16 +23,16 @@ from tinyvlm import build_tiny_lora, build_tiny_vlm  # noqa: E402
 from baselines.hf_models import hf_vlm  # noqa: E402
 from baselines.vlm import VLMModel  # noqa: E402
 from harness import registry  # noqa: E402
-from harness.aggregate import aggregate_means  # noqa: E402
-from harness.cache import PredictionCache  # noqa: E402
-from harness.errors import UsageError  # noqa: E402
-from harness.hashing import stable_hash  # noqa: E402
+from harness.core.errors import UsageError  # noqa: E402
+from harness.core.hashing import stable_hash  # noqa: E402
+from harness.core.types import Prediction, Sample, Target  # noqa: E402
 from harness.inference.base import ChatRequest, GenerationConfig  # noqa: E402
 from harness.inference.images import fit_pixel_budget  # noqa: E402
 from harness.inference.transformers_engine import TransformersEngine, _cut_at_stop  # noqa: E402
-from harness.render import RenderSettings, render_series  # noqa: E402
-from harness.runner import Runner  # noqa: E402
-from harness.types import Prediction, Sample, Target  # noqa: E402
+from harness.render.plot import RenderSettings, render_series  # noqa: E402
+from harness.run.cache import PredictionCache  # noqa: E402
+from harness.run.runner import Runner  # noqa: E402
+from harness.scoring.run_metrics import aggregate_means  # noqa: E402
 
 GREEDY = GenerationConfig(max_new_tokens=8)
 SMALL_PLOT = RenderSettings(width_in=4.0, height_in=2.0, dpi=70)
@@ -368,8 +368,8 @@ def test_visanombench_demo_end_to_end(tiny: dict[str, Path], tmp_path: Path) -> 
 
 def test_three_draws_per_sample_are_recorded_cached_and_reduced(tiny: dict[str, Path], tmp_path: Path) -> None:
     """Issue 8 must-show: 3 sampled answers per sample, each cached on its own, reduced by the spec."""
-    from harness.orchestrate import apply_generation
-    from harness.spec import RunSpec
+    from harness.core.spec import RunSpec
+    from harness.run.orchestrate import apply_generation
 
     args = {"model_id": str(tiny["base"]), "dtype": "float32", "device": "cpu", "batch_size": 6, "max_new_tokens": 8}
     spec = RunSpec(task="tiny-plots", model="hf-vlm", model_args=args, generation={"temperature": 1.0},

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.errors import DataError, UnknownNameError
+from harness.core.errors import DataError, UnknownNameError
 from tasks.tsb_ad_u.files import (
     ENV_DATA_DIR,
     LISTS,

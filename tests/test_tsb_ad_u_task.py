@@ -15,10 +15,10 @@ from TSB_AD.evaluation.metrics import get_metrics
 from TSB_AD.utils.slidingWindows import find_length_rank
 
 from harness import registry
-from harness.cache import PredictionCache
-from harness.cli import main
-from harness.runner import Runner
-from harness.spec import slug
+from harness.cli.main import main
+from harness.core.spec import slug
+from harness.run.cache import PredictionCache
+from harness.run.runner import Runner
 from tasks.tsb_ad_u.embedded import ensure_embedded
 
 

@@ -12,9 +12,9 @@ import pytest
 from vab_tiny import ScriptedModel
 
 from harness import registry
-from harness.metrics import affiliation_prf, intervals_to_labels
-from harness.runner import Runner
-from harness.types import Prediction
+from harness.core.types import Prediction
+from harness.run.runner import Runner
+from harness.scoring.metrics import affiliation_prf, intervals_to_labels
 from tasks.tsb_ad_u.vlm_view import TSBADUVLMTask, window_starts
 
 S1 = "001_Toy_id_1_Synthetic_tr_100_1st_250"  # 500 points, anomalies 250..259 and 420..429
@@ -175,7 +175,7 @@ def test_resume_reads_each_file_once_and_renders_nothing_done(
 def test_a_window_that_fails_to_render_fails_its_series_only(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness.render_worker as render_worker
+    import harness.render.pool as render_worker
 
     real = render_worker.render_series
 

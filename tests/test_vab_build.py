@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import DataError, OutputError
+from harness.core.errors import DataError, OutputError
 from tasks.visanombench import build as vab_build
 from tasks.visanombench.build import (
     BuildSettings,

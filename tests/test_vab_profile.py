@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from vab_tiny import build_bench
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from tasks.visanombench import profiles
 from tasks.visanombench.build import BuildSettings, build_benchmark, main
 from tasks.visanombench.manifest import read_manifest, read_segment, verify

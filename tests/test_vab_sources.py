@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from tasks.visanombench.build import BuildSettings, build_benchmark
 from tasks.visanombench.profiles import get_profile
 from tasks.visanombench.segment import WholeSeries

@@ -11,10 +11,10 @@ import pytest
 from vab_tiny import ScriptedModel, build_bench
 
 import tasks.visanombench.lazy_render as lazy_render
-from harness.metrics import affiliation_prf, intervals_to_labels
-from harness.render import DEFAULT_SETTINGS, render_series
-from harness.runner import Runner
-from harness.types import Prediction, Sample
+from harness.core.types import Prediction, Sample
+from harness.render.plot import DEFAULT_SETTINGS, render_series
+from harness.run.runner import Runner
+from harness.scoring.metrics import affiliation_prf, intervals_to_labels
 from tasks.visanombench.reasoning import (
     axis_signal,
     axis_tolerance,
@@ -126,7 +126,7 @@ class _FailsOn(ScriptedModel):
 
 
 def test_each_answer_is_parsed_once(bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.answers as answers
+    import harness.answers.formats as answers
 
     calls: list[str] = []
     real = answers.parse_answer
@@ -178,7 +178,7 @@ def test_corrupt_segment_fails_alone(bench: Path, tmp_path: Path) -> None:
 
 def test_a_window_that_fails_to_render_fails_alone(bench: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.render_worker as render_worker
+    import harness.render.pool as render_worker
 
     real = render_worker.render_series
 
@@ -249,7 +249,7 @@ def test_template_text_is_part_of_the_fingerprint(bench: Path, tmp_path: Path) -
 def test_the_task_chooses_its_answer_format(bench: Path, tmp_path: Path) -> None:
     """The paper's tags are one answer format: with ``answer=json`` the prompt asks for JSON and
     answers are read as JSON (then prose), never as tags."""
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     task = _task(bench, answer="json")
     sample = next(task.samples(limit=1))
@@ -292,7 +292,7 @@ def test_reasoning_signals_on_hand_written_rationales() -> None:
 
 
 def test_data_dir_is_required_and_hf_is_a_clear_hook(bench: Path) -> None:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     with pytest.raises(UsageError, match="data_dir"):
         VisAnomBenchTask().items  # noqa: B018

@@ -18,7 +18,7 @@ import pytest
 from fake_chat_server import FakeChatServer, answer_for
 
 from harness import registry
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference import hf_revisions
 from harness.inference.base import ChatRequest, GenerationConfig
 from harness.inference.vllm_serve import ADAPTER_NAME, VLLMServeEngine, serve_command
@@ -144,7 +144,7 @@ def test_base_url_uses_a_running_server_and_starts_nothing(srv: FakeChatServer) 
 
 
 def test_engine_requirements() -> None:
-    from harness.environments import requirements_for_model
+    from harness.environments.config import requirements_for_model
 
     assert requirements_for_model("vllm-serve") == {"api"}
     assert requirements_for_model("vllm-vlm") == {"vllm", "hf"}

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.aggregate import aggregate_means
-from harness.hashing import array_hash, stable_hash
-from harness.registry import register_model, register_task
-from harness.types import Prediction, Sample, Target
+from harness.core.hashing import array_hash, stable_hash
+from harness.core.types import Prediction, Sample, Target
+from harness.registry.lazy import register_model, register_task
+from harness.scoring.run_metrics import aggregate_means
 
 
 def _series(i: int, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +133,7 @@ class NeedsKeyModel:
         return "needs-key"
 
     def predict(self, batch: Sequence[Sample]) -> list[Prediction]:
-        from harness.errors import UsageError
+        from harness.core.errors import UsageError
 
         raise UsageError("set TOY_API_KEY to use this model")
 

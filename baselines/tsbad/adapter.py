@@ -31,12 +31,12 @@ import numpy as np
 from baselines.tsbad.args import coerce_value
 from baselines.tsbad.catalog import SEMI_SUPERVISED, DetectorSpec, lookup
 from baselines.tsbad.hparams import check_hyperparameters, is_int, is_number
-from harness.errors import UnknownNameError, UsageError
-from harness.hashing import stable_hash
+from harness.core.errors import UnknownNameError, UsageError
+from harness.core.hashing import stable_hash
+from harness.core.types import Prediction, Sample
 from harness.inference.availability import detector_availability
-from harness.metrics.degenerate import degenerate_scores
-from harness.thresholds import check_scores
-from harness.types import Prediction, Sample
+from harness.scoring.metrics.degenerate import degenerate_scores
+from harness.scoring.thresholds import check_scores
 
 ADAPTER_VERSION = "1"
 """Bump when the adapter changes what scores it returns for the same input."""
@@ -190,7 +190,7 @@ class TsbAdDetector:
         )
 
     def with_draw(self, seed: int) -> TsbAdDetector:
-        """The draw hook (``harness.draws``): a copy seeded with ``seed`` instead."""
+        """The draw hook (``harness.run.draws``): a copy seeded with ``seed`` instead."""
         twin = copy.copy(self)
         twin.seed = int(seed)
         return twin

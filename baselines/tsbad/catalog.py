@@ -208,5 +208,5 @@ def display(spec: DetectorSpec) -> dict[str, Any]:
 
 def registry_rows() -> dict[str, tuple[str, dict[str, Any]]]:
     """Every catalogue detector as a built-in registry row: ``name -> (lazy ref, display)``
-    (but those in :data:`REPLACED`, listed by :mod:`harness.builtins`)."""
+    (but those in :data:`REPLACED`, listed by :mod:`harness.registry.builtins`)."""
     return {s.name: (f"baselines.classical:{factory_name(s)}", display(s)) for s in SPECS if s.name not in REPLACED}

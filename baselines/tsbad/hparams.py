@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 Check = Callable[[Any], bool]
 

@@ -37,7 +37,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult
 from harness.inference.retry import (
     AttemptError,

@@ -188,7 +188,7 @@ def availability(display_or_card: Any, args: Mapping[str, Any] | None = None) ->
 def model_availability(name: str) -> Availability:
     """:func:`availability` of a registered model or card (card arguments over its adapter's)."""
     from harness import registry
-    from harness.errors import UnknownNameError
+    from harness.core.errors import UnknownNameError
 
     entry = registry.model_entry(name)
     try:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from harness.errors import UsageError
-from harness.hashing import stable_hash
+from harness.core.errors import UsageError
+from harness.core.hashing import stable_hash
 
 DEFAULT_MAX_NEW_TOKENS = 1024
 """The one default answer budget of every text model (room for the tags and a three-step rationale)."""

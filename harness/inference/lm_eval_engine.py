@@ -21,9 +21,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
+from harness.core.spec import is_secret_arg, public_args
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
-from harness.spec import is_secret_arg, public_args
 
 IMAGE_PLACEHOLDER = "<image>"
 
@@ -99,7 +99,7 @@ class LMEvalEngine:
         return self._lm
 
     def public_args(self) -> dict[str, Any]:
-        """The backend arguments without credentials or URLs (:func:`harness.spec.public_args`)."""
+        """The backend arguments without credentials or URLs (:func:`harness.core.spec.public_args`)."""
         return public_args(self.lm_args)
 
     def redact(self, text: str) -> str:

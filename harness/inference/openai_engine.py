@@ -15,7 +15,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference.api_base import (
     ApiEngine,
     Reply,

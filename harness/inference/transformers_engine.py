@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.cpus import available_cpus
-from harness.errors import UsageError
+from harness.core.cpus import available_cpus
+from harness.core.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
 from harness.inference.hf_revisions import identify_weights
 from harness.inference.images import fit_image, open_image

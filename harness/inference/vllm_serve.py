@@ -6,7 +6,7 @@ waiting until ``GET /health`` answers 200 (or the process dies, with the tail of
 in the error), and stopping it (SIGTERM to its process group, then SIGKILL).
 
 :class:`VLLMServeEngine` starts that server on the first batch, from the environment that
-provides ``vllm`` (``harness.environments``: ``.venv-gpu`` by default), and sends requests
+provides ``vllm`` (``harness.environments.config``: ``.venv-gpu`` by default), and sends requests
 through :class:`~harness.inference.openai_engine.OpenAICompatEngine` (provider
 ``vllm-serve``). With ``base_url`` it uses an existing server (a container, another host)
 and starts nothing. The harness process itself needs only the ``api`` extra.
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
 from harness.inference.hf_revisions import identify_weights
 from harness.inference.vllm_engine import lora_rank_for, resolve_adapter
@@ -197,7 +197,7 @@ def vllm_executable(explicit: str | None = None) -> list[str]:
     ``vllm`` executable (never falls back to another environment)."""
     if explicit:
         return [str(Path(explicit).expanduser())]
-    from harness.environments import environment_for_needs
+    from harness.environments.config import environment_for_needs
 
     env = environment_for_needs({"vllm"}, what="`vllm serve`")
     exe = env.python.parent / "vllm"

@@ -2,10 +2,10 @@
 
 The YAML configs in this folder point lm-eval at the thin ``utils.py`` shim next to them,
 which calls the functions here. Nothing is re-implemented: a doc is one of the task's own
-:class:`~harness.types.Sample` objects (the image drawn by :mod:`harness.render`, the prompt
+:class:`~harness.core.types.Sample` objects (the image drawn by :mod:`harness.render.plot`, the prompt
 rendered from the task's jinja2 template); ``process_results`` runs the task's own
-``postprocess`` (:mod:`harness.parse`) and ``score_sample`` (:mod:`harness.metrics`) on the
-answer, exactly as the runner does (:meth:`harness.runner.Runner._record`); the aggregation
+``postprocess`` (:mod:`harness.answers.parse`) and ``score_sample`` (:mod:`harness.scoring.metrics`) on the
+answer, exactly as the runner does (:meth:`harness.run.runner.Runner._record`); the aggregation
 functions call the task's own ``aggregate`` on those records, so ``lm_eval`` reports the
 same P/R/F1/Overlap as ``visanom run`` for the same answers.
 
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import UsageError
-from harness.hashing import stable_hash
-from harness.registry import make_task
-from harness.types import Prediction, Sample, Task
+from harness.core.errors import UsageError
+from harness.core.hashing import stable_hash
+from harness.core.types import Prediction, Sample, Task
+from harness.registry.lazy import make_task
 from tasks.lm_eval_tasks import INCLUDE_PATH
 
 IMAGE_PLACEHOLDER = "<image>"
@@ -121,7 +121,7 @@ def doc_to_text(doc: Mapping[str, Any]) -> str:
 
 
 def doc_to_image(doc: Mapping[str, Any]) -> list[Any]:
-    """The plot the task drew for this doc (:mod:`harness.render`), as a PIL image."""
+    """The plot the task drew for this doc (:mod:`harness.render.plot`), as a PIL image."""
     from PIL import Image
 
     png = base64.b64decode(doc["image_png"])

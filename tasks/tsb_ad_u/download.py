@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 from .files import ARCHIVE_FOLDER, ENV_DATA_DIR, list_files, parse_file_name
 

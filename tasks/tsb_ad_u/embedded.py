@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 from tasks.gutentag_gen import IncompatibleConfig, generate_series
 from tasks.packaged_series import PackagedSeries, dist_version, real_series
 
@@ -106,7 +106,7 @@ def _gutentag_series() -> list[PackagedSeries]:
 
 def _intervals(labels: np.ndarray) -> list[list[int]]:
     """Inclusive ``[start, end]`` runs of 1s."""
-    from harness.metrics import labels_to_intervals  # lazy: the metrics package is heavy to import
+    from harness.scoring.metrics import labels_to_intervals  # lazy: the metrics package is heavy to import
 
     return [[s, e] for s, e in labels_to_intervals(labels)]
 

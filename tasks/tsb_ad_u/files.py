@@ -3,7 +3,7 @@
 A TSB-AD-U series is one CSV file named
 ``[idx]_[Dataset]_id_[id]_[Domain]_tr_[TrainEnd]_1st_[FirstAnomaly].csv`` with the
 columns ``Data,Label``; ``data[:TrainEnd]`` is the training prefix. Every problem with a
-file is raised as :class:`harness.errors.DataError` with one message naming the file and
+file is raised as :class:`harness.core.errors.DataError` with one message naming the file and
 the cause, so a task can record it as a failure of that one sample.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 import numpy as np
 import pandas as pd
 
-from harness.errors import DataError, UnknownNameError
+from harness.core.errors import DataError, UnknownNameError
 
 ENV_DATA_DIR = "VISANOM_TSB_AD_U_DIR"
 """Environment variable naming the folder that holds the TSB-AD-U CSV files."""

@@ -18,12 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from harness.aggregate import aggregate_means, interval_summary
-from harness.errors import DataError
-from harness.hashing import array_hash, stable_hash
-from harness.metrics import SCORE_KEYS, interval_counts, interval_iou, labels_to_intervals, score_metrics
-from harness.thresholds import threshold_prediction
-from harness.types import Prediction, Sample, Target
+from harness.core.errors import DataError
+from harness.core.hashing import array_hash, stable_hash
+from harness.core.types import Prediction, Sample, Target
+from harness.scoring.metrics import (
+    SCORE_KEYS,
+    interval_counts,
+    interval_iou,
+    labels_to_intervals,
+    score_metrics,
+)
+from harness.scoring.run_metrics import aggregate_means, interval_summary
+from harness.scoring.thresholds import threshold_prediction
 from tasks.tsb_ad_u.embedded import ensure_embedded
 from tasks.tsb_ad_u.files import (
     SeriesInfo,
@@ -126,7 +132,7 @@ class TSBADUTask:
 
     # -- scoring --------------------------------------------------------------------------
     def postprocess(self, prediction: Prediction, sample: Sample) -> Prediction:
-        """Check the scores and derive the one interval per series (see harness.thresholds)."""
+        """Check the scores and derive the one interval per series (see harness.scoring.thresholds)."""
         if prediction.scores is None:
             prediction.error = "model returned no scores (this task needs anomaly scores)"
             return prediction

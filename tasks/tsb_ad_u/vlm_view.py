@@ -3,9 +3,9 @@
 Each series is cut into windows of ``window`` points every ``stride`` points (the last
 window is aligned to the series end, so every point is shown; a series no longer than
 ``window`` is one window). Each WINDOW is one sample, id ``<series>@<start>``, drawn by
-:mod:`harness.render` with absolute x ticks and asked the same question as VisAnomBench
+:mod:`harness.render.plot` with absolute x ticks and asked the same question as VisAnomBench
 (a template of ``tasks/visanombench/prompts``). Text answers are parsed inside the window;
-score-producing models get one interval per window (:func:`harness.thresholds.peak_interval`).
+score-producing models get one interval per window (:func:`harness.scoring.thresholds.peak_interval`).
 
 Scoring (the paper's TSB-AD-U protocol for text models): ``aggregate`` stitches the
 intervals of all windows of a series back onto the full series (their union) and scores the
@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from harness import reasoning
-from harness.aggregate import aggregate_means, interval_summary
-from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
-from harness.errors import DataError, UsageError
-from harness.hashing import array_hash, stable_hash
-from harness.metrics import intervals_to_labels, labels_to_intervals
-from harness.types import Prediction, Sample, Target
+from harness.answers.formats import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
+from harness.core.errors import DataError, UsageError
+from harness.core.hashing import array_hash, stable_hash
+from harness.core.types import Prediction, Sample, Target
+from harness.scoring import reasoning
+from harness.scoring.metrics import intervals_to_labels, labels_to_intervals
+from harness.scoring.run_metrics import aggregate_means, interval_summary
 from tasks.tsb_ad_u.files import SeriesInfo
 from tasks.tsb_ad_u.task import EmbeddedTSBADUTask, TSBADUTask
 from tasks.visanombench.lazy_render import Pending, pick_workers, render_stream

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.cpus import available_cpus
-from harness.errors import DataError, OutputError, UsageError
-from harness.hashing import stable_hash
+from harness.core.cpus import available_cpus
+from harness.core.errors import DataError, OutputError, UsageError
+from harness.core.hashing import stable_hash
 
 from .manifest import (
     MANIFEST,
@@ -549,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point: ``python -m tasks.visanombench.build bench build visanombench ...``."""
     import sys
 
-    from harness.errors import VisanomError
+    from harness.core.errors import VisanomError
 
     parser = argparse.ArgumentParser(prog="visanom")
     add_bench_cli(parser.add_subparsers(dest="command", required=True))

@@ -3,7 +3,7 @@
 A task turns its windows into :class:`Pending` entries (values loaded, or an error, or
 ``skipped`` because the run already has that sample) and pulls them through
 :func:`render_stream`, which renders only the loaded ones with
-:func:`harness.render_worker.render_each` and keeps the input order. Entries are pulled only as
+:func:`harness.render.pool.render_each` and keeps the input order. Entries are pulled only as
 far as the renderer's in-flight window needs, so worker processes render ahead while the
 model works on earlier batches, and nothing is rendered for skipped samples. A window that
 fails to draw (or is lost with a broken worker pool) becomes an entry with ``error``, so the
@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.cpus import available_cpus
-from harness.render import RenderSettings
-from harness.render_worker import render_each
+from harness.core.cpus import available_cpus
+from harness.render.plot import RenderSettings
+from harness.render.pool import render_each
 
 AUTO_POOL_MIN = 48
 """With ``workers=None``, render in worker processes only when at least this many plots are

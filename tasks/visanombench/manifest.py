@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
-from harness.hashing import stable_hash
+from harness.core.errors import DataError
+from harness.core.hashing import stable_hash
 
 SCHEMA = "visanom.vab-manifest/1"
 MANIFEST = "manifest.json"
@@ -234,7 +234,7 @@ def _item_problems(root: Path, it: ManifestItem) -> Sequence[str]:
         out.append(f"length {it.length} != end - start + 1")
     if not np.array_equal(index, np.arange(it.start, it.end + 1)):
         out.append("index column is not the consecutive absolute indices start..end")
-    from harness.metrics import labels_to_intervals
+    from harness.scoring.metrics import labels_to_intervals
 
     if tuple(labels_to_intervals(labels, offset=it.start)) != it.intervals:
         out.append("intervals do not match the labels of the segment file")

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 from .segment import Rule, SegmentSettings, WholeSeries
 

@@ -1,7 +1,7 @@
-"""The judge-free reasoning signals, kept importable from here; they live in :mod:`harness.reasoning`
-(the reward in :mod:`harness.reward` uses them too, without importing tasks)."""
+"""The judge-free reasoning signals, kept importable from here; they live in :mod:`harness.scoring.reasoning`
+(the reward in :mod:`harness.curate.reward` uses them too, without importing tasks)."""
 
-from harness.reasoning import (  # noqa: F401
+from harness.scoring.reasoning import (  # noqa: F401
     KEYS,
     MIN_IOU,
     ReasoningSignals,

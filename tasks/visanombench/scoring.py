@@ -1,10 +1,10 @@
 """Scoring rules shared by the VLM views (VisAnomBench and the windowed TSB-AD-U view).
 
 * :func:`read_answer`: a prediction -> intervals in absolute indices. Text is parsed in the
-  task's answer format (:mod:`harness.answers`; default the paper's tags) inside the shown window (a parse failure is an empty
+  task's answer format (:mod:`harness.answers.formats`; default the paper's tags) inside the shown window (a parse failure is an empty
   prediction with ``meta['parse_failed'] = True``; the parser's issues go to
   ``meta['parse_issues']``). A prediction with scores and no text (a classical detector)
-  gets ONE interval via :func:`harness.thresholds.peak_interval`, as the paper's classical
+  gets ONE interval via :func:`harness.scoring.thresholds.peak_interval`, as the paper's classical
   rows do.
 * :func:`rationale_metrics`: the reasoning signals of the parsed text. :class:`AnswerParses`
   hands the parse made in ``postprocess`` on to ``score_sample``, so each answer is parsed once.
@@ -21,13 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from harness.aggregate import interval_summary
-from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
-from harness.metrics import affiliation_prf, interval_counts, interval_iou, intervals_to_labels, point_prf
-from harness.parse import ParsedAnswer, normalize_intervals
-from harness.reasoning import reasoning_signals
-from harness.thresholds import threshold_prediction
-from harness.types import Interval, Prediction, Sample
+from harness.answers.formats import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
+from harness.answers.parse import ParsedAnswer, normalize_intervals
+from harness.core.types import Interval, Prediction, Sample
+from harness.scoring.metrics import (
+    affiliation_prf,
+    interval_counts,
+    interval_iou,
+    intervals_to_labels,
+    point_prf,
+)
+from harness.scoring.reasoning import reasoning_signals
+from harness.scoring.run_metrics import interval_summary
+from harness.scoring.thresholds import threshold_prediction
 
 POINT_KEYS = ("Point-P", "Point-R", "Point-F1")
 AFFILIATION_KEYS = ("Affiliation-P", "Affiliation-R", "Affiliation-F1")
@@ -117,7 +123,7 @@ def binary_metrics_of(pred: Sequence[Interval], labels: np.ndarray, offset: int)
     """Point-wise and affiliation P/R/F1 of ``pred`` (absolute intervals) against ``labels``.
 
     ``labels[0]`` is the absolute index ``offset``. P is None when nothing is predicted,
-    everything is None when the labels hold no anomaly (``harness.metrics`` policy).
+    everything is None when the labels hold no anomaly (``harness.scoring.metrics`` policy).
     """
     y = np.asarray(labels).astype(np.int64)
     p = intervals_to_labels(pred, y.size, offset=offset)

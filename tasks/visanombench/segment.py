@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from harness.hashing import stable_hash
+from harness.core.hashing import stable_hash
 
 if TYPE_CHECKING:  # the source modules import their rules from here: no import of .sources at run time
     from .sources.base import Skipped, SourceSeries
@@ -191,7 +191,9 @@ class AroundAnomalies:
 
     def segment(self, series: SourceSeries, seed: int = 0) -> tuple[list[Segment], list[Skipped]]:
         """The windows of one series (see the class docstring)."""
-        from harness.metrics import labels_to_intervals  # lazy: the metrics package is heavy to import
+        from harness.scoring.metrics import (
+            labels_to_intervals,  # lazy: the metrics package is heavy to import
+        )
 
         n = series.values.size
         min_length = int(self.min_length)  # type: ignore[arg-type]
@@ -269,7 +271,7 @@ def _all_nan(series: SourceSeries, rel: int, stop: int) -> Skipped:
 
 def _make(series: SourceSeries, rel: int, stop: int) -> Segment | None:
     """The segment of relative positions ``rel..stop-1`` (None when it is all NaN)."""
-    from harness.metrics import labels_to_intervals
+    from harness.scoring.metrics import labels_to_intervals
 
     values, labels = series.values[rel:stop], series.labels[rel:stop]
     if not np.isfinite(values).any():

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from harness.hashing import stable_hash
+from harness.core.hashing import stable_hash
 
 TRAIN, TEST = "train", "test"
 PAPER_TEST_FRACTION = 740 / 3316

@@ -2,7 +2,7 @@
 
 Data: a built benchmark folder (``tasks.visanombench.manifest``: ``manifest.json`` plus one
 segment file per item), one sample per manifest item of the chosen split. Each sample shows
-the segment's values drawn by :mod:`harness.render` with ABSOLUTE x tick labels
+the segment's values drawn by :mod:`harness.render.plot` with ABSOLUTE x tick labels
 (``index_offset = item.start``) and carries the prompt rendered from a jinja2 template of
 ``tasks/visanombench/prompts``. Labels never enter a sample (not even the anomaly kinds: the
 scorer looks them up by sample id).
@@ -11,7 +11,7 @@ Answers: text is parsed inside the shown window; scores (classical detectors) ar
 thresholded to ONE interval per segment (see :mod:`tasks.visanombench.scoring`).
 
 Scores: per sample the paper's TP/FP/FN and IoU, point-wise and affiliation P/R/F1 against
-the segment's labels, and the reasoning signals (:mod:`harness.reasoning`). Per
+the segment's labels, and the reasoning signals (:mod:`harness.scoring.reasoning`). Per
 run: pooled P/R/F1 and Overlap (mean IoU) with TP/FP/FN, the headline ``F1``; means of the
 other metrics; breakdowns by source, domain and anomaly kind. A parse failure is an empty
 prediction (one FN per true interval) and is counted in ``n_parse_failed``. A failed sample
@@ -28,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from harness import reasoning
-from harness.aggregate import aggregate_means, interval_summary
-from harness.answers import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
-from harness.errors import DataError, UsageError
-from harness.hashing import array_hash, stable_hash
-from harness.metrics import group_breakdown, prf
-from harness.render import RenderSettings
-from harness.types import Prediction, Sample, Target
+from harness.answers.formats import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
+from harness.core.errors import DataError, UsageError
+from harness.core.hashing import array_hash, stable_hash
+from harness.core.types import Prediction, Sample, Target
+from harness.render.plot import RenderSettings
+from harness.scoring import reasoning
+from harness.scoring.metrics import group_breakdown, prf
+from harness.scoring.run_metrics import aggregate_means, interval_summary
 from tasks.visanombench.lazy_render import Pending, pick_workers, render_stream
 from tasks.visanombench.manifest import ManifestItem, read_manifest, read_segment
 from tasks.visanombench.profiles import manifest_profile

@@ -22,7 +22,7 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 DEFAULT_PROMPT = "paper"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 from . import egi, gutentag, hf, kpi, tsb_embedded, ucr_tsad
 from .base import Loaded, Skipped, SourceSeries, Unit

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
-from harness.hashing import stable_hash
+from harness.core.errors import DataError
+from harness.core.hashing import stable_hash
 from tasks.gutentag_gen import IncompatibleConfig, generate_series, is_compatible
 
 from ..segment import WholeSeries

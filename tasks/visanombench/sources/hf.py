@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 from ..segment import WholeSeries
 from .base import Loaded, Skipped, SourceSeries, Unit

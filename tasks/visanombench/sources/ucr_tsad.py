@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import DataError
+from harness.core.errors import DataError
 
 from ..segment import AroundAnomalies
 from .base import Loaded, Skipped, SourceSeries, Unit, all_files

@@ -1,0 +1,383 @@
+"""The ``visanom`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import __version__, registry
+from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
+from harness.core.spec import REDUCERS
+from harness.run.cache import PredictionCache
+
+log = logging.getLogger("visanom")
+
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
+DEMO_SWEEP = "demo"
+"""The embedded default sweep (``baselines/sweeps/demo.yaml``) that ``visanom demo`` runs."""
+
+
+def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``["k=v", ...]`` to a dict; values are read as YAML scalars (``3`` is an int, ``true`` a bool)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"expected key=value, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def split_names(value: str) -> list[str]:
+    """``"a,b"`` to ``["a", "b"]`` (empty items dropped)."""
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def positive_int(value: str) -> int:
+    """argparse type of a count flag (``--limit``, ``--batch-size``): a whole number of at least 1.
+
+    A bad value is a usage error (exit 2) that argparse reports with the flag's name."""
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def name_list(value: str) -> str:
+    """argparse type of a comma-separated name flag (``--model``, ``--task``, ``--models``):
+    the value unchanged when it holds at least one name, else a usage error naming the flag."""
+    if not split_names(value):
+        raise argparse.ArgumentTypeError(f"no name given ({value!r}); expected one or more names, comma-separated")
+    return value
+
+
+def _open_cache(args: argparse.Namespace) -> PredictionCache | None:
+    if args.no_cache:
+        return None
+    return PredictionCache(args.cache or DEFAULT_CACHE)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """List tasks, or models with their group, engine and whether they can run here now."""
+    import json
+
+    from harness.inference.availability import model_availability
+
+    if args.what == "tasks":
+        for name in registry.task_names():
+            desc = registry.task_entry(name).display.get("description", "")
+            print(f"{name:24s} {desc}")
+        return EXIT_OK
+    rows = []
+    for name in registry.model_names():
+        try:
+            d = registry.describe_model(name)
+        except VisanomError:  # a card over an adapter that is not registered
+            d = registry.model_entry(name).display
+        ok, reason = model_availability(name)
+        rows.append({"name": name, "group": str(d.get("group", "-")),
+                     "engine": str(d.get("engine") or d.get("source") or "-"),
+                     "runs_here": ok, "reason": reason})
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    head = {"name": "NAME", "group": "GROUP", "engine": "ENGINE"}
+    width = {k: max(len(head[k]), *(len(r[k]) for r in rows)) for k in head} if rows else {k: 8 for k in head}
+    print(f"{head['name']:{width['name']}}  {head['group']:{width['group']}}  {head['engine']:{width['engine']}}"
+          "  RUNS HERE NOW")
+    for r in rows:
+        runs = "yes" if r["runs_here"] else f"no: {r['reason']}"
+        print(f"{r['name']:{width['name']}}  {r['group']:{width['group']}}  {r['engine']:{width['engine']}}  {runs}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Parse ``visanom run`` into run specs and run them (``harness.run.orchestrate``)."""
+    from harness.run.orchestrate import matrix_specs
+    from harness.sweep.envrun import run_across_environments
+
+    specs = matrix_specs(
+        split_names(args.model), split_names(args.task),
+        model_args=parse_kv(args.model_args), task_args=parse_kv(args.task_args),
+        limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
+        reducer=args.reducer, reduce_by=args.reduce_by,
+    )
+    from harness.cli.bench import _judge_model
+
+    judge = _judge_model(args.judge, args.judge_args)
+    # each spec in its Python environment (docs/environments.md); one results folder and cache
+    result = run_across_environments(specs, output=Path(args.output), batch_size=args.batch_size,
+                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress,
+                                     judge=judge)
+    return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from leaderboard.build import build
+
+    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url)
+    for message in report.messages():
+        print(f"visanom: {message}", file=sys.stderr)
+    print(f"leaderboard written to {report.index} ({report.written} files written, {report.unchanged} unchanged)")
+    return EXIT_OK
+
+
+def cmd_leaderboard_serve(args: argparse.Namespace) -> int:
+    from leaderboard.build import serve
+
+    try:
+        serve(Path(args.site), port=args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from exc
+    return EXIT_OK
+
+
+def cmd_leaderboard_publish(args: argparse.Namespace) -> int:
+    from leaderboard.publish import publish_git, publish_space
+
+    if bool(args.repo) == bool(args.hf_space):
+        raise UsageError("give exactly one of --repo URL or --hf-space OWNER/NAME")
+    if args.repo:
+        report = publish_git(Path(args.site), args.repo, branch=args.branch, message=args.message)
+    else:
+        report = publish_space(Path(args.site), args.hf_space, message=args.message, private=args.private)
+    for line in report.skipped:
+        print(f"visanom: not published: {line}", file=sys.stderr)
+    done = f"new commit {report.commit[:12]}" if report.commit else "nothing changed, no new commit"
+    print(f"published {report.files} files to {report.target}: {done}")
+    return EXIT_OK
+
+
+def cmd_leaderboard_export(args: argparse.Namespace) -> int:
+    from leaderboard.export import export_results, push_to_hub
+
+    written = export_results(Path(args.results), Path(args.out))
+    for config, n in written.items():
+        print(f"{config}: {n} records")
+    print(f"dataset written to {args.out}")
+    if args.push_to_hub:
+        url = push_to_hub(Path(args.out), args.push_to_hub, private=args.private)
+        print(f"pushed to {url}")
+    return EXIT_OK
+
+
+def _default_workers() -> int:
+    from harness.core.cpus import available_cpus
+
+    return max(1, min(available_cpus(), 8))
+
+
+def _sweep(args: argparse.Namespace, name: str) -> int:
+    from harness.sweep.driver import run_sweep
+    from harness.sweep.file import load_sweep
+
+    sweep = load_sweep(name)
+    models = getattr(args, "models", None)
+    if models:  # demo --models: only these models of the sweep
+        unknown = sorted(set(models) - {j.spec.model for j in sweep.jobs})
+        if unknown:
+            raise UsageError(f"--models: {', '.join(unknown)} not in sweep {sweep.name!r} "
+                             f"({', '.join(sorted({j.spec.model for j in sweep.jobs}))})")
+        sweep.jobs = [j for j in sweep.jobs if j.spec.model in models]
+    if args.limit is not None:  # --limit overrides every job's limit
+        from dataclasses import replace
+
+        sweep.jobs = [replace(j, spec=j.spec.with_(limit=args.limit)) for j in sweep.jobs]
+    result = run_sweep(
+        sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
+        workers=_default_workers() if args.workers is None else args.workers, only=getattr(args, "only", None),
+        dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
+        progress=not args.no_progress, cache=_open_cache(args), ray_address=getattr(args, "ray_address", None),
+        rerun=args.rerun, batch_size=getattr(args, "batch_size", None),
+    )
+    if result.dry_run:  # non-zero when some job would be skipped
+        return EXIT_OK if result.ok else EXIT_SAMPLE_FAILURES
+    if not result.ok:
+        bad = [j for j in result.jobs if j.state not in ("done", "cached")]
+        print(f"visanom: {len(bad)} job(s) of sweep {sweep.name!r} did not complete (failed or skipped; "
+              "see the table)", file=sys.stderr)
+        return EXIT_SAMPLE_FAILURES
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep file (``baselines/sweeps/NAME.yaml`` or a path)."""
+    return _sweep(args, args.sweep)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The embedded default sweep, then the leaderboard."""
+    from leaderboard.build import build_site
+
+    code = _sweep(args, DEMO_SWEEP)
+    index = build_site(Path(args.output or "results"), Path(args.site))
+    print(f"leaderboard written to {index}")
+    return code
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from tasks.tsb_ad_u.download import download_tsb_ad_u
+
+    path = download_tsb_ad_u(Path(args.out)) if args.url is None else download_tsb_ad_u(Path(args.out), url=args.url)
+    print(f"TSB-AD-U unpacked in {path}; use --task-args data_dir={path} or VISANOM_TSB_AD_U_DIR={path}")
+    return EXIT_OK
+
+
+def cmd_lm_eval_path(args: argparse.Namespace) -> int:
+    """Print the folder to pass to ``lm_eval --include_path`` (docs/lm-eval.md)."""
+    from tasks.lm_eval_tasks import INCLUDE_PATH
+
+    print(INCLUDE_PATH)
+    return EXIT_OK
+
+
+def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "results") -> None:
+    p.add_argument("--output", default=output_default,
+                   help="results folder (default: %(default)s)" if output_default else
+                   "results folder (default: the sweep file's 'output', else results)")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N samples of each task")
+    p.add_argument("--cache", default=None, help=f"prediction cache file (default: {DEFAULT_CACHE})")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
+    p.add_argument("--rerun", action="store_true", help="start the run folder afresh instead of resuming")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    _add_run_options(p, output_default=None)
+    p.add_argument("--workers", type=int, default=None,
+                   help="CPU worker processes (default: the number of cores, at most 8)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``visanom`` command."""
+    p = argparse.ArgumentParser(prog="visanom", description="Evaluate anomaly detectors and VLM reasoners.")
+    p.add_argument("--version", action="version", version=f"visanom {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("ls", help="list registered tasks or models")
+    ls.add_argument("what", choices=["tasks", "models"])
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=cmd_ls)
+
+    run = sub.add_parser("run", help="run models on tasks (resumes an interrupted run)")
+    run.add_argument("--model", required=True, type=name_list, help="model name(s), comma-separated")
+    run.add_argument("--task", required=True, type=name_list, help="task name(s), comma-separated")
+    run.add_argument("--model-args", nargs="*", default=[], metavar="K=V", help="arguments for the model(s)")
+    run.add_argument("--task-args", nargs="*", default=[], metavar="K=V", help="arguments for the task(s)")
+    run.add_argument("--batch-size", type=positive_int, default=None, help="samples per predict call")
+    run.add_argument("--gen", nargs="*", default=[], metavar="K=V",
+                     help="decoding overrides for text models (temperature=0.7 top_p=0.9 max_new_tokens=256)")
+    run.add_argument("--seed", type=int, default=None, help="seed of draw 0 (draw i uses seed+i)")
+    run.add_argument("--draws", type=positive_int, default=1, help="answers asked per sample (default: %(default)s)")
+    run.add_argument("--reducer", default="first", choices=REDUCERS,
+                     help="how draws become one answer (default: %(default)s; see docs/records.md)")
+    run.add_argument("--reduce-by", default=None, metavar="METRIC", help="the metric --reducer best picks by")
+    run.add_argument("--judge", default=None, metavar="MODEL",
+                     help="a registered model that grades each rationale (harness/scoring/templates/judge.j2)")
+    run.add_argument("--judge-args", nargs="*", default=[], metavar="K=V", help="arguments for the judge model")
+    _add_run_options(run)
+    run.set_defaults(func=cmd_run)
+
+    lb = sub.add_parser("leaderboard", help="build the static leaderboard")
+    lb_sub = lb.add_subparsers(dest="action", required=True)
+    build = lb_sub.add_parser("build", help="build the site from run records")
+    build.add_argument("results", help="results folder")
+    build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
+    build.add_argument("--title", default=None, help="site title (default: visanom leaderboard)")
+    build.add_argument("--base-url", default=None, help="public URL of the site (http/https), for canonical links")
+    build.set_defaults(func=cmd_leaderboard)
+    serve = lb_sub.add_parser("serve", help="preview a built site on http://127.0.0.1:PORT/")
+    serve.add_argument("site", help="site folder")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    serve.set_defaults(func=cmd_leaderboard_serve)
+    export = lb_sub.add_parser("export", help="per-sample records as a Hugging Face dataset (parquet)")
+    export.add_argument("results", help="results folder")
+    export.add_argument("--out", required=True, help="dataset folder")
+    export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
+    export.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    export.set_defaults(func=cmd_leaderboard_export)
+    publish = lb_sub.add_parser("publish", help="commit a built site to a git branch (GitHub Pages) or a HF Space")
+    publish.add_argument("site", help="a site folder made by `visanom leaderboard build`")
+    publish.add_argument("--repo", default=None, metavar="URL", help="git repository URL or path to push to")
+    publish.add_argument("--branch", default="gh-pages", help="branch to commit to (default: %(default)s)")
+    publish.add_argument("--hf-space", default=None, metavar="OWNER/NAME", help="upload as a static HF Space")
+    publish.add_argument("--private", action="store_true", help="create the Space as private")
+    publish.add_argument("--message", default=None, help="commit message")
+    publish.set_defaults(func=cmd_leaderboard_publish)
+
+    sw = sub.add_parser("sweep", help="run a sweep file: models x tasks, parallel and resumable (docs/sweeps.md)")
+    sw.add_argument("sweep", help="a sweep name (baselines/sweeps/NAME.yaml: demo, paper, tsb-ad-u) or a .yaml file")
+    sw.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="worker processes on this machine, or a Ray cluster (default: %(default)s)")
+    sw.add_argument("--ray-address", default=None, help="Ray cluster to connect to (default: $RAY_ADDRESS, "
+                    "else a local Ray starts)")
+    _add_sweep_options(sw)
+    sw.add_argument("--only", default=None, metavar="PATTERN",
+                    help="only jobs whose 'task / label', model or task matches this glob")
+    sw.add_argument("--dry-run", action="store_true", help="list every job, whether it can run here and why not")
+    sw.add_argument("--json", action="store_true", help="machine-readable progress on stdout (JSON lines)")
+    sw.add_argument("--batch-size", type=int, default=None, help="samples per predict call")
+    sw.set_defaults(func=cmd_sweep)
+
+    demo = sub.add_parser("demo", help="the embedded default sweep (baselines/sweeps/demo.yaml), then site/index.html")
+    demo.add_argument("--models", type=name_list, default=None, help="run only these models of the demo sweep")
+    demo.add_argument("--site", default="site", help="site folder (default: %(default)s)")
+    _add_sweep_options(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("data", help="fetch published datasets (needs network)")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    dl = data_sub.add_parser("download", help="download and unpack a dataset")
+    dl.add_argument("dataset", choices=["tsb-ad-u"])
+    dl.add_argument("--out", required=True, help="folder to unpack into")
+    dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
+    dl.set_defaults(func=cmd_data)
+
+    lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
+    lmp.set_defaults(func=cmd_lm_eval_path)
+
+    from harness.cli.bench import add_reasoning_cli
+    from harness.environments.config import add_env_cli
+    from tasks.visanombench.build import add_bench_cli
+
+    add_reasoning_cli(add_bench_cli(sub), sub)
+    add_env_cli(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``visanom`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except VisanomError as exc:
+        print(f"visanom: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("visanom: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, with the traceback under --verbose
+        log.debug("internal error", exc_info=True)
+        print(f"visanom: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.verbose:
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

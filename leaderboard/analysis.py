@@ -10,7 +10,7 @@ Rank metrics (:data:`RANK_METRICS`), each read from the record's per-sample metr
 names the tasks record (``tasks/tsb_ad_u`` records TSB-AD's names; ``tasks/visanombench``
 ``Point-F1``/``Affiliation-F1``). PA-F1 and Event-F1 of a sample that records intervals but
 not the metric are computed here from its predicted and true intervals with
-:mod:`harness.metrics.binary` (the one metrics module), over the sample's window.
+:mod:`harness.scoring.metrics.binary` (the one metrics module), over the sample's window.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics.binary import event_f1, pa_f1
+from harness.scoring.metrics.binary import event_f1, pa_f1
 from leaderboard.outcomes import classify
 from leaderboard.samples import x_fraction
 
@@ -57,22 +57,21 @@ def _labels(intervals: Sequence[Sequence[int]], offset: int, length: int) -> np.
 
 
 def _values(entry: Mapping[str, Any], names: Sequence[str]) -> dict[str, float | None]:
-    """The rank metric values of one sample (failed: 0, TSB-AD's convention); a metric that is
-    neither recorded nor computable is left out."""
+    """The rank metric values of one sample that did not fail; a metric that is neither recorded
+    nor computable is left out."""
     metrics = entry.get("metrics") or {}
-    failed = entry.get("status") == "failed"
+    if entry.get("status") == "failed":
+        return {}  # filled in by run_fragment with 0 for the metrics the run's other samples have
     out: dict[str, float | None] = {}
     for name in names:
         if name in out:
             continue
         keys = RANK_METRICS.get(name, (name,))
         found = next((k for k in keys if k in metrics), None)
-        if failed and (found is not None or name in RANK_METRICS):
-            out[name] = 0.0
-        elif found is not None:
+        if found is not None:
             out[name] = _finite(metrics[found])
     length, offset = entry.get("length"), entry.get("offset") or 0
-    if not failed and isinstance(length, int) and 0 < length <= MAX_LABEL_POINTS and entry.get("gt") is not None:
+    if isinstance(length, int) and 0 < length <= MAX_LABEL_POINTS and entry.get("gt") is not None:
         missing = [n for n, fn in (("PA-F1", pa_f1), ("Event-F1", event_f1)) if n not in out]
         if missing:
             y = _labels(entry["gt"], offset, length)
@@ -110,7 +109,8 @@ def run_fragment(
     """The run's analysis data: ``{"samples": {id: {b, v, o, px}}}`` (see the module docstring).
 
     ``b`` is the sample's block (``meta.series`` when a task splits series into windows, else the
-    sample id), ``v`` the rank metric values, ``o`` the outcome classes with a count (samples
+    sample id), ``v`` the rank metric values (a failed sample: 0 for each metric the run's other
+    samples have, TSB-AD's convention), ``o`` the outcome classes with a count (samples
     with a target only; a failed sample counts as an empty prediction), ``px`` per true interval
     ``[width_px, found]``."""
     names = [*RANK_METRICS, *([headline] if headline else []), *CD_FALLBACK]
@@ -127,4 +127,8 @@ def run_fragment(
             if widths:
                 item["px"] = [[w, _found(t, pred)] for w, t in zip(widths, entry["gt"], strict=True)]
         samples[entry["id"]] = item
+    recorded = {name for item in samples.values() for name in item["v"]}
+    for entry in entries:
+        if entry["status"] == "failed":
+            samples[entry["id"]]["v"] = dict.fromkeys(sorted(recorded), 0.0)
     return {"samples": samples}

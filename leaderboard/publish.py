@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import OutputError, UsageError
+from harness.core.errors import OutputError, UsageError
 
 __all__ = ["MARKER", "PublishReport", "check_site", "publish_git", "publish_space", "stage_site"]
 

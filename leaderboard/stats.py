@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
 __all__ = [
     "average_ranks", "bootstrap_rank_intervals", "chi2_sf", "cliques", "friedman", "friedman_from_ranks",
     "nemenyi_cd",
-    "paired_bootstrap_ci", "q_alpha", "rank_rows",
+    "paired_bootstrap_ci", "q_alpha", "rank_rows", "resample_counts",
 ]
 
 
@@ -128,6 +129,7 @@ def _range_cdf(q: float, k: int) -> float:
     return float(np.sum((y[1:] + y[:-1]) * np.diff(_Z)) / 2.0)
 
 
+@lru_cache(maxsize=128)
 def q_alpha(k: int, alpha: float = 0.05) -> float:
     """Nemenyi's critical value for ``k`` models: the (1 - alpha) quantile of the studentized
     range of k normals (infinite degrees of freedom), divided by sqrt(2)."""
@@ -165,6 +167,16 @@ def cliques(ranks: Sequence[float], cd: float) -> list[tuple[int, int]]:
     return runs
 
 
+@lru_cache(maxsize=8)
+def resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each of ``n`` blocks is drawn in each of ``resamples`` bootstrap resamples
+    (``resamples x n``, read-only; cached: every pair of a task shares the same resamples)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+    counts.setflags(write=False)
+    return counts
+
+
 def bootstrap_rank_intervals(
     means_by_block: np.ndarray, *, resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -172,9 +184,7 @@ def bootstrap_rank_intervals(
     mean), the blocks resampled with replacement ``resamples`` times. Returns ``(lo, hi)``."""
     x = np.asarray(means_by_block, dtype=np.float64)
     n, k = x.shape
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
-    means = counts @ x / n  # resamples x models
+    means = resample_counts(n, resamples, seed) @ x / n  # resamples x models
     ranks = rank_rows(means)
     tail = (1.0 - level) / 2.0
     return np.quantile(ranks, tail, axis=0), np.quantile(ranks, 1.0 - tail, axis=0)
@@ -187,8 +197,6 @@ def paired_bootstrap_ci(
     d = np.asarray(differences, dtype=np.float64)
     if d.size == 0:
         raise ValueError("no paired values")
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(d.size, np.full(d.size, 1.0 / d.size), size=resamples).astype(np.float64)
-    means = counts @ d / d.size
+    means = resample_counts(d.size, resamples, seed) @ d / d.size
     tail = (1.0 - level) / 2.0
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))

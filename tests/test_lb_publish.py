@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from lb_fixtures import write_run2
 
-from harness.cli import main as cli_main
+from harness.cli.main import main as cli_main
 from leaderboard.build import build
 from leaderboard.publish import MARKER, SPACE_DELETE, publish_git, publish_space
 
@@ -185,7 +185,7 @@ def test_space_upload_up_to_hfapi(built: tuple[Path, Path]) -> None:
 
 
 def test_space_upload_failure_is_a_clear_error(built: tuple[Path, Path]) -> None:
-    from harness.errors import OutputError
+    from harness.core.errors import OutputError
 
     class Refusing(FakeHfApi):
         def create_repo(self, **kwargs: Any) -> str:

@@ -91,3 +91,17 @@ def test_resolution_page_buckets_every_true_interval(site: Path) -> None:
     html = page(site, "visanombench", "resolution.html")
     assert "could not" in html or "finds most" in html
     assert "0–1 px" in html and "≥ 32 px" in html
+
+
+def test_a_failed_sample_counts_zero_only_for_metrics_the_run_has() -> None:
+    from leaderboard.analysis import run_fragment
+
+    ok = {"id": "a", "status": "ok", "metrics": {"Point-F1": 0.8}, "gt": [[10, 19]], "pred": [[10, 19]],
+          "length": 100, "offset": 0}
+    bad = {**ok, "id": "b", "status": "failed", "metrics": {}, "pred": []}
+    records = [{"target": {"intervals": [[10, 19]]}, "meta": {}}] * 2
+    frag = run_fragment(records, [ok, bad], "F1")["samples"]
+    assert frag["a"]["v"]["Point-F1"] == 0.8 and frag["a"]["v"]["PA-F1"] == pytest.approx(1.0)
+    assert frag["b"]["v"] == dict.fromkeys(sorted(frag["a"]["v"]), 0.0)
+    assert "VUS-PR" not in frag["b"]["v"]  # a text run has no VUS-PR, failed or not
+    assert frag["b"]["o"] == {"missed": 1}

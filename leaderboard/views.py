@@ -12,11 +12,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from markupsafe import Markup, escape
 
 from leaderboard import stats
 from leaderboard.analysis import CD_FALLBACK, PIXEL_BUCKETS, RANK_METRICS
 from leaderboard.outcomes import CLASSES
-from leaderboard.render import _render, environment, fmt_number
+from leaderboard.render import _render, environment
 
 __all__ = ["analysis_pages", "block_matrix"]
 
@@ -27,27 +28,43 @@ VISIBLE_PX = 2.0
 WIDE_PX = 8.0
 
 
+def row_blocks(fragment: Mapping[str, Any] | None, metric: str) -> tuple[dict[str, float], dict[str, str]]:
+    """One run's block means of ``metric`` and each block's first sample id."""
+    sums: dict[str, list[float]] = {}
+    first: dict[str, str] = {}
+    for sid, item in ((fragment or {}).get("samples") or {}).items():
+        value = (item.get("v") or {}).get(metric)
+        if value is None:
+            continue
+        acc = sums.get(item["b"])
+        if acc is None:
+            sums[item["b"]] = [value, 1]
+            first[item["b"]] = sid
+        else:
+            acc[0] += value
+            acc[1] += 1
+    return {k: v[0] / v[1] for k, v in sums.items()}, first
+
+
 def block_matrix(
-    rows: Sequence[Mapping[str, Any]], fragments: Mapping[str, Any], metric: str
+    rows: Sequence[Mapping[str, Any]], fragments: Mapping[str, Any], metric: str,
+    memo: dict[tuple[str, str], tuple[dict[str, float], dict[str, str]]] | None = None,
 ) -> tuple[list[str], np.ndarray, dict[str, str]]:
     """Blocks (series) x rows matrix of ``metric``, each block the mean over its samples, keeping
     only blocks every row has a value for. Returns block ids, the matrix and each block's first
-    sample id (for links)."""
-    per_row: list[dict[str, list[float]]] = []
-    first: dict[str, str] = {}
+    sample id (for links). ``memo`` keeps each run's block means between calls."""
+    memo = {} if memo is None else memo
+    per_row = []
     for row in rows:
-        blocks: dict[str, list[float]] = {}
-        for sid, item in ((fragments.get(row["key"]) or {}).get("samples") or {}).items():
-            value = (item.get("v") or {}).get(metric)
-            if value is None:
-                continue
-            blocks.setdefault(item["b"], []).append(value)
-            first.setdefault(item["b"], sid)
-        per_row.append(blocks)
+        key = (row["key"], metric)
+        if key not in memo:
+            memo[key] = row_blocks(fragments.get(row["key"]), metric)
+        per_row.append(memo[key])
     if not per_row:
         return [], np.zeros((0, 0)), {}
-    common = sorted(set.intersection(*(set(b) for b in per_row)))
-    matrix = np.array([[sum(b[k]) / len(b[k]) for b in per_row] for k in common], dtype=np.float64)
+    common = sorted(set.intersection(*(set(means) for means, _ in per_row)))
+    matrix = np.array([[means[k] for means, _ in per_row] for k in common], dtype=np.float64)
+    first = per_row[0][1]
     return common, matrix.reshape(len(common), len(rows)), {k: first[k] for k in common}
 
 
@@ -67,13 +84,13 @@ def cd_metric(task: Mapping[str, Any], fragments: Mapping[str, Any]) -> str | No
     return None
 
 
-def cd_view(task: Mapping[str, Any], fragments: Mapping[str, Any]) -> dict[str, Any]:
+def cd_view(task: Mapping[str, Any], fragments: Mapping[str, Any], memo: dict[Any, Any] | None = None) -> dict[str, Any]:
     """Friedman + Nemenyi over blocks, with the CD diagram's geometry."""
     metric = cd_metric(task, fragments)
     rows = list(task["rows"])
     if metric is None or len(rows) < 2:
         return {"metric": metric, "ok": False, "why": "fewer than two models with per-sample values"}
-    blocks, matrix, _ = block_matrix(rows, fragments, metric)
+    blocks, matrix, _ = block_matrix(rows, fragments, metric, memo)
     if len(blocks) < 2:
         return {"metric": metric, "ok": False, "why": f"fewer than two series scored by every model ({len(blocks)})"}
     ranks = stats.average_ranks(matrix)
@@ -122,14 +139,15 @@ def cd_svg(labels: Sequence[str], ranks: Sequence[float], cd: float, width: int 
                    "text": f"CD = {cd:.2f}"}, "x0": x(lo), "x1": x(hi)}
 
 
-def agreement_view(task: Mapping[str, Any], fragments: Mapping[str, Any]) -> dict[str, Any]:
+def agreement_view(task: Mapping[str, Any], fragments: Mapping[str, Any],
+                   memo: dict[Any, Any] | None = None) -> dict[str, Any]:
     """Each row's rank under each of :data:`RANK_METRICS` (by the mean over common blocks) with a
     bootstrap interval, and a flag where PA-F1 ranks a model clearly above the reference metric."""
     rows = list(task["rows"])
     metrics = [m for m in RANK_METRICS if _has(rows, fragments, m)]
     columns, ranks_by = [], {}
     for metric in metrics:
-        blocks, matrix, _ = block_matrix(rows, fragments, metric)
+        blocks, matrix, _ = block_matrix(rows, fragments, metric, memo)
         if len(blocks) < 2:
             continue
         means = matrix.mean(axis=0)
@@ -181,11 +199,11 @@ def pairs_of(task: Mapping[str, Any]) -> list[tuple[int, int]]:
 
 
 def pair_view(task: Mapping[str, Any], fragments: Mapping[str, Any], metric: str, i: int, j: int,
-              size: int = 360) -> dict[str, Any]:
+              size: int = 360, memo: dict[Any, Any] | None = None) -> dict[str, Any]:
     """Per-series values of two rows: scatter geometry, the mean paired difference with its
     bootstrap CI, and the blocks where they disagree most (linked to the compare page)."""
     a, b = task["rows"][i], task["rows"][j]
-    blocks, matrix, first = block_matrix([a, b], fragments, metric)
+    blocks, matrix, first = block_matrix([a, b], fragments, metric, memo)
     out: dict[str, Any] = {"a": a, "b": b, "metric": metric, "n": len(blocks), "rel": pair_page(a, b)}
     if not blocks:
         return {**out, "ok": False}
@@ -198,10 +216,14 @@ def pair_view(task: Mapping[str, Any], fragments: Mapping[str, Any], metric: str
     def pos(v: float) -> float:
         return round(pad + (v - lo) / (hi - lo) * (size - pad - 24), 1)
 
-    points = [{"x": pos(matrix[k, 0]), "y": round(size - pos(matrix[k, 1]), 1),
-               "text": f"{blocks[k]}: {fmt_number(matrix[k, 0])} vs {fmt_number(matrix[k, 1])}"}
-              for k in range(len(blocks))]
-    order = sorted(range(len(blocks)), key=lambda k: (-abs(diff[k]), blocks[k]))[:10]
+    scale = (size - pad - 24) / (hi - lo)
+    xs, ys = matrix[:, 0].tolist(), matrix[:, 1].tolist()
+    points = Markup("".join(
+        f'<circle class="sc-dot" cx="{pad + (x - lo) * scale:.1f}" cy="{size - pad - (y - lo) * scale:.1f}" r="4">'
+        f"<title>{escape(block)}: {x:.3f} vs {y:.3f}</title></circle>"
+        for block, x, y in zip(blocks, xs, ys, strict=True)))
+    dl = diff.tolist()
+    order = sorted(range(len(blocks)), key=lambda k: (-abs(dl[k]), blocks[k]))[:10]
     worst = [{"block": blocks[k], "a": float(matrix[k, 0]), "b": float(matrix[k, 1]), "diff": float(diff[k]),
               "href": f"compare.html#s={_quote(first[blocks[k]])}"} for k in order if diff[k] != 0]
     ticks = [{"v": lo + (hi - lo) * f, "p": pos(lo + (hi - lo) * f), "text": f"{lo + (hi - lo) * f:.2g}"}
@@ -276,13 +298,14 @@ def analysis_pages(
     environment().filters.setdefault("rank", fmt_rank)
     base = f"tasks/{task['slug']}"
     common = {"summary": summary, "task": task, "site": site, "root": "../../"}
-    cd = cd_view(task, fragments)
+    memo: dict[Any, Any] = {}
+    cd = cd_view(task, fragments, memo)
     pages = [(f"{base}/ranks.html", _render("ranks.html.j2", **common, page="ranks", cd=cd,
-                                             agreement=agreement_view(task, fragments))),
+                                             agreement=agreement_view(task, fragments, memo))),
              (f"{base}/outcomes.html", _render("outcomes.html.j2", **common, page="outcomes",
                                                 outcomes=outcomes_view(task, fragments)))]
     metric = cd["metric"]
-    pairs = [pair_view(task, fragments, metric, i, j) for i, j in pairs_of(task)] if metric else []
+    pairs = [pair_view(task, fragments, metric, i, j, memo=memo) for i, j in pairs_of(task)] if metric else []
     pages.append((f"{base}/paired.html", _render("paired.html.j2", **common, page="paired", pairs=pairs,
                                                  metric=metric)))
     for pair in pairs:

@@ -105,3 +105,23 @@ def test_a_failed_sample_counts_zero_only_for_metrics_the_run_has() -> None:
     assert frag["b"]["v"] == dict.fromkeys(sorted(frag["a"]["v"]), 0.0)
     assert "VUS-PR" not in frag["b"]["v"]  # a text run has no VUS-PR, failed or not
     assert frag["b"]["o"] == {"missed": 1}
+
+
+def test_resolution_reading_tells_seeing_from_reasoning() -> None:
+    from leaderboard.views import resolution_view
+
+    def row(key: str) -> dict:
+        return {"key": key, "label": key, "pages": {"model": "m.html", "samples": "s.html"}}
+
+    def frag(narrow_found: bool, wide_found: bool) -> dict:
+        px = [[0.5, narrow_found]] * 6 + [[20.0, wide_found]] * 6
+        return {"samples": {f"s{i}": {"b": f"s{i}", "v": {}, "px": [p]} for i, p in enumerate(px)}}
+
+    task = {"rows": [row("blind"), row("confused"), row("fine")]}
+    res = resolution_view(task, {"blind": frag(False, True), "confused": frag(True, False),
+                                 "fine": frag(True, True)})
+    reading = {r["row"]["key"]: r["verdict"] for r in res["rows"]}
+    assert reading["blind"].endswith("could not see them")
+    assert reading["confused"].endswith("could not reason")
+    assert reading["fine"].endswith("no clear resolution effect")
+    assert [c["n"] for c in res["pooled"]] == [18, 0, 0, 0, 0, 18, 0]  # 0.5 px -> 0-1, 20 px -> 16-32

@@ -276,13 +276,16 @@ def _cell(c: Sequence[int]) -> dict[str, Any]:
 
 
 def _verdict(narrow: Mapping[str, Any], wide: Mapping[str, Any]) -> str:
-    if not wide["n"]:
-        return "no anomaly was drawn wider than 8 px: reasoning cannot be told from resolution"
+    """One line reading a row's found rates: narrow (< VISIBLE_PX) against wide (>= WIDE_PX)."""
+    if wide["n"] < 5:
+        return f"too few anomalies drawn {WIDE_PX:g} px or wider ({wide['n']}) to tell reasoning from resolution"
     if wide["rate"] < 0.5:
-        return "misses most anomalies it could see (≥ 8 px): could not reason"
-    if narrow["n"] and narrow["rate"] is not None and narrow["rate"] < wide["rate"] - 0.25:
-        return "finds wide anomalies, misses narrow ones: could not see them"
-    return "finds most anomalies at every width shown"
+        return f"finds {wide['rate']:.0%} of anomalies it could see (≥ {WIDE_PX:g} px): could not reason"
+    if narrow["n"] >= 5 and narrow["rate"] < wide["rate"] - 0.25:
+        return (f"finds {wide['rate']:.0%} of wide anomalies but {narrow['rate']:.0%} of those under "
+                f"{VISIBLE_PX:g} px: could not see them")
+    narrow_text = f"{narrow['rate']:.0%} under {VISIBLE_PX:g} px" if narrow["n"] else "none drawn narrow"
+    return f"finds {wide['rate']:.0%} of wide anomalies, {narrow_text}: no clear resolution effect"
 
 
 def _quote(text: str) -> str:

@@ -176,12 +176,19 @@ def outcomes_view(task: Mapping[str, Any], fragments: Mapping[str, Any]) -> dict
     body = []
     for row in task["rows"]:
         samples = (fragments.get(row["key"]) or {}).get("samples") or {}
-        scored = [item["o"] for item in samples.values() if "o" in item]
-        if not scored:
+        count, seen, n = dict.fromkeys(CLASSES, 0), dict.fromkeys(CLASSES, 0), 0
+        for item in samples.values():
+            if "o" not in item:
+                continue
+            n += 1
+            for cls, k in item["o"].items():
+                if cls in count:
+                    count[cls] += k
+                    seen[cls] += 1
+        if not n:
             continue
-        cells = [{"cls": c, "count": sum(o.get(c, 0) for o in scored), "samples": sum(1 for o in scored if c in o)}
-                 for c in CLASSES]
-        body.append({"row": row, "n": len(scored), "cells": cells,
+        cells = [{"cls": c, "count": count[c], "samples": seen[c]} for c in CLASSES]
+        body.append({"row": row, "n": n, "cells": cells,
                      "href": "../../" + row["pages"]["samples"]})
     present = [c for c in CLASSES if any(r["cells"][CLASSES.index(c)]["count"] for r in body)] or list(CLASSES)
     for r in body:

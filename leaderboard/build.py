@@ -188,6 +188,8 @@ def build(
     jobs: list[tuple[str, str, dict[str, Any]]] = []
     compact_by_task: dict[str, dict[str, dict[str, Any]]] = {}
     analysis_by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    old_analysis = manifest.get("analysis") if isinstance(manifest.get("analysis"), dict) else {}
+    new_analysis: dict[str, Any] = {}
     for task in summary["tasks"]:
         task_slug = slug(task["name"])
         task["slug"] = task_slug
@@ -207,11 +209,11 @@ def build(
             ).encode()).hexdigest()
             new_runs[page] = key
             cache = out / CACHE_DIR / f"{row['slug']}-{task['slug']}.json"
-            if old_runs.get(page) == key and (out / page).is_file() and cache.is_file():
+            if (old_runs.get(page) == key and (out / page).is_file() and cache.is_file()
+                    and cache.with_suffix(".analysis.json").is_file()):
                 try:
                     cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
-                    analysis_by_task.setdefault(task["name"], {})[row["key"]] = cached["analysis"]
                     row["sample_problems"] = cached["problems"]
                     writer.keep(page)
                     report.runs_reused += 1
@@ -226,8 +228,9 @@ def build(
     for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
         writer.write(job["page"], result["page"])
         write_atomic(Path(job["cache"]), json.dumps(
-            {"compact": result["compact"], "problems": result["problems"], "analysis": result["analysis"]},
-            ensure_ascii=False).encode("utf-8"))
+            {"compact": result["compact"], "problems": result["problems"]}, ensure_ascii=False).encode("utf-8"))
+        write_atomic(Path(job["cache"]).with_suffix(".analysis.json"),
+                     json.dumps(result["analysis"], ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
         analysis_by_task.setdefault(task_name, {})[key] = result["analysis"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
@@ -241,8 +244,8 @@ def build(
         writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
         writer.write(f"tasks/{task['slug']}/compare.html",
                      render.render_compare(summary, task, compact_by_task[task["name"]], site))
-        for rel, page_html in analysis_pages(summary, task, analysis_by_task.get(task["name"], {}), site):
-            writer.write(rel, page_html)
+        new_analysis[task["slug"]] = _analysis(writer, summary, task, site, [version, new_runs],
+                                               analysis_by_task.get(task["name"], {}), old_analysis.get(task["slug"]))
     report.notes[:0] = [f"{note['path']}: {note['reason']}" for note in summary["notes"]] + [
         f"chose {row['run_dir']} for {task['name']} / {row['label']}: {row['choice']}"
         for task in summary["tasks"] for row in task["rows"] if row["superseded"]
@@ -252,9 +255,39 @@ def build(
     writer.write("summary.json", summary_bytes(_public_summary(summary)))
     writer.write("index.html", render.render_index(summary, site=site))
     _remove_stale(out, writer.old, writer.files)
-    write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats}).encode("utf-8"))
+    write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats,
+                                             "analysis": new_analysis}).encode("utf-8"))
     report.written, report.unchanged = writer.written, writer.unchanged
     return report
+
+
+def _analysis(
+    writer: SiteWriter, summary: dict[str, Any], task: dict[str, Any], site: dict[str, Any], inputs: list[Any],
+    fresh: dict[str, Any], old: Any,
+) -> dict[str, Any]:
+    """Write the task's analysis pages (leaderboard.views), or keep them when the task's rows, their
+    runs and the code are what made them last time; returns the manifest entry."""
+    version, run_keys = inputs
+    rows = [[r["key"], r["label"], r["slug"], r["pages"], run_keys.get(r["pages"]["samples"])] for r in task["rows"]]
+    key = hashlib.sha256(json.dumps([version, site, task["name"], task["headline"], task["display"], rows],
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    if (isinstance(old, dict) and old.get("key") == key and isinstance(old.get("pages"), list)
+            and all(isinstance(rel, str) and (writer.root / rel).is_file() for rel in old["pages"])):
+        for rel in old["pages"]:
+            writer.keep(rel)
+        return old
+    fragments = dict(fresh)
+    for row in task["rows"]:
+        if row["key"] not in fragments:
+            path = writer.root / CACHE_DIR / f"{row['slug']}-{task['slug']}.analysis.json"
+            try:
+                fragments[row["key"]] = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                fragments[row["key"]] = {}
+    pages = analysis_pages(summary, task, fragments, site)
+    for rel, page_html in pages:
+        writer.write(rel, page_html)
+    return {"key": key, "pages": [rel for rel, _ in pages]}
 
 
 def build_site(results_dir: str | Path, out_dir: str | Path, *, generated: datetime | None = None) -> Path:

@@ -26,7 +26,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fragments(site: Path, task: str) -> dict[str, dict]:
     summary = json.loads((site / "summary.json").read_text(encoding="utf-8"))
     t = next(t for t in summary["tasks"] if t["name"] == task)
-    return t, {r["key"]: json.loads((site / CACHE_DIR / f"{r['slug']}-{t['slug']}.json").read_bytes())["analysis"]
+    return t, {r["key"]: json.loads((site / CACHE_DIR / f"{r['slug']}-{t['slug']}.analysis.json").read_bytes())
                for r in t["rows"]}
 
 
@@ -125,3 +125,21 @@ def test_resolution_reading_tells_seeing_from_reasoning() -> None:
     assert reading["confused"].endswith("could not reason")
     assert reading["fine"].endswith("no clear resolution effect")
     assert [c["n"] for c in res["pooled"]] == [18, 0, 0, 0, 0, 18, 0]  # 0.5 px -> 0-1, 20 px -> 16-32
+
+
+def test_incremental_build_reuses_unchanged_tasks_and_reloads_cached_runs(tmp_path: Path) -> None:
+    from lb_views_fixtures import write_varied
+
+    results = write_analysis_results(tmp_path / "results")
+    site = tmp_path / "site"
+    build(results, site)
+    ranks = {t: next(p for p in (site / "tasks").iterdir() if p.name.startswith(t)) / "ranks.html"
+             for t in ("tsb-ad-u", "visanombench")}
+    before = {t: p.stat().st_mtime_ns for t, p in ranks.items()}
+    write_varied(results, "visanombench", "Newcomer", 0.8)
+    report = build(results, site)
+    assert report.runs_rendered == 1
+    assert ranks["tsb-ad-u"].stat().st_mtime_ns == before["tsb-ad-u"]  # kept, not re-rendered
+    html = ranks["visanombench"].read_text(encoding="utf-8")
+    # the five reused runs' cached fragments were loaded: all six rows are ranked over 14 series
+    assert "over the 14 series every model scored" in html and "k = 6" in html and "Newcomer" in html

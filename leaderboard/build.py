@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import OutputError, UsageError
+from harness.core.files import atomic_write_bytes
 from harness.core.spec import slug
 from harness.records.store import RUN_FILE, SAMPLES_FILE
 from leaderboard import render
@@ -110,16 +111,10 @@ class SiteWriter:
 
 
 def write_atomic(path: Path, raw: bytes) -> None:
-    """Write via a temporary file in the same folder and a rename (readers never see half)."""
+    """Write via a temporary file in the same folder and a rename (readers never see half),
+    readable as the umask says (the site is served by other users)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, raw, fsync=False)
 
 
 def write_summary(summary: dict[str, Any], path: Path) -> None:
@@ -351,10 +346,3 @@ def serve(site: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
     with http.server.ThreadingHTTPServer((host, port), handler) as server:
         print(f"serving {site} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
         server.serve_forever()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m leaderboard ...``: the same commands as ``visanom leaderboard``."""
-    from harness.cli.main import main as cli_main
-
-    return cli_main(["leaderboard", *(argv if argv is not None else __import__("sys").argv[1:])])

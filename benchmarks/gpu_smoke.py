@@ -7,12 +7,15 @@ Stages (``python benchmarks/gpu_smoke.py STAGE --workdir DIR``):
   (without / with the LoRA) and through transformers on the GPU;
 * ``tiny-serve-lora``  the tiny model + LoRA through ``vllm serve`` (``--enable-lora --lora-modules``),
   started from this environment's ``vllm`` executable, talked to over HTTP, stopped at the end;
+* ``tiny-hf-lora``  the tiny model + LoRA through the transformers engine on the GPU, batched and
+  then one by one: throughput of both and their ratio (runs without vLLM: a bare CUDA box);
 * ``compare``   the LoRA must change the answers; offline vs served vLLM and vLLM vs transformers
   agreement is reported;
 * ``real-vllm`` Qwen2.5-VL-3B + the VisAnomReasoner-3B LoRA via vLLM, when the weights are
-  in the HF cache or the hub is reachable (exit 3 = skipped).
+  in the HF cache or the hub is reachable.
 
-Each stage prints samples per second and exits non-zero when any request failed.
+Each stage prints samples per second and exits 1 when any request failed, 3 when it could not
+run here (no vLLM, nothing to compare, no weights): ``gpu_smoke.sh`` reports that as "not run".
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult  # noqa: E402
 
-SKIPPED = 3
+NOT_RUN = 3  # the stage could not run here (reported as "not run", never as passed)
 TINY_PIXELS = 448 * 448  # the tiny processor's own budget: both engines see the same image
 REAL_BASE = "Qwen/Qwen2.5-VL-3B-Instruct"
 REAL_ADAPTER = "PLAN-Lab/VisAnomReasoner-3B"
@@ -93,6 +96,7 @@ def _run(name: str, engine: Any, requests: list[ChatRequest], config: Generation
     for r in failed[:5]:
         print(f"[{name}] FAILED {r.request_id}: {r.error}")
     (work / f"{name}.json").write_text(json.dumps({r.request_id: r.text for r in results}, indent=1))
+    (work / f"{name}.rate").write_text(json.dumps(len(results) / max(gen_s, 1e-9)))
     return 1 if failed else 0
 
 
@@ -139,20 +143,45 @@ def tiny_hf(work: Path, device: str = "cuda") -> int:
     return _run("tiny-hf", engine, requests, GenerationConfig(max_new_tokens=32), work)
 
 
+def tiny_hf_lora(work: Path, device: str = "cuda") -> int:
+    """The tiny model + LoRA through the transformers engine: batched, then one by one."""
+    from harness.inference.transformers_engine import TransformersEngine
+
+    requests = pickle.loads((work / "requests.pkl").read_bytes())
+    config = GenerationConfig(max_new_tokens=32)
+    batched = TransformersEngine(str(work / "tiny-vlm"), adapter_id=str(work / "tiny-lora"), device=device,
+                                 dtype="bfloat16", max_pixels=TINY_PIXELS, batch_size=len(requests))
+    status = _run("tiny-hf-lora", batched, requests, config, work)
+    t0 = time.perf_counter()
+    single = [r for req in requests for r in batched.generate([req], config)]
+    one_s = time.perf_counter() - t0
+    failed = [r for r in single if r.error is not None]
+    batch_rate = json.loads((work / "tiny-hf-lora.rate").read_text())
+    one_rate = len(single) / max(one_s, 1e-9)
+    print(f"[tiny-hf-lora] one by one: {len(single)} samples in {one_s:.2f} s = {one_rate:.2f} samples/s; "
+          f"batched/one-by-one throughput ratio {batch_rate / max(one_rate, 1e-9):.2f}x")
+    for r in failed[:5]:
+        print(f"[tiny-hf-lora] FAILED (one by one) {r.request_id}: {r.error}")
+    return 1 if failed or status else 0
+
+
 def compare(work: Path) -> int:
     """The LoRA must change some answer; report how often vLLM and transformers agree."""
-    names = ("tiny-vllm", "tiny-vllm-lora", "tiny-serve-lora", "tiny-hf")
+    names = ("tiny-vllm", "tiny-vllm-lora", "tiny-serve-lora", "tiny-hf", "tiny-hf-lora")
     texts = {n: json.loads((work / f"{n}.json").read_text()) for n in names if (work / f"{n}.json").exists()}
-    status = 0
+    status = NOT_RUN  # nothing to compare is not a pass
     def answered(a: str, b: str) -> list[str]:
         if a not in texts or b not in texts:
             return []
         return [k for k, v in texts[a].items() if v is not None and texts[b].get(k) is not None]
 
-    if keys := answered("tiny-vllm", "tiny-vllm-lora"):
-        changed = sum(texts["tiny-vllm"][k] != texts["tiny-vllm-lora"][k] for k in keys)
-        print(f"[compare] LoRA changed {changed}/{len(keys)} answers")
-        status = 0 if changed else 1
+    for base, lora in (("tiny-vllm", "tiny-vllm-lora"), ("tiny-hf", "tiny-hf-lora")):
+        if keys := answered(base, lora):
+            changed = sum(texts[base][k] != texts[lora][k] for k in keys)
+            print(f"[compare] LoRA changed {changed}/{len(keys)} answers ({base} vs {lora})")
+            status = 1 if not changed or status == 1 else 0
+    if status == NOT_RUN:
+        print(f"[compare] NOT RUN: no base/LoRA pair of answers to compare (have: {sorted(texts) or 'none'})")
     if keys := answered("tiny-vllm-lora", "tiny-serve-lora"):
         same = sum(texts["tiny-vllm-lora"][k] == texts["tiny-serve-lora"][k] for k in keys)
         print(f"[compare] offline LLM and vllm serve (both with the LoRA) agree on {same}/{len(keys)} "
@@ -185,7 +214,7 @@ def real_vllm(work: Path) -> int:
     why = weights_reachable()
     if why is not None:
         print(f"[real-vllm] SKIPPED: weights neither cached nor reachable ({why[:200]})")
-        return SKIPPED
+        return NOT_RUN
     import baselines.vllm_models  # noqa: F401  (registers vllm-vlm)
     from harness import registry
     from harness.answers.parse import parse_answer
@@ -203,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one stage."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("stage", choices=["prepare", "tiny-vllm", "tiny-vllm-lora", "tiny-serve-lora", "tiny-hf",
-                                     "compare", "real-vllm"])
+                                     "tiny-hf-lora", "compare", "real-vllm"])
     p.add_argument("--workdir", required=True)
     p.add_argument("-n", type=int, default=16, help="samples (default: %(default)s)")
     p.add_argument("--hf-device", default="cuda", help="device of the tiny-hf stage (default: %(default)s)")
@@ -219,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         return tiny_serve(work)
     if a.stage == "tiny-hf":
         return tiny_hf(work, a.hf_device)
+    if a.stage == "tiny-hf-lora":
+        return tiny_hf_lora(work, a.hf_device)
     if a.stage == "compare":
         return compare(work)
     return real_vllm(work)

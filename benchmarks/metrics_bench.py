@@ -40,7 +40,11 @@ from harness.scoring.metrics.oracle import (  # noqa: E402
     threshold_counts,
 )
 
-CSV = Path("/work/shared/reference/tsb-ad-u/leaderboard_vus_pr_per_series.csv")
+# the published per-series table in the team's shared folder: ../shared beside the project root
+# (for a worktree, one level further up), as tests/lb_fixtures.py:shared_reference finds it
+_TABLE = Path("shared", "reference", "tsb-ad-u", "leaderboard_vus_pr_per_series.csv")
+CSV = next((p / _TABLE for p in Path(__file__).resolve().parents[1].parents if (p / _TABLE).is_file()),
+           Path(__file__).resolve().parents[2] / _TABLE)
 
 
 def pin_one_core() -> None:

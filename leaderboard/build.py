@@ -25,11 +25,12 @@ from typing import Any
 from harness.core.errors import OutputError, UsageError
 from harness.core.files import atomic_write_bytes
 from harness.core.spec import slug
+from harness.records.samples import read_samples
 from harness.records.store import RUN_FILE, SAMPLES_FILE
 from leaderboard import breakdown, render
 from leaderboard.analysis import run_fragment
 from leaderboard.comparable import attach_paired
-from leaderboard.records import Skipped, read_samples, scan_runs
+from leaderboard.records import Skipped, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
 from leaderboard.views import analysis_pages

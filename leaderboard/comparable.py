@@ -29,9 +29,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from harness.records.samples import read_samples
 from harness.records.store import SAMPLES_FILE
 from harness.scoring.metrics import mean_with_ci
-from leaderboard.records import read_samples
 from leaderboard.reported import TASKS
 
 PER_SERIES = Path(__file__).parent / "data" / "tsb_ad_u_vus_pr_eva.csv.gz"

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import OutputError, UsageError
+from harness.records.samples import read_samples
 from harness.records.store import SAMPLES_FILE
 from leaderboard.build import check_results, prepare_out
-from leaderboard.records import SOURCE_KEY, read_samples, scan_runs
+from leaderboard.records import SOURCE_KEY, scan_runs
 from leaderboard.summary import row_key, select_newest
 
 COLUMNS = (

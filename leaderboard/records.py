@@ -11,16 +11,13 @@ this module only checks a file before handing it over.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from harness.records.samples import safe_loads
 from harness.records.store import RUN_FILE, SAMPLES_FILE, read_run
 
 SCHEMAS = ("visanom.run/1", "visanom.run/2")
@@ -29,10 +26,6 @@ SOURCE_KEY = "_source"
 SAMPLES_KEY = "_samples"
 """Key added to every collected run: ``{"lines": int, "bytes": int, "mtime_ns": int}`` of its samples.jsonl, or None."""
 MAX_RUN_BYTES = 32 * 1024 * 1024
-MAX_LINE_BYTES = 8 * 1024 * 1024
-MAX_DEPTH = 64
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
 
 class RecordWarning(UserWarning):
@@ -49,31 +42,6 @@ class Skipped:
     def message(self) -> str:
         """One plain line for the user: names the file and the reason."""
         return f"skipped {self.path}: {self.reason}"
-
-
-def json_depth(data: bytes) -> int:
-    """Deepest ``[``/``{`` nesting of JSON text, counted without parsing it (strings ignored)."""
-    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b'""', data))
-    if not brackets:
-        return 0
-    arr = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where((arr == ord("[")) | (arr == ord("{")), 1, -1)
-    return int(np.cumsum(steps).max())
-
-
-def safe_loads(data: bytes, max_depth: int = MAX_DEPTH) -> tuple[Any, str]:
-    """Parse one JSON document after the depth check; ``(value, "")`` or ``(None, reason)``."""
-    openers = data.count(b"[") + data.count(b"{")
-    depth = json_depth(data) if openers > max_depth else 0  # fewer openers cannot nest deeper
-    if depth > max_depth:
-        return None, f"nested {depth} levels deep (limit {max_depth}); not parsed"
-    try:
-        return json.loads(data.decode("utf-8-sig")), ""
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-    except (json.JSONDecodeError, RecursionError) as exc:
-        msg = getattr(exc, "msg", type(exc).__name__)
-        return None, f"not valid JSON ({msg}), probably partial"
 
 
 def _walk(root: Path) -> Iterator[tuple[Path, set[str]]]:
@@ -188,29 +156,3 @@ def samples_stat(path: Path, cache: dict[str, Any] | None = None) -> dict[str, i
     if cache is not None:
         cache[str(path)] = [st.st_size, st.st_mtime_ns, lines]
     return {"lines": lines, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def read_samples(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The records of a ``samples.jsonl``; a line that is too long, too deep or not a JSON
-    object is left out and described in the second list. Later lines win for a repeated id."""
-    problems: list[str] = []
-    by_id: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return [], []
-    try:
-        with open(path, "rb") as fh:
-            lines = list(fh)
-    except OSError as exc:
-        return [], [f"{path.name}: unreadable ({exc.strerror or exc})"]
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if len(line) > MAX_LINE_BYTES:
-            problems.append(f"line {number}: longer than {MAX_LINE_BYTES:,} bytes")
-            continue
-        value, reason = safe_loads(line)
-        if reason or not isinstance(value, dict) or not isinstance(value.get("sample_id"), str):
-            problems.append(f"line {number}: {reason or 'not a sample record'}")
-            continue
-        by_id[value["sample_id"]] = value
-    return list(by_id.values()), problems

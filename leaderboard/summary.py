@@ -19,6 +19,7 @@ from typing import Any
 from harness import __version__ as VISANOM_VERSION
 from harness.core.errors import UsageError
 from harness.core.spec import LOCATION_ARGS, RunSpec
+from harness.records.figures import api_cost, token_counts
 from harness.records.store import json_safe
 from harness.scoring.reasoning import TEMPLATE_MET
 from leaderboard.comparable import SCOPES, coverage, delta
@@ -208,8 +209,9 @@ def _row(
     model = run["model"]
     display = _dict(model.get("display"))
     usage = _dict(run.get("usage"))
-    tokens = _sum_numbers(usage, ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens"))
-    cost = next((number(usage.get(k)) for k in ("cost_usd", "cost") if number(usage.get(k)) is not None), None)
+    counts_in_out = token_counts(usage)
+    tokens = None if counts_in_out is None else sum(counts_in_out)
+    cost = api_cost(usage, display)  # estimated from the card's prices (providers report no cost)
     model_s = number(timing.get("model_s"))
     spec = _dict(run.get("spec"))
     label = run.get("label") if isinstance(run.get("label"), str) and run.get("label") else None
@@ -272,11 +274,6 @@ def _judge(raw: Any) -> dict[str, Any] | None:
             "label": f"{model} ({served})" if isinstance(served, str) and served else model, "template": _text(raw.get("template")),
             "template_hash": _text(raw.get("template_hash")),
             **{k: int(v) if v is not None else None for k, v in counts.items()}}
-
-
-def _sum_numbers(values: Mapping[str, Any], keys: Sequence[str]) -> float | None:
-    found = [number(values.get(k)) for k in keys if number(values.get(k)) is not None]
-    return sum(found) if found else None  # type: ignore[arg-type]
 
 
 def _choice(run: Mapping[str, Any], superseded: list[Mapping[str, Any]]) -> str:

@@ -13,7 +13,8 @@ from harness.answers.formats import (
     answer_format,
     register_answer_format,
 )
-from harness.answers.parse import ANOMALY_TAG, INDEX_TAG, parse_answer
+from harness.answers.parse import parse_answer
+from harness.answers.tags import ANOMALY_TAG, INDEX_TAG
 from harness.core.errors import UsageError
 from tasks.visanombench.prompts import PROMPTS_DIR, load_prompt
 

@@ -17,7 +17,7 @@ KEY = "sk-ant-test-0123456789SECRET"
 def engine(srv: FakeChatServer, **kw: object) -> AnthropicEngine:
     kw.setdefault("api_key", KEY)
     kw.setdefault("retry_policy", FAST_RETRIES)
-    kw.setdefault("timeout_s", 5)
+    kw.setdefault("timeout_s", HANG_GUARD_S)  # a held request must not time out on a busy machine
     return AnthropicEngine("claude-test", base_url=srv.url, **kw)  # type: ignore[arg-type]
 
 

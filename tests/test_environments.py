@@ -46,14 +46,31 @@ def _fake_python(tmp_path: Path, modules: dict[str, str]) -> Path:
 
 
 # ---- configuration --------------------------------------------------------------------------
-def test_defaults_name_three_environments_and_their_setup_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_name_four_environments_and_their_setup_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("harness.environments.config.config_path", lambda: None)
     envs = load_environments()
-    assert list(envs) == list(DEFAULT_CONFIG) == ["default", "gpu", "core-np2"]
+    assert list(envs) == list(DEFAULT_CONFIG) == ["default", "gpu", "core-np2", "vllm-cpu"]
+    assert envs["vllm-cpu"].provides == {"vllm", "hf", "api"} and envs["vllm-cpu"].setup == "make setup-vllm-cpu"
+    assert envs["vllm-cpu"].python == ROOT / ".venv-vllm-cpu" / "bin" / "python"
     assert envs["default"].provides >= {"detectors", "hf", "api"} and envs["default"].setup == "make setup"
     assert envs["gpu"].provides == {"vllm", "hf", "api"} and envs["gpu"].setup == "make setup-gpu"
     assert envs["gpu"].python == ROOT / ".venv-gpu" / "bin" / "python"
     assert "detectors" not in envs["core-np2"].provides
+
+
+def test_the_vllm_environment_that_exists_is_chosen(tmp_path: Path) -> None:
+    """gpu and vllm-cpu both provide vllm: the first one whose interpreter exists runs vLLM jobs;
+    with neither set up, the first configured is named (its check says how to create it)."""
+    from harness.environments.config import environment_for_needs, parse_environments
+
+    raw = {"gpu": {"python": "gpu/bin/python", "provides": ["vllm", "hf", "api"], "setup": "make setup-gpu"},
+           "vllm-cpu": {"python": "cpu/bin/python", "provides": ["vllm", "hf", "api"],
+                        "setup": "make setup-vllm-cpu"}}
+    envs = parse_environments(raw, tmp_path, "test")
+    assert environment_for_needs({"vllm"}, envs, prefer_current=False).name == "gpu"
+    (tmp_path / "cpu" / "bin").mkdir(parents=True)
+    (tmp_path / "cpu" / "bin" / "python").symlink_to(sys.executable)
+    assert environment_for_needs({"vllm"}, envs, prefer_current=False).name == "vllm-cpu"
 
 
 def test_config_file_paths_are_relative_to_it(tmp_path: Path) -> None:
@@ -125,6 +142,8 @@ def test_vllm_serve_starts_its_server_from_the_vllm_environment(tmp_path: Path) 
 
 def test_the_current_environment_is_preferred_when_it_can(tmp_path: Path) -> None:
     here = Path(sys.prefix) / "bin" / "python"
+    (tmp_path / "x" / "bin").mkdir(parents=True)
+    (tmp_path / "x" / "bin" / "python").symlink_to(sys.executable)  # set up (not this prefix)
     envs = {"other": Environment("other", tmp_path / "x" / "bin" / "python", frozenset({"api", "hf"})),
             "here": Environment("here", here, frozenset({"api", "hf"}))}
     assert environment_for_model("openai-compat", envs=envs).name == "here"

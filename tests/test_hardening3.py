@@ -37,7 +37,7 @@ def test_item4_a_foreign_database_given_as_cache_is_refused_and_left_byte_identi
     before = _digest(db)
     with pytest.raises(CacheError, match="is not a visanom prediction cache .*contacts.*left untouched"):
         PredictionCache(db)
-    code = cli(["run", "--model", "template-reasoner", "--task", "tsb-ad-u-demo", "--limit", "1", "--cache", str(db),
+    code = cli(["run", "--model", "Sub-PCA", "--task", "tsb-ad-u-demo", "--limit", "1", "--cache", str(db),
                 "--output", str(tmp_path / "out"), "--no-progress"])
     assert code == EXIT_IO and "not a visanom prediction cache" in capsys.readouterr().err
     assert _digest(db) == before and sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]  # no -wal / -shm either
@@ -58,7 +58,7 @@ def test_item4_an_empty_file_or_database_becomes_a_cache_and_ours_reopens(tmp_pa
 def test_item4_an_empty_cache_name_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    code = cli(["run", "--model", "template-reasoner", "--task", "tsb-ad-u-demo", "--limit", "1", "--cache", "",
+    code = cli(["run", "--model", "Sub-PCA", "--task", "tsb-ad-u-demo", "--limit", "1", "--cache", "",
                 "--output", str(tmp_path / "out"), "--no-progress"])
     assert code == EXIT_USAGE and "--cache needs a file name" in capsys.readouterr().err
     assert not (tmp_path / "xdg").exists()
@@ -281,3 +281,49 @@ def test_item15_counting_the_vlm_view_reads_no_series_values(monkeypatch: pytest
     monkeypatch.undo()
     fresh = registry.make_task("tsb-ad-u-demo-vlm")
     assert n == len(list(fresh.samples())) > 0  # and the count is exact
+
+
+def test_item3_a_second_process_writing_the_same_run_folder_is_refused(tmp_path: Path) -> None:
+    """The first process holds the folder (it waits on its stdin, an event, not a clock); a second
+    `visanom run` into it exits 3 naming the holder, and writes no record."""
+    import json
+    import os
+
+    out = tmp_path / "out"
+    args = ["run", "--model", "Sub-PCA", "--task", "tsb-ad-u-demo", "--limit", "2", "--no-cache",
+            "--no-progress", "--output", str(out)]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    first = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    folder = next(out.glob("*/*/*/run.json")).parent
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                               "from harness.records.store import RunDir; RunDir(Path(sys.argv[1])); "
+                               "print('held', flush=True); sys.stdin.read()", str(folder)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        second = subprocess.run([sys.executable, "-m", "harness", *args, "--rerun"], capture_output=True, text=True,
+                                env=env, timeout=600)
+        assert second.returncode == EXIT_IO, second.stderr
+        assert f"(pid {holder.pid}) is writing the run folder" in second.stderr
+    finally:
+        holder.communicate("", timeout=60)
+    lines = (folder / "samples.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and len({json.loads(x)["sample_id"] for x in lines}) == 2
+
+
+def test_item3_a_rerun_repairs_duplicated_records(tmp_path: Path) -> None:
+    """A folder two processes once wrote (each sample twice): the next run leaves one line a sample."""
+    import json
+
+    out = tmp_path / "out"
+    args = ["run", "--model", "Sub-PCA", "--task", "tsb-ad-u-demo", "--limit", "3", "--no-cache", "--no-progress",
+            "--output", str(out)]
+    assert cli(args) == 0
+    samples = next(out.glob("*/*/*/samples.jsonl"))
+    lines = samples.read_text().splitlines()
+    samples.write_text("\n".join(lines + lines) + "\n")  # what two simultaneous runs left before the lock
+    assert cli(args) == 0
+    again = samples.read_text().splitlines()
+    assert len(again) == 3 and [json.loads(x)["sample_id"] for x in again] == [json.loads(x)["sample_id"] for x in lines]

@@ -280,3 +280,15 @@ def test_footer_fingerprint_mismatch_and_limit(tmp_path: Path) -> None:
     assert html.count("other task version") == 1
     assert any("fp-older" in p.read_text(encoding="utf-8") for p in (tmp_path / "site" / "models").rglob("*.html"))
     assert "limit 5" in html
+
+
+def test_tokens_and_cost_come_from_usage_and_the_cards_prices() -> None:
+    """The row's cost is estimated from the model card's prices per million tokens (providers
+    report no cost, and nothing writes one into run.json); tokens count either naming."""
+    priced = run_record("t", "api", {"F1": metric(0.5)}, headline="F1",
+                        display={"price_per_mtok_in": 2.0, "price_per_mtok_out": 8.0})
+    priced["usage"] = {"input_tokens": 500_000, "output_tokens": 250_000}
+    free = run_record("t", "det", {"F1": metric(0.4)}, headline="F1")
+    rows = {r["model"]: r for r in summarise([priced, free])["tasks"][0]["rows"]}
+    assert rows["api"]["tokens"] == 750_000 and rows["api"]["cost"] == pytest.approx(3.0)
+    assert rows["det"]["tokens"] is None and rows["det"]["cost"] is None

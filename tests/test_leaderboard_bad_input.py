@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -148,19 +150,66 @@ def test_item15_out_not_writable(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"cannot write the site to {out}" in err and "internal error" not in err
 
 
+def run_cli_as_nobody(*args: str) -> tuple[int, str]:
+    """``run_cli`` in a forked child that dropped root's privileges (uid/gid 65534), so folder
+    permissions apply as they do to a user. The child shares the parent's imported modules."""
+    import io
+    import sys
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code, err = 99, ""
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            sys.stderr = buf = io.StringIO()
+            code = run_cli(*args)
+            err = buf.getvalue()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            err = f"child failed: {exc!r}"
+        finally:
+            os.write(write, json.dumps([code, err]).encode())
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    code, err = json.loads(data)
+    return code, err
+
+
 def test_item15_out_in_readonly_folder_as_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root ignores folder permissions (covered by the /sys case)")
-    results = tmp_path / "results"
-    good(results)
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+    if os.geteuid() != 0:
+        results = tmp_path / "results"
+        good(results)
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            assert run_cli("build", str(results), "--out", str(locked / "site")) == 3
+        finally:
+            locked.chmod(0o700)
+        assert "cannot write the site" in capsys.readouterr().err
+        return
+    # root ignores folder permissions: drop privileges for the build, in a folder it may read
+    base = Path(tempfile.mkdtemp(prefix="visanom-lb-"))
     try:
-        assert run_cli("build", str(results), "--out", str(locked / "site")) == 3
+        base.chmod(0o755)
+        results = base / "results"
+        good(results)
+        locked = base / "locked"  # root's, 0o555: nobody may not write there
+        locked.mkdir()
+        locked.chmod(0o555)
+        assert run_cli("build", str(results), "--out", str(base / "warm")) == 0  # imports done as root
+        code, err = run_cli_as_nobody("build", str(results), "--out", str(locked / "site"))
+        assert code == 3 and f"cannot write the site to {locked / 'site'}" in err and "internal error" not in err, err
+        assert not (locked / "site").exists()
+        code, err = run_cli_as_nobody("build", str(results), "--out", str(base / "missing" / "x"))
+        assert code == 3, err  # base is root's too: the same refusal one level up
     finally:
-        locked.chmod(0o700)
-    assert "cannot write the site" in capsys.readouterr().err
+        shutil.rmtree(base)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from lb_fixtures import shared_reference, write_run2
 
+from harness.records.samples import json_depth
 from leaderboard.build import build
-from leaderboard.records import json_depth
 from leaderboard.render import embed_json
 from leaderboard.reported import DATA, published_means, reported_rows
 from leaderboard.samples import CURVE_POINTS, envelope, x_fraction

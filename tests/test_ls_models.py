@@ -64,7 +64,13 @@ def test_vllm_cards_say_why_not(capsys: pytest.CaptureFixture[str], monkeypatch:
 def test_vllm_needs_a_gpu_then_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(av, "has_module", lambda name: True)
     monkeypatch.setattr(av, "cuda_available", lambda: False)
-    assert av.model_availability("Qwen2.5-VL-3B-vllm") == (False, "no CUDA GPU visible (vLLM needs an NVIDIA GPU)")
+    monkeypatch.setattr(av, "vllm_cpu_build", lambda prefix=None: False)
+    assert av.model_availability("Qwen2.5-VL-3B-vllm") == (
+        False, "no CUDA GPU visible (vLLM needs an NVIDIA GPU, or its CPU build: make setup-vllm-cpu)")
+    monkeypatch.setattr(av, "vllm_cpu_build", lambda prefix=None: True)  # vLLM's CPU build: no GPU needed
+    monkeypatch.setattr(av, "in_hf_cache", lambda repo, filename="config.json", revision=None: True)
+    assert av.model_availability("Qwen2.5-VL-3B-vllm") == (True, "")
+    monkeypatch.setattr(av, "vllm_cpu_build", lambda prefix=None: False)
     monkeypatch.setattr(av, "cuda_available", lambda: True)
     monkeypatch.setattr(av, "in_hf_cache", lambda repo, filename="config.json", revision=None: repo.startswith("Qwen/"))
     ok, reason = av.model_availability("VisAnomReasoner-3B-vllm")

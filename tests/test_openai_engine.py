@@ -40,7 +40,7 @@ PNG = b"\x89PNG\r\n\x1a\nnot-really-a-png"
 def engine(srv: FakeChatServer, **kw: Any) -> OpenAICompatEngine:
     kw.setdefault("api_key", KEY)
     kw.setdefault("retry_policy", FAST_RETRIES)
-    kw.setdefault("timeout_s", 5)
+    kw.setdefault("timeout_s", HANG_GUARD_S)  # a held request must not time out on a busy machine
     return OpenAICompatEngine(kw.pop("model", "fake-vlm"), base_url=srv.base_url, **kw)
 
 

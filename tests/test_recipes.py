@@ -25,7 +25,8 @@ from baselines.recipes.anomllm import half_open_to_inclusive, series_text
 from baselines.recipes.llmad import affine_transform
 from baselines.vlm import VLMModel
 from harness import registry
-from harness.answers.parse import parse_answer, parse_recipe_answer
+from harness.answers.parse import parse_answer
+from harness.answers.recipes import parse_recipe_answer
 from harness.core.errors import UsageError
 from harness.inference.openai_engine import OpenAICompatEngine
 from harness.run.runner import Runner

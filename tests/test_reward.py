@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.answers.parse import parse_judge_reply
+from harness.answers.judge import parse_judge_reply
 from harness.core.errors import UsageError
 from harness.curate.reward import RewardWeights, score_candidate
 from harness.curate.selection import Candidate, select, sensitivity

@@ -115,8 +115,9 @@ def test_current_env_is_this_interpreter() -> None:
 
 @pytest.mark.detectors  # runs Sub-PCA, a tsb-ad detector
 def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
-    """A job whose model lives in another environment is probed, run and summarised by that
-    environment's interpreter (here a wrapper script that logs each start); one results folder."""
+    """A job whose model lives in another environment is probed and run by that environment's
+    interpreter (here a wrapper script that logs each start) and summarised by the driver
+    (no process started just to write run.json); one results folder."""
     import harness.sweep.plan as plan
     from harness.sweep.driver import run_sweep
     from harness.sweep.file import load_sweep
@@ -138,9 +139,11 @@ def test_a_job_runs_in_its_own_environment(tmp_path: Path, monkeypatch) -> None:
     assert here.is_current
     assert [(j.pj.env.name, j.state) for j in result.jobs] == [("alt", "done"), (here.name, "done")]
     starts = log.read_text().splitlines()
-    assert starts.count("-m harness.sweep.worker --probe") == 1 and starts.count("-m harness.sweep.worker") == 2  # run + summarise
-    runs = sorted(json.loads(p.read_text())["model"]["name"] for p in (tmp_path / "out").glob("*/*/*/run.json"))
-    assert runs == ["Sub-PCA", "template-reasoner"]
+    assert starts.count("-m harness.sweep.worker --probe") == 1 and starts.count("-m harness.sweep.worker") == 1  # run only
+    runs = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text())
+            for p in (tmp_path / "out").glob("*/*/*/run.json")}
+    assert sorted(runs) == ["Sub-PCA", "template-reasoner"]
+    assert runs["template-reasoner"]["env"]["environment"] == "alt"  # the facts came from the worker's environment
 
 
 def test_api_units_run_concurrently_up_to_the_provider_limit(monkeypatch) -> None:

@@ -11,7 +11,8 @@ from baselines.catalog import MODEL_CARD_FILES
 from baselines.tsbad.catalog import SPECS
 from harness.core.errors import UsageError
 from harness.environments.jobs import JobEnv
-from harness.sweep.driver import api_cost, run_sweep
+from harness.records.figures import api_cost
+from harness.sweep.driver import run_sweep
 from harness.sweep.file import load_sweep, named_sweeps
 from harness.sweep.plan import plan_sweep
 
@@ -164,8 +165,10 @@ def test_shipped_sweeps_load_and_paper_lists_every_row() -> None:
 
 def test_api_cost_from_card_prices() -> None:
     run = {"usage": {"prompt_tokens": 2_000_000, "completion_tokens": 100_000}}
-    assert api_cost(run, {"price_per_mtok_in": 2.5, "price_per_mtok_out": 10.0}) == pytest.approx(6.0)
-    assert api_cost(run, {}) is None
+    assert api_cost(run["usage"], {"price_per_mtok_in": 2.5, "price_per_mtok_out": 10.0}) == pytest.approx(6.0)
+    assert api_cost(run["usage"], {}) is None
+    assert api_cost({"input_tokens": 1_000_000}, {"price_per_mtok_in": 3.0}) == pytest.approx(3.0)  # Anthropic's names
+    assert api_cost({}, {"price_per_mtok_in": 3.0}) is None  # no tokens reported: no estimate
 
 
 def test_a_binary_sweep_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
@@ -179,5 +182,7 @@ def test_a_binary_sweep_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
 def test_workers_below_one_is_a_usage_error(workers: str, capsys: pytest.CaptureFixture) -> None:
     from harness.cli.main import main
 
-    assert main(["sweep", "demo", "--dry-run", "--workers", workers]) == 2
-    assert f"--workers must be at least 1, got {workers}" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # refused by argparse, before the sweep file is read
+        main(["sweep", "demo", "--dry-run", "--workers", workers])
+    assert exc.value.code == 2
+    assert f"argument --workers: must be at least 1, got {workers}" in capsys.readouterr().err

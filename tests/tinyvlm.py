@@ -61,10 +61,19 @@ def build_tokenizer(vocab_size: int = 1000, max_positions: int = MAX_POSITIONS):
     return fast
 
 
-def build_tiny_vlm(path: str | Path, seed: int = 0, max_positions: int = MAX_POSITIONS) -> Path:
+def mrope_section(head_dim: int) -> list[int]:
+    """Qwen2.5-VL's multimodal rotary split (time, height, width) of ``head_dim / 2`` frequencies."""
+    half = head_dim // 2
+    t = half // 4
+    return [t, (half - t) // 2, half - t - (half - t) // 2]
+
+
+def build_tiny_vlm(path: str | Path, seed: int = 0, max_positions: int = MAX_POSITIONS, heads: int = 4) -> Path:
     """Write a tiny random Qwen2.5-VL with its processor to ``path``; returns the folder.
 
-    ``max_positions`` is its context length (raise it for long text prompts)."""
+    ``max_positions`` is its context length (raise it for long text prompts). ``heads`` sets
+    the text model's attention heads over its 64 hidden units: 4 (head_dim 16, the default),
+    or 2 (head_dim 32, the smallest head size vLLM's CPU attention supports)."""
     import torch
     from transformers import (
         Qwen2_5_VLConfig,
@@ -80,8 +89,9 @@ def build_tiny_vlm(path: str | Path, seed: int = 0, max_positions: int = MAX_POS
     config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": len(tok), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": max_positions,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "num_attention_heads": heads, "num_key_value_heads": 2, "max_position_embeddings": max_positions,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
+                                "mrope_section": mrope_section(64 // heads)},
             "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": True,
         },

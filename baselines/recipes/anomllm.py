@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from baselines.recipes.base import DEFAULT_BACKBONE, Plan, Reading, Recipe, load_recipe_prompt
-from harness.answers.parse import parse_recipe_answer
+from harness.answers.recipes import parse_recipe_answer
 from harness.core.errors import UsageError
 from harness.core.types import Interval, Sample
 from harness.inference.base import ChatRequest

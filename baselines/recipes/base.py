@@ -6,7 +6,7 @@ original method sends (:meth:`Recipe.plan`), sends the requests of a whole batch
 backbone's inference engine at once (so the engine's batching, concurrency, retries and
 usage accounting apply, and the runner caches the recipe's predictions), and reads the
 answers in the method's own format (:meth:`Recipe.finish`, with
-:func:`harness.answers.parse.parse_recipe_answer`) into intervals in absolute indices.
+:func:`harness.answers.recipes.parse_recipe_answer`) into intervals in absolute indices.
 
 A recipe's prediction carries ``intervals`` and ``meta['parsed_by']`` (the task keeps them,
 see ``tasks/visanombench/scoring.read_answer``), ``meta['parse_failed']`` when any answer
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from baselines.recipes.examples import ExamplePool, pool_for_task
-from harness.answers.parse import format_answer, normalize_intervals
+from harness.answers.parse import normalize_intervals
+from harness.answers.tags import format_answer
 from harness.core.errors import UnknownNameError, UsageError
 from harness.core.hashing import stable_hash
 from harness.core.types import Interval, Prediction, Sample
@@ -115,7 +116,7 @@ class Recipe:
     recipe = "recipe"
     """The method's name (AnomLLM, LLMAD, ...)."""
     answer_format = ""
-    """Key of :data:`harness.answers.parse.RECIPE_FORMATS` the answers are read with."""
+    """Key of :data:`harness.answers.recipes.RECIPE_FORMATS` the answers are read with."""
     provides = frozenset({"text"})
     needs_images = False
 
@@ -260,7 +261,8 @@ class Recipe:
         answers = [str(res.text) for res in got if res is not None]
         reading = self.read(sample, plan, answers)
         window = (int(sample.index_offset), int(sample.index_offset) + len(sample.series) - 1)
-        intervals, issues = normalize_intervals(reading.pairs, window)
+        # a recipe pools the answers of its requests (windows, candidates): merged as before issue 19
+        intervals, issues = normalize_intervals(reading.pairs, window, merge=True)
         meta = {
             "parsed_by": f"recipe:{self.answer_format}",
             "parse_failed": bool(reading.parse_failed),

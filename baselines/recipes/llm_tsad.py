@@ -32,7 +32,7 @@ from baselines.recipes.base import (
     window_starts,
 )
 from baselines.recipes.examples import runs
-from harness.answers.parse import parse_recipe_answer
+from harness.answers.recipes import parse_recipe_answer
 from harness.core.errors import UsageError
 from harness.core.types import Sample
 from harness.inference.base import ChatRequest

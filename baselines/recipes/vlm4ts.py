@@ -19,7 +19,7 @@ import numpy as np
 
 from baselines.recipes.base import DEFAULT_BACKBONE, Plan, Reading, Recipe, load_recipe_prompt
 from baselines.recipes.screening import ScreenSettings, candidates, require_encoder, screen_scores
-from harness.answers.parse import parse_recipe_answer
+from harness.answers.recipes import parse_recipe_answer
 from harness.core.errors import UsageError
 from harness.core.types import Sample
 from harness.inference.base import ChatRequest

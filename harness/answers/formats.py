@@ -20,16 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.answers.parse import (
-    ANOMALY_TAG,
-    INDEX_TAG,
-    ParsedAnswer,
-    check_readers,
-    format_answer,
-    format_json_answer,
-    parse_answer,
-    tagged,
-)
+from harness.answers.json_reader import format_json_answer
+from harness.answers.parse import PARSER_VERSION, ParsedAnswer, check_readers, parse_answer
+from harness.answers.tags import ANOMALY_TAG, INDEX_TAG, format_answer, tagged
 from harness.core.errors import UnknownNameError, UsageError
 from harness.core.hashing import stable_hash
 
@@ -80,17 +73,19 @@ class AnswerFormat:
     readers: tuple[str, ...]
     writer: Writer
 
-    def read(self, text: str | None, window: tuple[int, int] | None = None) -> ParsedAnswer:
-        """Parse ``text`` in ``window`` with this format's readers (never raises)."""
-        return parse_answer(text, window=window, readers=self.readers)
+    def read(self, text: str | None, window: tuple[int, int] | None = None, *, merge: bool = False) -> ParsedAnswer:
+        """Parse ``text`` in ``window`` with this format's readers (never raises); ``merge``: see
+        :func:`harness.answers.parse.parse_answer` (off: every stated interval is counted)."""
+        return parse_answer(text, window=window, readers=self.readers, merge=merge)
 
     def write(self, intervals: Iterable[tuple[int, int]], rationale: str = "") -> str:
         """An answer in this format (what a model following the instructions would write)."""
         return self.writer(intervals, rationale)
 
     def fingerprint(self) -> str:
-        """Hash of name, version, instructions and readers (part of a task's fingerprint)."""
-        return stable_hash([self.name, self.version, self.instructions, self.answer_only, list(self.readers)])
+        """Hash of name, version, instructions, readers and the parser's rules version (part of a task's fingerprint)."""
+        return stable_hash([self.name, self.version, self.instructions, self.answer_only, list(self.readers),
+                            PARSER_VERSION])
 
     def prompt_variables(self) -> dict[str, str]:
         """The variables a prompt template may use to ask for this format."""

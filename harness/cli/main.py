@@ -11,7 +11,6 @@ from pathlib import Path
 from harness import __version__, registry
 from harness.cli.args import (
     DEFAULT_CACHE,
-    judge_model,
     name_list,
     open_cache,
     parse_kv,
@@ -19,7 +18,7 @@ from harness.cli.args import (
 )
 from harness.cli.leaderboard import add_leaderboard_cli
 from harness.core.argtypes import positive_int, worker_count
-from harness.core.cpus import available_cpus, cap_workers
+from harness.core.cpus import cap_workers, default_workers
 from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
 from harness.core.spec import REDUCERS
 
@@ -78,19 +77,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         model_args=parse_kv(args.model_args), task_args=parse_kv(args.task_args),
         limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
         reducer=args.reducer, reduce_by=args.reduce_by,
+        judge=args.judge, judge_args=parse_kv(args.judge_args),
     )
-    judge = judge_model(args.judge, args.judge_args)
-    # each spec in its Python environment (docs/environments.md); one results folder and cache
+    # each spec in its Python environment (docs/environments.md); one results folder and cache;
+    # the judge (when named) grades each run's rationales as a scoring step of the run
     result = run_across_environments(specs, output=Path(args.output), batch_size=args.batch_size,
-                                     cache=open_cache(args), rerun=args.rerun, progress=not args.no_progress,
-                                     judge=judge)
+                                     cache=open_cache(args), rerun=args.rerun, progress=not args.no_progress)
     return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
 
 
 def _workers(requested: int | None) -> int:
     """The sweep's worker count: the default, or ``--workers`` capped by cores and memory (said)."""
     if requested is None:
-        return max(1, min(available_cpus(), 8))
+        return default_workers()
     workers, note = cap_workers(requested)
     if note:
         print(f"visanom: {note}", file=sys.stderr)

@@ -48,3 +48,12 @@ def cap_workers(requested: int, what: str = "--workers") -> tuple[int, str | Non
     return cap, (f"{what} {requested} is more than this machine can run at once ({available_cpus()} CPU(s), "
                  f"about {available_memory_gib() or 0:.0f} GiB free at {WORKER_MEMORY_GIB:g} GiB a worker); "
                  f"starting {cap}")
+
+
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers() -> int:
+    """Worker processes a sweep or a run across environments starts when not told: one per
+    available CPU, at most :data:`MAX_DEFAULT_WORKERS`."""
+    return max(1, min(available_cpus(), MAX_DEFAULT_WORKERS))

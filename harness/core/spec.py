@@ -70,7 +70,9 @@ class RunSpec:
     ``generation`` holds decoding overrides for text models (``max_new_tokens``,
     ``temperature``, ``top_p``, ...); ``seed`` seeds detectors and sampled decoding (draw
     ``i`` uses ``seed + i``); ``draws`` answers are asked per sample and reduced by
-    ``reducer`` (``reduce_by`` names the metric for ``best``).
+    ``reducer`` (``reduce_by`` names the metric for ``best``). ``judge`` names a model that
+    grades each rationale as a scoring step of the run (``judge_args`` are its arguments);
+    a spec without one has the id it had before judges joined the spec.
     """
 
     task: str
@@ -83,6 +85,8 @@ class RunSpec:
     draws: int = 1
     reducer: str = "first"
     reduce_by: str | None = None
+    judge: str | None = None
+    judge_args: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -108,11 +112,15 @@ class RunSpec:
         if self.reduce_by is not None and self.reducer != "best":
             raise UsageError(f"reduce_by goes with reducer 'best' only (reducer is {self.reducer!r}); "
                              "leave it out, or it would make a second row of the same run")
+        if self.judge is not None and (not isinstance(self.judge, str) or not self.judge.strip()):
+            raise UsageError(f"a judge must be a model name, got {self.judge!r}")
+        if self.judge_args and self.judge is None:
+            raise UsageError("judge arguments given without a judge (--judge MODEL)")
 
     # -- identity ---------------------------------------------------------------------
     def to_record(self) -> dict[str, Any]:
-        """The spec as recorded in ``run.json`` (no secrets)."""
-        return {
+        """The spec as recorded in ``run.json`` (no secrets; ``judge`` only when there is one)."""
+        record = {
             "version": SPEC_VERSION,
             "task": self.task,
             "task_args": public_args(self.task_args),
@@ -125,6 +133,9 @@ class RunSpec:
             "reducer": self.reducer,
             "reduce_by": self.reduce_by,
         }
+        if self.judge is not None:
+            record["judge"] = {"model": self.judge, "args": public_args(self.judge_args)}
+        return record
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> RunSpec:
@@ -134,6 +145,7 @@ class RunSpec:
             model_args=dict(data.get("model_args") or {}), limit=data.get("limit"),
             generation=dict(data.get("generation") or {}), seed=data.get("seed"),
             draws=int(data.get("draws", 1)), reducer=data.get("reducer", "first"), reduce_by=data.get("reduce_by"),
+            judge=(data.get("judge") or {}).get("model"), judge_args=dict((data.get("judge") or {}).get("args") or {}),
         )
 
     @property
@@ -159,6 +171,8 @@ class RunSpec:
             parts.append(f"limit={self.limit}")
         if self.draws > 1:
             parts.append(f"n={self.draws}, {self.reducer}" + (f":{self.reduce_by}" if self.reduce_by else ""))
+        if self.judge is not None:
+            parts.append(f"judge={self.judge}")
         return f"{self.model} ({', '.join(parts)})" if parts else self.model
 
     def with_(self, **changes: Any) -> RunSpec:

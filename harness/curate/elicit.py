@@ -17,7 +17,7 @@ from typing import Any
 from harness.core.errors import UsageError
 from harness.core.files import atomic_write_bytes, read_json
 from harness.core.spec import RunSpec
-from harness.records.store import dumps
+from harness.records.store import SAMPLES_FILE, dumps
 from harness.run.cache import PredictionCache
 
 ELICIT_FILE = "elicit.json"
@@ -64,34 +64,23 @@ def elicit_specs(bench: str, models: Sequence[str], *, split: str = "train", dra
                     draws=draws, generation=dict(generation or {})) for m in models]
 
 
-def _tokens(usage: Mapping[str, Any]) -> tuple[int, int]:
-    def num(*keys: str) -> int:
-        return int(sum(v for k in keys if isinstance(v := usage.get(k), (int, float)) and not isinstance(v, bool)))
-
-    return num("prompt_tokens", "input_tokens"), num("completion_tokens", "output_tokens")
-
-
 def run_cost(path: Path) -> dict[str, Any]:
     """Per-run counts and cost from its ``samples.jsonl``: candidates, failures, parse
     failures, cached, tokens in/out, model seconds."""
-    import json
+    from harness.records.figures import token_counts
+    from harness.records.samples import read_samples
 
     c = {"segments": 0, "candidates": 0, "failed": 0, "parse_failed": 0, "cached": 0,
          "tokens_in": 0, "tokens_out": 0, "model_s": 0.0}
-    samples = path / "samples.jsonl"
-    if not samples.exists():
-        return c
-    for line in samples.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        rec = json.loads(line)
+    records, _problems = read_samples(path / SAMPLES_FILE)
+    for rec in records:
         c["segments"] += 1
         for d in rec.get("draws") or [rec]:
             c["candidates"] += 1
             c["failed"] += d.get("error") is not None
             c["parse_failed"] += bool(d.get("parse_failed"))
             c["cached"] += bool(d.get("cached"))
-            tin, tout = _tokens(d.get("usage") or {})
+            tin, tout = token_counts(d.get("usage")) or (0, 0)
             c["tokens_in"] += tin
             c["tokens_out"] += tout
             c["model_s"] += float(d.get("latency_s") or 0.0)

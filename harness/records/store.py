@@ -135,10 +135,52 @@ class InputStore:
         return self._put(input_hash, ".png", lambda: bytes(png))
 
 
+LOCK_FILE = ".lock"
+_HELD: dict[str, int] = {}
+
+
+def hold_folder(path: Path) -> None:
+    """Take this process's exclusive lock on a run folder (``flock`` on ``<path>/.lock``, which
+    records the holder's pid); held until the process ends, however it ends. Re-entrant within a
+    process; another process holding it is an :class:`OutputError` naming it."""
+    key = str(Path(path).resolve())
+    if key in _HELD:
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        return
+    lock = Path(path) / LOCK_FILE
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise OutputError(f"cannot lock the run folder {path}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise OutputError(f"another visanom process (pid {holder}) is writing the run folder {path}; wait for it "
+                          "to finish, or write to another --output") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[key] = fd  # kept open: the lock lasts until release_folder() or the end of this process
+
+
+def release_folder(path: Path) -> None:
+    """Give up this process's lock on a run folder (when its run is written)."""
+    fd = _HELD.pop(str(Path(path).resolve()), None)
+    if fd is not None:
+        os.close(fd)
+
+
 class RunDir:
     """One run folder: reads what a previous attempt completed and appends new records."""
 
     def __init__(self, path: Path):
+        """Open (create) the run folder and hold it for this process: a second process writing the
+        same run (two commands with one ``--output``) is refused with :class:`OutputError` (exit 3)
+        instead of interleaving its records with ours."""
         self.path = Path(path)
         try:
             (self.path / SCORES_DIR).mkdir(parents=True, exist_ok=True)
@@ -147,6 +189,8 @@ class RunDir:
             probe.unlink()
         except OSError as exc:
             raise OutputError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from exc
+        hold_folder(self.path)
+        self.duplicated = False  # set by completed(): a sample had more than one line
 
     @property
     def samples_path(self) -> Path:
@@ -164,24 +208,13 @@ class RunDir:
         (self.path / SCORES_DIR).mkdir(parents=True, exist_ok=True)
 
     def completed(self) -> dict[str, dict[str, Any]]:
-        """Records already written, by sample id. A torn last line is cut off the file."""
-        if not self.samples_path.exists():
-            return {}
-        raw = self.samples_path.read_bytes()
-        good_end = raw.rfind(b"\n") + 1
-        if good_end < len(raw):  # the last line was cut short by a kill: drop it
-            with open(self.samples_path, "r+b") as fh:
-                fh.truncate(good_end)
-        records: dict[str, dict[str, Any]] = {}
-        for line in raw[:good_end].splitlines():
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a corrupt line: that sample simply runs again
-            records[rec["sample_id"]] = rec
-        return records
+        """Records already written, by sample id (:func:`harness.records.samples.read_samples`;
+        a torn last line is cut off the file, a corrupt line means that sample runs again)."""
+        from harness.records.samples import DUPLICATE, read_samples
+
+        records, problems = read_samples(self.samples_path, repair=True)
+        self.duplicated = any(DUPLICATE in p for p in problems)
+        return {r["sample_id"]: r for r in records}
 
     def rewrite(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Replace ``samples.jsonl`` atomically with ``records`` (drops superseded lines)."""
@@ -214,6 +247,10 @@ class RunDir:
     def write_run(self, run: Mapping[str, Any]) -> None:
         """Write ``run.json`` atomically."""
         atomic_write_bytes(self.run_path, (dumps(run, indent=2) + "\n").encode())
+
+    def release(self) -> None:
+        """The run is written: let other processes write this folder again."""
+        release_folder(self.path)
 
     def mark_stale(self) -> bool:
         """Mark an existing ``run.json`` ``status: "stale"`` (atomically) before its records

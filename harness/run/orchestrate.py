@@ -2,10 +2,9 @@
 
 The command line parses arguments into :class:`~harness.core.spec.RunSpec` objects and calls
 :func:`run_specs`. Sweeps (``harness/sweep/driver.py``; the demo is ``baselines/sweeps/demo.yaml``)
-build on the same pieces (:func:`check_compatible`, :func:`apply_generation`, the runner's
-``process``/``summarise``) and run specs in worker processes or on Ray.
-Everything that can be refused is refused before any work: unknown names, bad arguments,
-a task that cannot score what a model produces, draws a model cannot re-seed.
+build on the same pieces (:mod:`harness.run.pairs`, the execution core :mod:`harness.run.core`,
+:func:`harness.run.summarise.summarise`) and run specs in worker processes or on Ray.
+Everything that can be refused is refused before any work (:mod:`harness.run.pairs`).
 """
 
 from __future__ import annotations
@@ -14,13 +13,22 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import registry
 from harness.core.errors import UsageError
 from harness.core.hashing import stable_hash
 from harness.core.spec import RunSpec
+from harness.records.figures import headline_text
 from harness.run.cache import PredictionCache
-from harness.run.draws import draw_seeds, model_for_draw
+from harness.run.pairs import (
+    apply_generation,
+    build_base_model,
+    build_judge,
+    build_task,
+    check_names,
+    for_spec,
+)
 from harness.run.runner import Runner, RunResult
+
+__all__ = ["apply_generation", "matrix_specs", "run_spec", "run_specs", "summary_line"]
 
 Echo = Callable[[str], None] | None
 
@@ -40,39 +48,13 @@ def matrix_specs(
             for m in dict.fromkeys(models) for t in dict.fromkeys(tasks)]
 
 
-def check_compatible(task: Any, model: Any) -> None:
-    """Refuse a pair where the task cannot score what the model produces (before any work)."""
-    accepts = getattr(task, "accepts", None)
-    provides = getattr(model, "provides", None)
-    if accepts is not None and provides is not None and not set(accepts) & set(provides):
-        raise UsageError(
-            f"task {task.name!r} accepts {'/'.join(sorted(accepts))} output, but model {model.name!r} produces "
-            f"{'/'.join(sorted(provides))}; pick a task that accepts it (visanom ls tasks)"
-        )
-
-
-def apply_generation(model: Any, generation: Mapping[str, Any]) -> Any:
-    """The model with the spec's decoding overrides (its ``with_generation`` hook); a model
-    without the hook takes none (a usage error naming the settings)."""
-    if not generation:
-        return model
-    hook = getattr(model, "with_generation", None)
-    if not callable(hook):
-        raise UsageError(f"model {getattr(model, 'name', model)!r} takes no generation settings "
-                         f"(got {', '.join(sorted(generation))}); these are for text models")
-    return hook(dict(generation))
-
-
 def summary_line(result: RunResult) -> str:
     """One line per finished run: label, headline value, counts and folder."""
     run = result.run
     c = run["counts"]
-    head = run.get("headline")
-    value = (run.get("metrics", {}).get(head) or {}).get("value")
-    shown = "undefined" if value is None else f"{value:.4f}"
     reduced = run.get("reduced")
     extra = f" (over {reduced['n']} draws, {reduced['reducer']})" if reduced else ""
-    return (f"{run['task']['name']} / {run['label']}: {head}={shown}{extra}  n={c['n']} failed={c['n_failed']} "
+    return (f"{run['task']['name']} / {run['label']}: {headline_text(run)}{extra}  n={c['n']} failed={c['n_failed']} "
             f"cached={c['n_cached']}  -> {result.path}")
 
 
@@ -89,48 +71,40 @@ def run_specs(
     rerun: bool = False,
     progress: bool = True,
     echo: Echo = print,
-    judge: Any = None,
 ) -> list[RunResult]:
     """Run every spec. All are checked first (names, arguments, model/task pairs, draws);
-    each task and each model (name + arguments) is built once; a model runs all its specs,
-    then is closed (frees GPU memory). ``echo`` gets one line per finished run. ``judge`` (a
-    built model) grades each run's rationales after scoring (:func:`harness.scoring.judge_run.judge_run`)."""
+    each task, model and judge (name + arguments) is built once; a model runs all its specs,
+    then is closed (frees GPU memory). ``echo`` gets one line per finished run."""
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     for spec in specs:
-        spec.validate()
-        registry.task_entry(spec.task)
-        registry.model_entry(spec.model)
+        check_names(spec)
     tasks: dict[str, Any] = {}
     models: dict[str, Any] = {}
+    judges: dict[str, Any] = {}
     for spec in specs:
         tk, mk = _key(spec.task, spec.task_args), _key(spec.model, spec.model_args)
         if tk not in tasks:
-            tasks[tk] = registry.make_task(spec.task, **spec.task_args)
+            tasks[tk] = build_task(spec)
         if mk not in models:
-            models[mk] = registry.make_model(spec.model, **spec.model_args)
+            models[mk] = build_base_model(spec)
+        if spec.judge is not None and _key(spec.judge, spec.judge_args) not in judges:
+            judges[_key(spec.judge, spec.judge_args)] = build_judge(spec)
+    runners: dict[str, list[Runner]] = {mk: [] for mk in models}
     planned = []
     for spec in specs:  # every pair, generation override and draw is checked before any folder is made
-        task, model = tasks[_key(spec.task, spec.task_args)], models[_key(spec.model, spec.model_args)]
-        check_compatible(task, model)
-        model = apply_generation(model, spec.generation)
-        for seed in draw_seeds(spec):
-            model_for_draw(model, seed)
-        planned.append((spec, task, model))
-    runners: dict[str, list[Runner]] = {mk: [] for mk in models}
+        task = tasks[_key(spec.task, spec.task_args)]
+        planned.append((spec, task, for_spec(spec, models[_key(spec.model, spec.model_args)], task)))
     for spec, task, model in planned:
+        judge = judges.get(_key(spec.judge, spec.judge_args)) if spec.judge is not None else None
         runners[_key(spec.model, spec.model_args)].append(
             Runner(task, model, Path(output), spec=spec, batch_size=batch_size, cache=cache, rerun=rerun,
-                   progress=progress))
+                   progress=progress, judge=judge))
     results = []
     for mk, model in models.items():
         try:
             for runner in runners[mk]:
                 res = runner.run()
-                if judge is not None:
-                    from harness.scoring.judge_run import judge_run
-
-                    res = judge_run(res, judge)
                 if echo is not None:
                     echo(summary_line(res))
                 results.append(res)

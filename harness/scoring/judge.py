@@ -3,7 +3,7 @@
 Any registered text model can judge (the paper used Qwen2.5-VL-72B). It sees the plot the
 answer was given for and the prompt rendered from ``harness/scoring/templates/judge.j2`` (or a
 ``.j2`` file given by path), and replies with three grades from 0 to 10: ``grounded``,
-``axis``, ``clarity`` (:data:`JUDGE_KEYS`). :func:`harness.answers.parse.parse_judge_reply` reads a JSON object
+``axis``, ``clarity`` (:data:`JUDGE_KEYS`). :func:`harness.answers.judge.parse_judge_reply` reads a JSON object
 anywhere in the reply, else ``name: value`` / ``name = value/10`` lines; grades are clipped
 to ``[0, 10]`` and divided by 10. A reply missing a grade is UNPARSABLE: the candidate keeps its
 rule-based reward and the reply is recorded with the reason (:class:`Judgement`).
@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from harness.answers.parse import JUDGE_KEYS, Judgement, parse_judge_reply  # noqa: F401 (the one parser)
+from harness.answers.judge import JUDGE_KEYS, Judgement, parse_judge_reply  # noqa: F401 (the one parser)
 from harness.core.errors import UsageError
 from harness.core.types import Sample
 

@@ -6,14 +6,14 @@ answer tags, e.g. a classical detector or an interval-only answer).
 
 ``reason-axis``
     Does the rationale state the x-axis range actually shown? The range is read with
-    :func:`harness.answers.parse.axis_range_in_text` ("the x-axis ... ranging from A to B"). 1.0
+    :func:`harness.answers.prose.axis_range_in_text` ("the x-axis ... ranging from A to B"). 1.0
     when both ends are within the tolerance of the window's first and last index, else
     0.0 (also 0.0 when no x-axis range is stated). Tolerance: half the spacing between
     two x ticks, ``(length - 1) / (n_xticks - 1) / 2`` indices and at least 1, i.e. the
     model may read an end off the nearest tick label but not a neighbouring one.
 ``reason-in-window``
     Do the indices the rationale cites fall inside the window? The cited intervals and
-    points are :func:`harness.answers.parse.intervals_in_text` of the rationale (axis and value
+    points are :func:`harness.answers.prose.intervals_in_text` of the rationale (axis and value
     ranges are not citations). Value: the fraction of cited intervals with both ends in
     ``[start, end]``; ``None`` when nothing is cited.
 ``reason-consistent``
@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.answers.parse import axis_range_in_text, intervals_in_text
+from harness.answers.prose import axis_range_in_text, intervals_in_text
 from harness.core.types import Interval
 from harness.scoring.metrics import interval_iou
 

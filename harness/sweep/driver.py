@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,8 +19,10 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from harness.core.cpus import default_workers
 from harness.core.errors import UsageError
 from harness.core.provenance import utc_now
+from harness.records.figures import api_cost, headline_text, token_counts
 from harness.records.store import (
     RUN_FILE,
     SCORES_DIR,
@@ -32,7 +33,8 @@ from harness.records.store import (
     read_run,
 )
 from harness.run.cache import PredictionCache
-from harness.run.runner import Runner
+from harness.run.samples import Resume
+from harness.run.summarise import ModelFacts, summarise
 from harness.sweep.executors import LocalExecutor, Message, RayExecutor, Unit
 from harness.sweep.file import Sweep
 from harness.sweep.plan import PlannedJob, api_limit, gpu_count, plan_sweep
@@ -50,6 +52,9 @@ class JobRun:
     state: str = "pending"
     reason: str = ""
     run_dir: RunDir | None = None
+    resume: Resume | None = None
+    facts: ModelFacts | None = None
+    task_fingerprint: str | None = None
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
     parts_left: int = 0
@@ -129,27 +134,6 @@ class Reporter:
             self.bar.close()
 
 
-def headline_text(run: dict[str, Any]) -> str:
-    """``VUS-PR=0.4123`` (or ``undefined``) from a run record."""
-    head = run.get("headline")
-    value = (run.get("metrics", {}).get(head) or {}).get("value") if head else None
-    return f"{head}={'undefined' if value is None else f'{value:.4f}'}" if head else ""
-
-
-def _tokens(run: dict[str, Any] | None) -> tuple[int, int]:
-    usage = (run or {}).get("usage") or {}
-    return int(usage.get("prompt_tokens", 0) or 0), int(usage.get("completion_tokens", 0) or 0)
-
-
-def api_cost(run: dict[str, Any] | None, display: dict[str, Any]) -> float | None:
-    """Estimated cost in USD from the card's ``price_per_mtok_in/out`` (None without prices)."""
-    p_in, p_out = display.get("price_per_mtok_in"), display.get("price_per_mtok_out")
-    if p_in is None and p_out is None:
-        return None
-    tin, tout = _tokens(run)
-    return tin / 1e6 * float(p_in or 0) + tout / 1e6 * float(p_out or 0)
-
-
 # -- units -------------------------------------------------------------------------------
 def _part(jr: JobRun, shard: tuple[int, int] | None, done: Sequence[str], batch_size: int | None) -> dict[str, Any]:
     spec = jr.pj.job.spec
@@ -203,6 +187,7 @@ class Driver:
         self.jobs = [JobRun(pj) for pj in planned]
         self.rerun = rerun
         self.nodes: dict[str, int] = {}
+        self.judges: dict[str, Any] = {}
 
     def _set(self, jr: JobRun, state: str, reason: str = "") -> None:
         jr.state, jr.reason = state, reason
@@ -218,17 +203,14 @@ class Driver:
                 continue
             assert pj.folder is not None
             jr.run_dir = RunDir(pj.folder)
-            if self.rerun:
-                jr.run_dir.reset()
-            elif pj.complete:
+            if pj.complete and not self.rerun:
                 jr.run = read_run(pj.folder / RUN_FILE)
                 self._set(jr, "cached")
                 continue
-            previous = jr.run_dir.completed()
-            jr.records = {k: r for k, r in previous.items() if r.get("error") is None}
-            jr.run_dir.mark_stale()  # work to do: an old run.json no longer describes the folder
-            if len(jr.records) < len(previous):
-                jr.run_dir.rewrite(jr.records.values())
+            jr.resume = Resume(jr.run_dir, rerun=self.rerun)  # the same rule as visanom run's
+            jr.records = jr.resume.done
+            if len(jr.records) < pj.count:
+                jr.resume.begin_work()
             jr.started, jr.t0 = utc_now(), time.perf_counter()
             todo.append(jr)
         return todo
@@ -247,6 +229,8 @@ class Driver:
             shard = unit.parts[msg["part"]].get("shard") or [0, 1]
             for k, sid in enumerate(msg["ids"]):
                 jr.positions[sid] = shard[0] + k * shard[1]
+            if msg.get("facts"):
+                jr.facts, jr.task_fingerprint = ModelFacts.from_record(msg["facts"]), msg.get("task_fingerprint")
             self._part_done(jr)
         elif kind == "error":
             jr.errors.append(str(msg.get("message")))
@@ -310,21 +294,40 @@ class Driver:
             return
         assert jr.run_dir is not None
         jr.run_dir.write_run(jr.run)
+        jr.run_dir.release()
         self._set(jr, "done")
 
     def _summarise(self, jr: JobRun, ordered: list[dict[str, Any]]) -> dict[str, Any]:
+        """``run.json`` here, with the task built in this process (tasks are core code) and the
+        model's facts from the worker that ran it; a task whose fingerprint differs between the
+        two environments is refused (the records would not be the task's here)."""
         pj = jr.pj
         spec = pj.job.spec
-        if pj.model is not None and pj.task is not None:
-            runner = Runner(pj.task, pj.model, self.output, spec=spec, cache=None, progress=False,
-                            run_dir=jr.run_dir, inputs=InputStore(self.output, spec.task))
-            run = runner.summarise(ordered, jr.started, jr.wall_s)
-        else:  # built only in its own environment: summarised there
-            run = summarise_in_env(pj, ordered, jr.started, jr.wall_s)
-        run.setdefault("spec", spec.to_record())
-        run.setdefault("spec_id", spec.id)
-        run.setdefault("label", spec.label)
-        return run
+        if jr.facts is None:
+            raise RuntimeError("the worker sent no model facts")
+        if pj.task is None:
+            from harness.run.pairs import build_task
+
+            pj.task = build_task(spec)
+        if jr.task_fingerprint is not None and pj.task.fingerprint() != jr.task_fingerprint:
+            raise RuntimeError(f"task {spec.task!r} differs between this process and environment "
+                               f"{pj.env.name if pj.env else '?'!r} (fingerprints differ)")
+        judged = None
+        if spec.judge is not None:
+            from harness.scoring.judge_run import judge_records
+
+            assert jr.run_dir is not None
+            judged = judge_records(ordered, self._judge(spec), jr.run_dir, self.output, spec.judge)
+        return summarise(pj.task, spec, ordered, jr.facts, started=jr.started, wall_s=jr.wall_s, judge=judged)
+
+    def _judge(self, spec: Any) -> Any:
+        """The spec's judge model, built once per name and arguments (in this process)."""
+        from harness.run.pairs import build_judge
+
+        key = json.dumps([spec.judge, dict(spec.judge_args)], sort_keys=True, default=str)
+        if key not in self.judges:
+            self.judges[key] = build_judge(spec)
+        return self.judges[key]
 
     def run(self, executor: Any, workers: int, gpus: int, batch_size: int | None = None) -> None:
         """Run every job that is not complete."""
@@ -343,22 +346,6 @@ class Driver:
             self.reporter.close()
 
 
-def summarise_in_env(pj: PlannedJob, ordered: list[dict[str, Any]], started: str, wall_s: float) -> dict[str, Any]:
-    """Summarise a job whose task and model live in another environment (one worker call)."""
-    spec = pj.job.spec
-    request = {"summarise": {"spec": spec.to_record(), "task_args": dict(spec.task_args),
-                             "model_args": dict(spec.model_args), "records": ordered, "started": started,
-                             "wall_s": wall_s}}
-    assert pj.env is not None
-    out = subprocess.run([pj.env.python, "-m", "harness.sweep.worker"], input=json.dumps(request) + "\n",
-                         capture_output=True, text=True, check=False, env=pj.env.process_env())
-    for line in out.stdout.splitlines():
-        msg = json.loads(line)
-        if msg.get("type") == "run":
-            return msg["run"]
-    raise RuntimeError(f"environment {pj.env.name!r} did not summarise the run: {out.stderr.strip()[-500:]}")
-
-
 # -- the table ------------------------------------------------------------------------------
 def table_rows(result: SweepResult, stable: bool = False) -> list[dict[str, Any]]:
     """One row per job. ``stable`` leaves out what differs between an uninterrupted sweep and
@@ -367,8 +354,8 @@ def table_rows(result: SweepResult, stable: bool = False) -> list[dict[str, Any]
     for jr in result.jobs:
         run = jr.run or {}
         counts = run.get("counts") or {}
-        tin, tout = _tokens(run)
-        cost = api_cost(run, jr.pj.display)
+        tin, tout = token_counts(run.get("usage")) or (0, 0)
+        cost = api_cost(run.get("usage"), jr.pj.display)
         row = {"job": jr.pj.name, "state": jr.state, "n": counts.get("n"), "failed": counts.get("n_failed"),
                "headline": headline_text(run) if run else "", "tokens": tin + tout,
                "cost_usd": None if cost is None else round(cost, 4), "new": jr.n_new,
@@ -428,12 +415,13 @@ def format_dry_run(planned: Sequence[PlannedJob]) -> str:
     return "\n".join(lines)
 
 
-def run_sweep(sweep: Sweep, *, output: Path | None = None, executor: str = "local", workers: int = 1,
+def run_sweep(sweep: Sweep, *, output: Path | None = None, executor: str = "local", workers: int | None = None,
               only: str | None = None, dry_run: bool = False, json_out: bool = False, progress: bool = True,
               cache: PredictionCache | None = None, ray_address: str | None = None, rerun: bool = False,
               batch_size: int | None = None, print_fn: Callable[[str], None] = print) -> SweepResult:
     """Plan and run a sweep (a dry run prints the plan; its jobs are ``to run``, ``cached``
-    or ``skipped``)."""
+    or ``skipped``); ``workers`` defaults to :func:`harness.core.cpus.default_workers`."""
+    workers = default_workers() if workers is None else workers
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     if executor not in ("local", "ray"):

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import registry
-from harness.core.cpus import available_cpus
+from harness.core.cpus import default_workers
 from harness.core.errors import UsageError
 from harness.core.spec import RunSpec
 from harness.environments.jobs import JobEnv, env_for_model
@@ -48,11 +47,11 @@ class MixedResult:
 def environments_of(specs: Sequence[RunSpec]) -> list[JobEnv]:
     """Each spec's environment; :class:`UsageError` (before any work) for an unknown name or
     a missing or broken environment."""
+    from harness.run.pairs import check_names
+
     out = []
     for spec in specs:
-        spec.validate()
-        registry.task_entry(spec.task)
-        registry.model_entry(spec.model)
+        check_names(spec)
         env = env_for_model(spec.model, dict(spec.model_args))
         if not env.ok:
             raise UsageError(f"cannot run {spec.task} / {spec.label}: {env.reason}")
@@ -62,9 +61,9 @@ def environments_of(specs: Sequence[RunSpec]) -> list[JobEnv]:
 
 def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cache: PredictionCache | None,
                             batch_size: int | None = None, rerun: bool = False, progress: bool = True,
-                            echo: Echo = print, judge: Any = None) -> MixedResult:
-    """Run every spec in its environment (see the module docstring). ``judge`` (a model built
-    here) grades each finished run's rationales in this process, wherever the run ran."""
+                            echo: Echo = print) -> MixedResult:
+    """Run every spec in its environment (see the module docstring); a spec's judge grades
+    its run's rationales in this process (the one that writes the run), wherever it ran."""
     from harness.run.orchestrate import run_specs
 
     envs = environments_of(specs)
@@ -72,7 +71,7 @@ def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cac
     foreign = [s for s, e in zip(specs, envs, strict=True) if not e.is_current]
     if not foreign:
         return MixedResult(run_specs(here, output=output, cache=cache, batch_size=batch_size, rerun=rerun,
-                                     progress=progress, echo=echo, judge=judge))
+                                     progress=progress, echo=echo))
     from harness.sweep.driver import Driver, Reporter
     from harness.sweep.plan import api_limit, gpu_count, plan_sweep
 
@@ -87,10 +86,10 @@ def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cac
     result = MixedResult()
     if here:  # validated here too before anything runs
         result.here = run_specs(here, output=output, cache=cache, batch_size=batch_size, rerun=rerun,
-                                progress=progress, echo=echo, judge=judge)
+                                progress=progress, echo=echo)
     from harness.sweep.executors import LocalExecutor
 
-    workers = max(1, min(available_cpus(), 8))
+    workers = default_workers()
     gpus = gpu_count()
     capacity = {"cpu": workers, "gpu": gpus}
     for pj in planned:
@@ -99,12 +98,6 @@ def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cac
     driver = Driver(sweep, planned, output=out, cache=cache, reporter=Reporter(False, progress), rerun=rerun)
     driver.run(LocalExecutor(capacity, threads_per_worker=1), workers, gpus, batch_size=batch_size)
     result.elsewhere = driver.jobs
-    if judge is not None:
-        from harness.scoring.judge_run import judge_run
-
-        for jr in driver.jobs:
-            if jr.state in ("done", "cached") and jr.run is not None and jr.pj.folder is not None:
-                jr.run = judge_run(RunResult(jr.pj.folder, jr.run), judge).run
     if echo is not None:
         for jr in driver.jobs:
             echo(foreign_line(jr))
@@ -113,7 +106,7 @@ def run_across_environments(specs: Sequence[RunSpec], *, output: str | Path, cac
 
 def foreign_line(jr: Any) -> str:
     """One line per job run in another environment (like :func:`harness.run.orchestrate.summary_line`)."""
-    from harness.sweep.driver import headline_text
+    from harness.records.figures import headline_text
 
     pj = jr.pj
     where = f"[environment {pj.env.name}]" if pj.env else ""

@@ -197,18 +197,30 @@ class RayExecutor:
         elif unit.resource.startswith("api:"):
             opts["num_cpus"] = 0
             opts["resources"] = {self.resource_name(unit.resource): 1}
-        runtime_env: dict[str, Any] = {"env_vars": {**thread_env(self.threads), ENV_NAME_VAR: unit.env.name}}
-        if not unit.env.is_current:
+        env_vars = {**thread_env(self.threads), ENV_NAME_VAR: unit.env.name}
+        runtime_env: dict[str, Any] = {"env_vars": env_vars}
+        if not unit.env.is_current:  # another interpreter: it runs this checkout's harness, like a local worker
             runtime_env["py_executable"] = unit.env.python
+            env_vars["PYTHONPATH"] = unit.env.process_env()["PYTHONPATH"]
         opts["runtime_env"] = runtime_env
         return opts
 
+    @staticmethod
+    def nodes_share_this_machine(ray: Any) -> bool:
+        """True when every live node of the cluster runs on this machine (same IP address as the
+        driver): then they see this machine's files, the prediction cache among them."""
+        here = ray.util.get_node_ip_address()
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        return bool(alive) and all(n.get("NodeManagerAddress") == here for n in alive)
+
     def execute(self, units: Sequence[Unit], handle: Handler) -> None:
         """Submit every unit and hand its messages to ``handle`` as each finishes. Workers
-        get no cache path: they may run on a node without this machine's filesystem."""
+        read the prediction cache (read-only) when every node runs on this machine; on a
+        cluster of other hosts they get no cache path (they may not share this filesystem)."""
         ray = self._init({u.resource for u in units})
+        with_cache = self.nodes_share_this_machine(ray)
         remote = ray.remote(_ray_unit)
-        refs = {remote.options(**self.options(u)).remote(u.payload(with_cache=False)): u for u in units}
+        refs = {remote.options(**self.options(u)).remote(u.payload(with_cache=with_cache)): u for u in units}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:

@@ -22,9 +22,9 @@ from harness.environments.jobs import JobEnv, env_for_model
 from harness.inference.availability import availability, cuda_available
 from harness.records.store import RUN_FILE, STATUS_COMPLETE, inside, read_run
 from harness.registry.cards import merge_args
-from harness.run.runner import run_dir_for, run_id_for
+from harness.run.pairs import bind, build_model, build_task, check_compatible
+from harness.run.summarise import run_dir_for, run_id_for
 from harness.sweep.file import Job, Sweep
-from harness.sweep.worker import build_model
 
 DEFAULT_API_CONCURRENCY = 4
 
@@ -61,11 +61,6 @@ class PlannedJob:
         self.runnable = False
 
 
-def check_pair(task: Any, model: Any) -> None:
-    """Refuse a model whose output the task cannot score (:class:`UsageError`)."""
-    from harness.run.orchestrate import check_compatible
-
-    check_compatible(task, model)
 
 
 def _model_args(spec: Any) -> dict[str, Any]:
@@ -126,7 +121,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
         tkey = json.dumps([spec.task, dict(spec.task_args)], sort_keys=True, default=str)
         try:
             if tkey not in tasks:
-                tasks[tkey] = registry.make_task(spec.task, **dict(spec.task_args))
+                tasks[tkey] = build_task(spec)
             pj.task = tasks[tkey]
         except UsageError as exc:
             raise UsageError(f"{pj.job.where}: {exc}") from None
@@ -160,7 +155,7 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             continue  # built in its own environment; the worker checks the pair there
         try:
             if mkey not in models:
-                models[mkey] = build_model(spec.to_record(), dict(spec.model_args))
+                models[mkey] = build_model(spec)
             pj.model = models[mkey]
         except UsageError as exc:
             if not pj.runnable:  # e.g. an adapter that refuses to build without its extra modules
@@ -170,12 +165,13 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
             pj.skip(f"cannot build model here: {type(exc).__name__}: {exc}")
             continue
         try:
-            check_pair(pj.task, pj.model)
+            check_compatible(pj.task, pj.model)
         except UsageError as exc:
             raise UsageError(f"{pj.job.where}: {exc}") from None
         if pj.runnable:
             try:
-                pj.folder = run_dir_for(output, spec, run_id_for(spec, pj.task.fingerprint(), pj.model.fingerprint()))
+                model_fp = bind(pj.model, pj.task).fingerprint()  # as the run will fingerprint it
+                pj.folder = run_dir_for(output, spec, run_id_for(spec, pj.task.fingerprint(), model_fp))
             except VisanomError as exc:
                 pj.skip(str(exc))
                 continue

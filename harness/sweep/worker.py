@@ -14,8 +14,10 @@ Unit: ``{"unit": id, "parts": [{"spec": RunSpec record, "task_args": {...}, "mod
 {...}, "shard": [i, n] | null, "done": [sample ids], "batch_size": int | null}], "cache":
 path | null}``. All parts of a unit use one model, built once (a GPU model serves all its
 tasks before it is unloaded). Messages: ``records`` (records, score files base64-encoded,
-cache entries), ``order`` (the part's sample ids in task order), ``error`` (the part could
-not run: a start-up error), ``end``.
+cache entries; one per batch, or per sample of a streaming model, as ``visanom run`` records
+them), ``order`` (the part's sample ids in task order, the model's facts and the task
+fingerprint: what the driver needs to write ``run.json``), ``error`` (the part could not
+run: a start-up error), ``end``. Records come from the execution core (:mod:`harness.run.core`).
 """
 
 from __future__ import annotations
@@ -147,86 +149,52 @@ class ForwardingCache:
         return out
 
 
-def build_task(spec: Mapping[str, Any], task_args: Mapping[str, Any]) -> Any:
-    """The task of a spec record (full arguments, secrets included)."""
-    from harness import registry
-
-    return registry.make_task(spec["task"], **dict(task_args))
-
-
-def build_model(spec: Mapping[str, Any], model_args: Mapping[str, Any]) -> Any:
-    """The model of a spec record with its generation overrides applied; refuses draws the
-    model cannot re-seed (as ``harness.run.orchestrate.run_specs`` does)."""
-    from harness import registry
-    from harness.run.draws import draw_seeds, model_for_draw
-    from harness.run.orchestrate import apply_generation
-
-    model = apply_generation(registry.make_model(spec["model"], **dict(model_args)), spec.get("generation") or {})
-    for seed in draw_seeds(RunSpec.from_record(spec)):
-        model_for_draw(model, seed)
-    return model
-
-
-def make_runner(spec: Mapping[str, Any], task: Any, model: Any, **options: Any) -> Any:
-    """A runner over in-memory stores (nothing written here); ``options`` go to ``Runner``."""
-    from harness.run.runner import Runner
-
-    return Runner(task, model, Path("."), spec=RunSpec.from_record(spec), progress=False,
-                  run_dir=MemoryRunDir(), inputs=MemoryInputStore(spec["task"]), **options)  # type: ignore[arg-type]
-
-
-def _shard_samples(task: Any, limit: int | None, shard: tuple[int, int] | None, done: frozenset[str]) -> Iterator:
-    kwargs: dict[str, Any] = {}
-    if getattr(task, "accepts_skip", False):
-        kwargs["skip"] = done
-    if shard is not None and shard[1] > 1:
-        if not getattr(task, "shardable", False):
-            raise VisanomError(f"task {task.name!r} cannot be split into shards")
-        kwargs["shard"] = tuple(shard)
-    return task.samples(limit, **kwargs)
+def part_spec(part: Mapping[str, Any]) -> RunSpec:
+    """The spec of a part with its full arguments (secrets travel beside the spec record)."""
+    spec = part["spec"]
+    return RunSpec.from_record(spec).with_(
+        task_args=dict(part.get("task_args") or spec.get("task_args") or {}),
+        model_args=dict(part.get("model_args") or spec.get("model_args") or {}))
 
 
 def run_part(part: Mapping[str, Any], model: Any, cache: ForwardingCache) -> Iterator[Message]:
-    """Run one part of a unit with an already-built model; yields messages."""
-    from harness.run.runner import _batches
+    """Run one part of a unit with an already-built model (the spec's generation applied);
+    yields a ``records`` message per group the execution core records (a batch, or one
+    sample as soon as a streaming model answers it), then the part's ``order`` with the
+    model's facts (what ``run.json`` needs of it, summarised by the driver)."""
+    from harness.run.core import Execution
+    from harness.run.pairs import build_task, check_compatible
 
-    spec = part["spec"]
-    task = build_task(spec, part.get("task_args") or spec.get("task_args") or {})
-    from harness.run.orchestrate import check_compatible
-
+    spec = part_spec(part)
+    task = build_task(spec)
     check_compatible(task, model)
-    runner = make_runner(spec, task, model, batch_size=part.get("batch_size"), cache=cache)
-    done = frozenset(part.get("done") or ())
-    order: list[str] = []
-
-    def pending() -> Iterator:
-        for s in _shard_samples(task, spec.get("limit"), part.get("shard"), done):
-            order.append(s.id)
-            if s.id not in done:
-                yield s
-
-    for batch in _batches(pending(), runner.batch_size):
-        records = runner.process(batch)
-        yield {"type": "records", "records": records, "scores": runner.dir.take(), "inputs": runner.inputs.take(),
+    execution = Execution(spec, task, model, cache=cache, batch_size=part.get("batch_size"))
+    scores, inputs = MemoryRunDir(), MemoryInputStore(spec.task)
+    shard = part.get("shard")
+    for records in execution.records(frozenset(part.get("done") or ()), scores=scores, inputs=inputs,
+                                     shard=tuple(shard) if shard else None):
+        yield {"type": "records", "records": records, "scores": scores.take(), "inputs": inputs.take(),
                "cache": cache.take()}
-    yield {"type": "order", "ids": order}
+    yield {"type": "order", "ids": execution.order, "facts": execution.facts.to_record(),
+           "task_fingerprint": execution.task_fp}
 
 
 def run_unit(unit: Mapping[str, Any]) -> Iterator[Message]:
     """Run every part of a unit (one model built once, closed at the end); yields messages.
     A start-up error of a part becomes an ``error`` message for that part."""
+    from harness.run.pairs import build_model
+    from harness.run.record import describe_error
+
     cache = ForwardingCache(unit.get("cache"))
     model = None
     try:
         for index, part in enumerate(unit["parts"]):
             try:
                 if model is None:
-                    model = build_model(part["spec"], part.get("model_args") or part["spec"].get("model_args") or {})
+                    model = build_model(part_spec(part))
                 for msg in run_part(part, model, cache):
                     yield {**msg, "part": index}
             except Exception as exc:  # a start-up error of this part (a missing key, a bad data folder)
-                from harness.run.runner import describe_error
-
                 text = str(exc) if isinstance(exc, VisanomError) else describe_error(exc)
                 yield {"type": "error", "part": index, "message": text}
     finally:
@@ -242,25 +210,24 @@ def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     (``count``, ``folder``), or a bad argument / incompatible pair (``error``)."""
     from harness import registry
     from harness.inference.availability import availability
-    from harness.run.orchestrate import check_compatible
-    from harness.run.runner import run_dir_for, run_id_for
+    from harness.run.pairs import bind, build_model, build_task
+    from harness.run.summarise import ModelFacts, run_dir_for, run_id_for
 
     out = []
     for job in jobs:
         answer: dict[str, Any] = {"ok": False, "reason": "", "folder": None, "error": None}
         try:
-            spec = job["spec"]
-            args = {**dict(job.get("model_args") or {}), **dict(spec.get("generation") or {})}
-            ok, reason = availability(registry.model_card(spec["model"]), args)
+            spec = part_spec(job)
+            args = {**dict(spec.model_args), **dict(spec.generation)}
+            ok, reason = availability(registry.model_card(spec.model), args)
             answer.update(ok=ok, reason=reason)
             if ok:
-                task = build_task(spec, job.get("task_args") or {})
-                answer["count"] = int(task.count(spec.get("limit")))
-                model = build_model(spec, job.get("model_args") or {})
-                check_compatible(task, model)
-                rs = RunSpec.from_record(spec)
-                answer["folder"] = str(run_dir_for(Path("."), rs, run_id_for(rs, task.fingerprint(),
-                                                                             model.fingerprint())))
+                task = build_task(spec)
+                answer["count"] = int(task.count(spec.limit))
+                model = build_model(spec, task)
+                facts = ModelFacts.of(bind(model, task), spec)  # as the run will fingerprint it
+                answer["folder"] = str(run_dir_for(Path("."), spec, run_id_for(spec, task.fingerprint(),
+                                                                               facts.fingerprint)))
         except UsageError as exc:
             answer.update(ok=False, error=str(exc))
         except VisanomError as exc:
@@ -269,16 +236,6 @@ def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             answer.update(ok=False, reason=f"{type(exc).__name__}: {exc}")
         out.append(answer)
     return out
-
-
-def summarise(request: Mapping[str, Any]) -> Message:
-    """The ``run.json`` of finished records, made where the task and model can be built."""
-    spec = request["spec"]
-    task = build_task(spec, request.get("task_args") or {})
-    model = build_model(spec, request.get("model_args") or {})
-    runner = make_runner(spec, task, model, cache=None)
-    return {"type": "run", "run": runner.summarise(list(request["records"]), request["started"],
-                                                  float(request["wall_s"]))}
 
 
 def _exit_with_parent(interval_s: float = 1.0) -> None:
@@ -323,8 +280,7 @@ def _serve() -> int:
         if not line.strip():
             continue
         request = json.loads(line)
-        messages = [summarise(request["summarise"])] if "summarise" in request else run_unit(request)
-        for msg in messages:
+        for msg in run_unit(request):
             proto.write(dumps(msg) + "\n")
             proto.flush()
     return 0

@@ -5,7 +5,7 @@ which calls the functions here. Nothing is re-implemented: a doc is one of the t
 :class:`~harness.core.types.Sample` objects (the image drawn by :mod:`harness.render.plot`, the prompt
 rendered from the task's jinja2 template); ``process_results`` runs the task's own
 ``postprocess`` (:mod:`harness.answers.parse`) and ``score_sample`` (:mod:`harness.scoring.metrics`) on the
-answer, exactly as the runner does (:meth:`harness.run.runner.Runner._record`); the aggregation
+answer, exactly as the runner does (:meth:`harness.run.record.Recorder.record`); the aggregation
 functions call the task's own ``aggregate`` on those records, so ``lm_eval`` reports the
 same P/R/F1/Overlap as ``visanom run`` for the same answers.
 

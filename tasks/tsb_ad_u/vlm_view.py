@@ -46,6 +46,7 @@ from tasks.visanombench.scoring import (
     BINARY_KEYS,
     PROTOCOL,
     AnswerParses,
+    as_flag,
     binary_metrics_of,
     interval_metrics,
     rationale_metrics,
@@ -100,6 +101,7 @@ class TSBADUVLMTask(TSBADUTask):
         name: str | None = None,
         *,
         answer: str = DEFAULT_ANSWER_FORMAT,
+        merge_predictions: bool | str = False,
     ):
         super().__init__(data_dir=data_dir, file_list=file_list, name=name)
         self.window = int(window)
@@ -112,7 +114,8 @@ class TSBADUVLMTask(TSBADUTask):
         self.workers = None if workers is None else int(workers)
         self._lengths: dict[str, int | None] = {}  # by file; None when it cannot be read
         self._series_labels: dict[str, np.ndarray] = {}  # by series id
-        self._parses = AnswerParses(self.answer)
+        self.merge_predictions = as_flag(merge_predictions, "merge_predictions")
+        self._parses = AnswerParses(self.answer, merge=self.merge_predictions)
 
     # -- data ---------------------------------------------------------------------------
     def _series_files(self, limit: int | None) -> list[str]:
@@ -215,7 +218,8 @@ class TSBADUVLMTask(TSBADUTask):
     def postprocess(self, prediction: Prediction, sample: Sample) -> Prediction:
         """Parse the text (or threshold the scores) into intervals inside the window."""
         window = window_of(sample)
-        return read_answer(prediction, window, self._parses.parse(sample.id, prediction, window))
+        return read_answer(prediction, window, self._parses.parse(sample.id, prediction, window),
+                           merge=self.merge_predictions)
 
     def score_sample(self, prediction: Prediction, sample: Sample) -> dict[str, Any]:
         """Per-window interval counts and reasoning signals (series metrics come in aggregate)."""
@@ -279,7 +283,7 @@ class TSBADUVLMTask(TSBADUTask):
             "name": self.name, "version": self.version, "list": self.file_list, "files": self.files,
             "window": self.window, "stride": self.stride, "render": self.settings.fingerprint(),
             "prompt": [self.prompt.name, self.prompt.source_hash],
-            "answer": self.answer.fingerprint(), "protocol": PROTOCOL,
+            "answer": self.answer.fingerprint(), "merge_predictions": self.merge_predictions, "protocol": PROTOCOL,
             "stitch": "union/1", "reasoning": [reasoning.MIN_IOU, "half-tick"],
         })
 
@@ -287,15 +291,17 @@ class TSBADUVLMTask(TSBADUTask):
         """Display metadata (the score view of the same data is ``tsb-ad-u``)."""
         return {"title": self.title, "view": "image+text windows", "file_list": self.file_list,
                 "headline": HEADLINE, "n_series": len(self.files), "window": self.window, "stride": self.stride,
-                "prompt": self.prompt.name, "answer_format": self.answer.name, "companion": "tsb-ad-u (score view, VUS-PR)"}
+                "prompt": self.prompt.name, "answer_format": self.answer.name,
+                "merge_predictions": self.merge_predictions, "companion": "tsb-ad-u (score view, VUS-PR)"}
 
 
 def tsb_ad_u_vlm(data_dir: str | None = None, file_list: str = "eva", window: int = DEFAULT_WINDOW,
                  stride: int | None = None, width: float = 10.0, height: float = 4.0, dpi: int = 100,
                  prompt: str = DEFAULT_PROMPT, workers: int | None = None,
-                 answer: str = DEFAULT_ANSWER_FORMAT) -> TSBADUVLMTask:
+                 answer: str = DEFAULT_ANSWER_FORMAT, merge_predictions: bool | str = False) -> TSBADUVLMTask:
     """The official list in the VLM view (needs the data folder)."""
-    return TSBADUVLMTask(data_dir, file_list, window, stride, width, height, dpi, prompt, workers, answer=answer)
+    return TSBADUVLMTask(data_dir, file_list, window, stride, width, height, dpi, prompt, workers, answer=answer,
+                         merge_predictions=merge_predictions)
 
 
 class EmbeddedTSBADUVLMTask(TSBADUVLMTask, EmbeddedTSBADUTask):
@@ -306,7 +312,8 @@ class EmbeddedTSBADUVLMTask(TSBADUVLMTask, EmbeddedTSBADUTask):
 
 def tsb_ad_u_demo_vlm(data_dir: str | None = None, window: int = DEFAULT_WINDOW, stride: int | None = None,
                       width: float = 10.0, height: float = 4.0, dpi: int = 100, prompt: str = DEFAULT_PROMPT,
-                      workers: int | None = None, answer: str = DEFAULT_ANSWER_FORMAT) -> EmbeddedTSBADUVLMTask:
+                      workers: int | None = None, answer: str = DEFAULT_ANSWER_FORMAT,
+                      merge_predictions: bool | str = False) -> EmbeddedTSBADUVLMTask:
     """The embedded default data in the VLM view; built into the user cache at first use."""
     return EmbeddedTSBADUVLMTask(data_dir, "embedded", window, stride, width, height, dpi, prompt, workers,
-                                 name="tsb-ad-u-demo-vlm", answer=answer)
+                                 name="tsb-ad-u-demo-vlm", answer=answer, merge_predictions=merge_predictions)

@@ -23,6 +23,7 @@ import numpy as np
 
 from harness.answers.formats import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.answers.parse import ParsedAnswer, normalize_intervals
+from harness.core.errors import UsageError
 from harness.core.types import Interval, Prediction, Sample
 from harness.scoring.metrics import (
     affiliation_prf,
@@ -53,8 +54,9 @@ class AnswerParses:
     (:meth:`take`) for :func:`rationale_metrics`. A kept parse is used only for the same text
     and window."""
 
-    def __init__(self, answer: AnswerFormat | str = DEFAULT_ANSWER_FORMAT) -> None:
+    def __init__(self, answer: AnswerFormat | str = DEFAULT_ANSWER_FORMAT, merge: bool = False) -> None:
         self.answer = answer_format(answer)
+        self.merge = bool(merge)
         self._kept: dict[str, tuple[str, Interval, ParsedAnswer]] = {}
 
     def parse(self, sample_id: str, prediction: Prediction, window: Interval) -> ParsedAnswer | None:
@@ -62,7 +64,7 @@ class AnswerParses:
         if prediction.text is None:
             self._kept.pop(sample_id, None)
             return None
-        parsed = self.answer.read(prediction.text, window)
+        parsed = self.answer.read(prediction.text, window, merge=self.merge)
         self._kept[sample_id] = (prediction.text, window, parsed)
         return parsed
 
@@ -71,22 +73,32 @@ class AnswerParses:
         kept = self._kept.pop(sample_id, None)
         if kept is not None and kept[:2] == (prediction.text, window):
             return kept[2]
-        return None if prediction.text is None else self.answer.read(prediction.text, window)
+        return None if prediction.text is None else self.answer.read(prediction.text, window, merge=self.merge)
+
+
+def as_flag(value: Any, name: str) -> bool:
+    """A task's yes/no argument: a bool, or the text ``true``/``false`` (any case); else a clear error."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise UsageError(f"{name} must be true or false, got {value!r}")
 
 
 def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer | None = None,
-                answer: AnswerFormat | str = DEFAULT_ANSWER_FORMAT) -> Prediction:
+                answer: AnswerFormat | str = DEFAULT_ANSWER_FORMAT, *, merge: bool = False) -> Prediction:
     """Set ``prediction.intervals`` from its text (preferred) or scores; errors on neither.
 
     ``parsed`` is the text's parse in ``window`` when already done (else it is parsed here,
-    in the ``answer`` format).
+    in the ``answer`` format). ``merge`` (the task's ``merge_predictions``) merges overlapping or
+    touching intervals; off, every stated interval is counted on its own (the paper's rule).
 
     A model that reads its own answers (a detector recipe, ``baselines/recipes``) marks its
     prediction with ``meta['parsed_by']`` and gives ``intervals`` in absolute indices and
-    ``meta['parse_failed']``: those are kept (clipped to the window and merged), not re-parsed.
+    ``meta['parse_failed']``: those are kept (clipped to the window, merged only with ``merge``), not re-parsed.
     """
     if prediction.intervals is not None and prediction.meta.get("parsed_by"):
-        intervals, issues = normalize_intervals(prediction.intervals, window)
+        intervals, issues = normalize_intervals(prediction.intervals, window, merge=merge)
         prediction.intervals = intervals
         prediction.meta.update(
             parse_failed=bool(prediction.meta.get("parse_failed", False)),
@@ -97,7 +109,7 @@ def read_answer(prediction: Prediction, window: Interval, parsed: ParsedAnswer |
         return prediction
     if prediction.text is not None:
         if parsed is None:
-            parsed = answer_format(answer).read(prediction.text, window)
+            parsed = answer_format(answer).read(prediction.text, window, merge=merge)
         prediction.intervals = parsed.intervals
         prediction.meta.update(
             parse_failed=parsed.failed, parse_format=parsed.format, parse_issues=list(parsed.issues),

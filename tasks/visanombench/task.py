@@ -44,6 +44,7 @@ from tasks.visanombench.scoring import (
     BINARY_KEYS,
     PROTOCOL,
     AnswerParses,
+    as_flag,
     binary_metrics_of,
     group_summary,
     interval_metrics,
@@ -103,6 +104,7 @@ class VisAnomBenchTask:
         name: str | None = None,
         *,
         answer: str = DEFAULT_ANSWER_FORMAT,
+        merge_predictions: bool | str = False,
     ):
         self._data_dir_arg = data_dir
         self.split = str(split)
@@ -113,7 +115,8 @@ class VisAnomBenchTask:
         if name:
             self.name = name
         self._labels: dict[str, np.ndarray] = {}
-        self._parses = AnswerParses(self.answer)
+        self.merge_predictions = as_flag(merge_predictions, "merge_predictions")
+        self._parses = AnswerParses(self.answer, merge=self.merge_predictions)
 
     # -- data ---------------------------------------------------------------------------
     def _resolve_dir(self) -> Path:
@@ -224,7 +227,8 @@ class VisAnomBenchTask:
     def postprocess(self, prediction: Prediction, sample: Sample) -> Prediction:
         """Parse the text (or threshold the scores) into intervals inside the window."""
         window = window_of(sample)
-        return read_answer(prediction, window, self._parses.parse(sample.id, prediction, window))
+        return read_answer(prediction, window, self._parses.parse(sample.id, prediction, window),
+                           merge=self.merge_predictions)
 
     def score_sample(self, prediction: Prediction, sample: Sample) -> dict[str, Any]:
         """Interval counts and IoU, point and affiliation P/R/F1, reasoning signals."""
@@ -295,7 +299,7 @@ class VisAnomBenchTask:
         return stable_hash({
             "name": self.name, "version": self.version, "split": self.split, "manifest": stable_hash(manifest),
             "render": self.settings.fingerprint(), "prompt": [self.prompt.name, self.prompt.source_hash],
-            "answer": self.answer.fingerprint(),
+            "answer": self.answer.fingerprint(), "merge_predictions": self.merge_predictions,
             "protocol": PROTOCOL, "reasoning": [reasoning.MIN_IOU, "half-tick"],
         })
 
@@ -304,16 +308,17 @@ class VisAnomBenchTask:
         return {"title": "VisAnomBench", "view": "image+text", "split": self.split, "headline": HEADLINE,
                 "n_segments": len(self.items), "profile": self.profile, "sources": sorted(self._manifest.sources),
                 "prompt": self.prompt.name,
-                "answer_format": self.answer.name,
+                "answer_format": self.answer.name, "merge_predictions": self.merge_predictions,
                 "render": {"width_in": self.settings.width_in, "height_in": self.settings.height_in,
                            "dpi": self.settings.dpi}}
 
 
 def visanombench(data_dir: str | None = None, split: str = "test", width: float = 10.0, height: float = 4.0,
                  dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None,
-                 answer: str = DEFAULT_ANSWER_FORMAT) -> VisAnomBenchTask:
+                 answer: str = DEFAULT_ANSWER_FORMAT, merge_predictions: bool | str = False) -> VisAnomBenchTask:
     """A built VisAnomBench folder (``data_dir``), one split, the paper's plot and question."""
-    return VisAnomBenchTask(data_dir, split, width, height, dpi, prompt, workers, answer=answer)
+    return VisAnomBenchTask(data_dir, split, width, height, dpi, prompt, workers, answer=answer,
+                            merge_predictions=merge_predictions)
 
 
 class EmbeddedVisAnomBenchTask(VisAnomBenchTask):
@@ -331,7 +336,8 @@ class EmbeddedVisAnomBenchTask(VisAnomBenchTask):
 
 def visanombench_demo(data_dir: str | None = None, split: str = "test", width: float = 10.0, height: float = 4.0,
                       dpi: int = 100, prompt: str = DEFAULT_PROMPT, workers: int | None = None,
-                      answer: str = DEFAULT_ANSWER_FORMAT) -> EmbeddedVisAnomBenchTask:
+                      answer: str = DEFAULT_ANSWER_FORMAT,
+                      merge_predictions: bool | str = False) -> EmbeddedVisAnomBenchTask:
     """The embedded benchmark (``data_dir`` = where to build or find it; default: user cache)."""
     return EmbeddedVisAnomBenchTask(data_dir, split, width, height, dpi, prompt, workers, name="visanombench-demo",
-                                    answer=answer)
+                                    answer=answer, merge_predictions=merge_predictions)

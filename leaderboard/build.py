@@ -28,10 +28,12 @@ from harness.core.spec import slug
 from harness.records.samples import read_samples
 from harness.records.store import RUN_FILE, SAMPLES_FILE
 from leaderboard import breakdown, render
+from leaderboard.analysis import run_fragment
 from leaderboard.comparable import attach_paired
 from leaderboard.records import Skipped, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
+from leaderboard.views import analysis_pages
 
 EXPORT_DIR = "dataset"
 """Where in the site a parquet export (``leaderboard export``) is linked from."""
@@ -145,10 +147,13 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     records, problems = read_samples(run_dir / SAMPLES_FILE)
     views = SampleViews(results, site, job["task_slug"])
     entries = [views.entry(record, run_dir) for record in records]
+    fragment = run_fragment(records, entries, job["headline"])
+    for entry in entries:  # the viewer's ?outcome= filter reads these
+        entry["outcomes"] = sorted(fragment["samples"][entry["id"]].get("o") or {})
     page = render.render_samples(job["context"], entries, problems)
     group_ci = breakdown.group_cis(entries, job["headline"], job["breakdowns"], job["view"])
     return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems,
-            "group_ci": group_ci}
+            "group_ci": group_ci, "analysis": fragment}
 
 
 def build(
@@ -183,6 +188,9 @@ def build(
     new_runs: dict[str, Any] = {}
     jobs: list[tuple[str, str, dict[str, Any]]] = []
     compact_by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    analysis_by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    old_analysis = manifest.get("analysis") if isinstance(manifest.get("analysis"), dict) else {}
+    new_analysis: dict[str, Any] = {}
     for task in summary["tasks"]:
         task_slug = slug(task["name"])
         task["slug"] = task_slug
@@ -203,7 +211,8 @@ def build(
             ).encode()).hexdigest()
             new_runs[page] = key
             cache = out / CACHE_DIR / f"{row['slug']}-{task['slug']}.json"
-            if old_runs.get(page) == key and (out / page).is_file() and cache.is_file():
+            if (old_runs.get(page) == key and (out / page).is_file() and cache.is_file()
+                    and cache.with_suffix(".analysis.json").is_file()):
                 try:
                     cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
@@ -225,7 +234,10 @@ def build(
         write_atomic(Path(job["cache"]), json.dumps(
             {"compact": result["compact"], "problems": result["problems"], "group_ci": result["group_ci"]},
             ensure_ascii=False).encode("utf-8"))
+        write_atomic(Path(job["cache"]).with_suffix(".analysis.json"),
+                     json.dumps(result["analysis"], ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
+        analysis_by_task.setdefault(task_name, {})[key] = result["analysis"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
         row["sample_problems"] = result["problems"]
         row["group_ci"] = result["group_ci"]
@@ -238,6 +250,8 @@ def build(
         writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
         writer.write(f"tasks/{task['slug']}/compare.html",
                      render.render_compare(summary, task, compact_by_task[task["name"]], site))
+        new_analysis[task["slug"]] = _analysis(writer, summary, task, site, [version, new_runs],
+                                               analysis_by_task.get(task["name"], {}), old_analysis.get(task["slug"]))
     report.notes[:0] = [f"{note['path']}: {note['reason']}" for note in summary["notes"]] + [
         f"chose {row['run_dir']} for {task['name']} / {row['label']}: {row['choice']}"
         for task in summary["tasks"] for row in task["rows"] if row["superseded"]
@@ -249,9 +263,39 @@ def build(
     writer.write("glossary.html", render.render_glossary(summary, site))
     writer.write("index.html", render.render_index(summary, site=site))
     _remove_stale(out, writer.old, writer.files)
-    write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats}).encode("utf-8"))
+    write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats,
+                                             "analysis": new_analysis}).encode("utf-8"))
     report.written, report.unchanged = writer.written, writer.unchanged
     return report
+
+
+def _analysis(
+    writer: SiteWriter, summary: dict[str, Any], task: dict[str, Any], site: dict[str, Any], inputs: list[Any],
+    fresh: dict[str, Any], old: Any,
+) -> dict[str, Any]:
+    """Write the task's analysis pages (leaderboard.views), or keep them when the task's rows, their
+    runs and the code are what made them last time; returns the manifest entry."""
+    version, run_keys = inputs
+    rows = [[r["key"], r["label"], r["slug"], r["pages"], run_keys.get(r["pages"]["samples"])] for r in task["rows"]]
+    key = hashlib.sha256(json.dumps([version, site, task["name"], task["headline"], task["display"], rows],
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    if (isinstance(old, dict) and old.get("key") == key and isinstance(old.get("pages"), list)
+            and all(isinstance(rel, str) and (writer.root / rel).is_file() for rel in old["pages"])):
+        for rel in old["pages"]:
+            writer.keep(rel)
+        return old
+    fragments = dict(fresh)
+    for row in task["rows"]:
+        if row["key"] not in fragments:
+            path = writer.root / CACHE_DIR / f"{row['slug']}-{task['slug']}.analysis.json"
+            try:
+                fragments[row["key"]] = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                fragments[row["key"]] = {}
+    pages = analysis_pages(summary, task, fragments, site)
+    for rel, page_html in pages:
+        writer.write(rel, page_html)
+    return {"key": key, "pages": [rel for rel, _ in pages]}
 
 
 def build_site(results_dir: str | Path, out_dir: str | Path, *, generated: datetime | None = None) -> Path:

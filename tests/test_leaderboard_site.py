@@ -18,6 +18,7 @@ from leaderboard.build import build
 from leaderboard.render import embed_json
 from leaderboard.reported import DATA, published_means, reported_rows
 from leaderboard.samples import CURVE_POINTS, envelope, x_fraction
+from leaderboard.views import pairs_of
 
 HOSTILE = [
     "<script>alert('x')</script>",
@@ -180,7 +181,8 @@ def test_hostile_strings_never_become_markup(tmp_path: Path) -> None:
     site = tmp_path / "site"
     build(root, site)
     pages = [p for p in site.rglob("*.html")]
-    assert len(pages) == 1 + 1 + 2 + 2 * len(HOSTILE)  # index, glossary, task pages, row pages
+    n_pairs = len(pairs_of(summary_of(site)["tasks"][0]))  # the analysis pages: 4 per task + one per pair
+    assert len(pages) == 1 + 1 + 2 + 2 * len(HOSTILE) + 4 + n_pairs  # index, glossary, task, row, analysis pages
     for page in pages:
         html = page.read_text(encoding="utf-8")
         assert 'http-equiv="Content-Security-Policy"' in html
@@ -234,8 +236,12 @@ def test_incremental_rebuild_rewrites_only_what_changed(results: Path, tmp_path:
     changed = {p.relative_to(site).as_posix() for p in site.rglob("*.html") if before.get(p) != p.stat().st_mtime_ns}
     task = next(t for t in summary_of(site)["tasks"] if t["name"] == "visanombench")
     new_row = next(r for r in task["rows"] if r["model"] == "SmolVLM")
-    assert changed == {"index.html", new_row["pages"]["samples"], new_row["pages"]["model"],
-                       f"tasks/{task['slug']}/compare.html", f"tasks/{task['slug']}/breakdown.html"}
+    base = f"tasks/{task['slug']}"
+    analysis = {f"{base}/{name}.html" for name in ("ranks", "outcomes", "paired", "resolution")}
+    pairs = {p for p in changed if p.startswith(f"{base}/paired/")}
+    assert changed - pairs == {"index.html", new_row["pages"]["samples"], new_row["pages"]["model"],
+                               f"{base}/compare.html", f"{base}/breakdown.html"} | analysis
+    assert pairs and all(new_row["slug"] in p for p in pairs)  # only the new row's pairs are new
 
 
 def test_title_and_base_url(results: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``visanom leaderboard build | serve | export``: argument parsing, then :mod:`leaderboard`."""
+"""``visanom leaderboard build | serve | export | publish``: argument parsing, then :mod:`leaderboard`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,23 @@ def cmd_leaderboard_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_leaderboard_publish(args: argparse.Namespace) -> int:
+    """Commit a built site to a git branch, or upload it as a static Hugging Face Space."""
+    from leaderboard.publish import publish_git, publish_space
+
+    if bool(args.repo) == bool(args.hf_space):
+        raise UsageError("give exactly one of --repo URL or --hf-space OWNER/NAME")
+    if args.repo:
+        report = publish_git(Path(args.site), args.repo, branch=args.branch, message=args.message)
+    else:
+        report = publish_space(Path(args.site), args.hf_space, message=args.message, private=args.private)
+    for line in report.skipped:
+        print(f"visanom: not published: {line}", file=sys.stderr)
+    done = f"new commit {report.commit[:12]}" if report.commit else "nothing changed, no new commit"
+    print(f"published {report.files} files to {report.target}: {done}")
+    return EXIT_OK
+
+
 def add_leaderboard_cli(sub: Any) -> None:
     """Add ``visanom leaderboard ...`` to the CLI's sub-commands."""
     lb = sub.add_parser("leaderboard", help="build the static leaderboard")
@@ -67,3 +84,11 @@ def add_leaderboard_cli(sub: Any) -> None:
     export.add_argument("--public", action="store_true",
                         help="create the Hub repo public (default: private, like `bench export`)")
     export.set_defaults(func=cmd_leaderboard_export)
+    publish = lb_sub.add_parser("publish", help="commit a built site to a git branch (GitHub Pages) or a HF Space")
+    publish.add_argument("site", help="a site folder made by `visanom leaderboard build`")
+    publish.add_argument("--repo", default=None, metavar="URL", help="git repository URL or path to push to")
+    publish.add_argument("--branch", default="gh-pages", help="branch to commit to (default: %(default)s)")
+    publish.add_argument("--hf-space", default=None, metavar="OWNER/NAME", help="upload as a static HF Space")
+    publish.add_argument("--private", action="store_true", help="create the Space as private (default: public)")
+    publish.add_argument("--message", default=None, help="commit message")
+    publish.set_defaults(func=cmd_leaderboard_publish)

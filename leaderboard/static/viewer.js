@@ -38,12 +38,15 @@
     return out;
   }
 
+  /* ?outcome=CLASS (from the interval-outcomes page): only samples with that outcome */
+  var outcome = new URLSearchParams(window.location.search).get("outcome");
   function filterValue() { return document.getElementById("status-filter").value; }
 
   function visible() {
     var want = filterValue();
     return data.samples.map(function (s, i) { return i; }).filter(function (i) {
       var s = data.samples[i];
+      if (outcome && (s.outcomes || []).indexOf(outcome) < 0) { return false; }
       if (!want) { return true; }
       if (want === "degenerate") { return !!s.degenerate; }
       return s.status === want;
@@ -265,6 +268,14 @@
   function init() {
     var node = document.getElementById("viewer-data");
     data = JSON.parse(node.textContent);
+    if (outcome) {
+      var note = el("p", "notice", "Showing only samples with outcome \u201c" + outcome + "\u201d. ");
+      var all = el("a", null, "show all samples");
+      all.setAttribute("href", window.location.pathname.split("/").pop());
+      note.appendChild(all);
+      var viewer = document.getElementById("viewer");
+      viewer.parentNode.insertBefore(note, viewer);
+    }
     document.getElementById("prev").addEventListener("click", function () { notice(null); show(current - 1, true); });
     document.getElementById("next").addEventListener("click", function () { notice(null); show(current + 1, true); });
     document.getElementById("sample-select").addEventListener("change", function (e) {

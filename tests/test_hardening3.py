@@ -314,6 +314,7 @@ def test_item3_a_second_process_writing_the_same_run_folder_is_refused(tmp_path:
     assert len(lines) == 2 and len({json.loads(x)["sample_id"] for x in lines}) == 2
 
 
+@pytest.mark.detectors  # Sub-PCA on the demo set: without tsb-ad every sample fails and is retried
 def test_item3_a_rerun_repairs_duplicated_records(tmp_path: Path) -> None:
     """A folder two processes once wrote (each sample twice): the next run leaves one line a sample."""
     import json

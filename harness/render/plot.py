@@ -20,7 +20,7 @@ import matplotlib.style
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import AutoLocator
+from matplotlib.ticker import AutoLocator, ScalarFormatter
 from PIL import Image
 
 from harness.core.hashing import stable_hash
@@ -56,6 +56,7 @@ class RenderSettings:
     right: float = 0.985
     bottom: float = 0.25
     top: float = 0.925
+    auto_xticks: bool = False  # matplotlib's default x ticks instead of n_xticks at exact indices
     envelope: bool = True  # draw series of > ~16 points per pixel column as an M4 envelope
     png_compress_level: int = 1  # zlib level: 1 encodes ~2x faster than 6 for ~8% larger files
 
@@ -76,9 +77,10 @@ class RenderSettings:
 
     def fingerprint(self) -> str:
         """Stable hash of the settings, the renderer version and the matplotlib version."""
-        return stable_hash(
-            {"settings": asdict(self), "renderer": RENDERER_VERSION, "matplotlib": matplotlib.__version__}
-        )
+        settings = asdict(self)
+        if not settings["auto_xticks"]:
+            del settings["auto_xticks"]  # fingerprints of earlier settings stay as they were
+        return stable_hash({"settings": settings, "renderer": RENDERER_VERSION, "matplotlib": matplotlib.__version__})
 
 
 DEFAULT_SETTINGS = RenderSettings()
@@ -189,6 +191,11 @@ class SeriesRenderer:
         self.line.set_data(x + first, y)
         self.ax.set_xlim(xlim)
         self.ax.set_ylim(ylim)
+        if s.auto_xticks:  # matplotlib's own locator and labels (e.g. AnomLLM's plot)
+            self.ax.xaxis.set_major_locator(AutoLocator())
+            self.ax.xaxis.set_major_formatter(ScalarFormatter())
+            self.ax.tick_params(axis="x", labelrotation=s.xtick_rotation)
+            return
         ticks = tick_positions(first, n, s.n_xticks)
         self.ax.set_xticks(ticks, [str(t) for t in ticks], rotation=s.xtick_rotation)
 

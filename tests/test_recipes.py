@@ -389,3 +389,36 @@ def test_dtw_distance_of_the_retrieval() -> None:
     assert dtw_distance(np.array([1.0, 2, 3]), np.array([1.0, 2, 2, 3])) == 0.0  # a warp, not a shift
     assert dtw_distance(np.array([0.0, 0.0]), np.array([1.0])) == pytest.approx(np.sqrt(2))
     assert dtw_distance(np.array([0.0, 5.0]), np.array([0.0, 5.0, 5.0, 5.0])) == 0.0
+
+
+def test_llm_tsad_reruns_an_answer_that_is_not_json(demo: Any, srv: Any, tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def answer(image: str, prompt: str) -> str:
+        calls.append(1)
+        return "I am not sure." if len(calls) <= 2 else method_answer(image, prompt)
+
+    srv.answer = answer
+    run, (rec,) = _run(demo, srv, "LLM-TSAD", tmp_path, 1)
+    assert len(srv.requests) == 3 and rec["pred_meta"]["recipe"]["reruns"] == 2
+    assert not rec["parse_failed"] and rec["intervals"] == [[rec["meta"]["start"], rec["meta"]["start"] + 1]]
+    srv.answer = lambda image, prompt: "still no JSON"
+    run, (rec,) = _run(demo, srv, "LLM-TSAD", tmp_path / "again", 1, reruns=1)
+    assert rec["pred_meta"]["recipe"]["reruns"] == 1 and rec["parse_failed"] and rec["intervals"] == []
+    assert any("expected: {\"anomaly\": [indexes]" in i for i in rec["parse_issues"])
+
+
+@needs_encoder
+def test_vlm4ts_falls_back_to_its_candidates_and_sends_text_first(demo: Any, srv: Any, tmp_path: Path) -> None:
+    srv.answer = lambda image, prompt: "The plot looks fine to me."
+    run, records = _run(demo, srv, "VLM4TS", tmp_path, 2, step_ratio=1.0)
+    with_cands = [r for r in records if r["pred_meta"]["recipe"]["candidates"]]
+    assert with_cands
+    for r in with_cands:  # VLM4TS: "VLM verification failed. Returning ViT4TS proposals."
+        assert r["parse_failed"] and r["intervals"] == r["pred_meta"]["recipe"]["candidates"]
+        assert "fallback: screening candidates" in r["parse_issues"]
+    user = [m for q in srv.requests for m in q["body"]["messages"] if m["role"] == "user"]
+    assert all([p["type"] for p in m["content"]] == ["text", "image_url"] for m in user)
+    assert all(q["body"]["temperature"] == 1.0 for q in srv.requests)
+    run, records = _run(demo, srv, "VLM4TS", tmp_path / "empty", 2, step_ratio=1.0, on_failure="empty")
+    assert all(r["intervals"] == [] for r in records)

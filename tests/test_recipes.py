@@ -20,7 +20,7 @@ from recipe_helpers import (
     method_answer,
 )
 
-from baselines.recipes.anomllm import half_open_to_inclusive, series_text
+from baselines.recipes.anomllm import half_open_to_inclusive
 from baselines.recipes.llm_tsad import value_list
 from baselines.recipes.llmad import affine_transform
 from baselines.vlm import VLMModel

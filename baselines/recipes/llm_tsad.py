@@ -1,17 +1,12 @@
 """LLM-TSAD: the text-prompted LLM detector of Dong, Huang & Cao, "Can LLMs Serve As Time Series
 Anomaly Detectors?" (arXiv 2408.03475), the paper's LLM-TSAD row as we read its citation.
 
-That study prompts GPT-4 with the series as text and finds that two prompt strategies make
-it competitive: in-context learning (a worked example) and chain-of-thought (reason step by
-step over five anomaly kinds: global point, local point, seasonal, trend, shape), answering
-whether the series is anomalous, the anomalous indices and why. No prompt text of theirs is
-published in a form we could follow word for word, so ours states those strategies in our
-own words. Per sample: the values are z-standardised (two decimals) and cut into
-non-overlapping windows of ``window`` points (the study found GPT-4 weaker on long inputs);
-each window is one request with one demonstration (``examples=train``: the first anomalous
-stretch of the TRAIN split, with its correct answer); the answer is one JSON object
-``{"reasoning", "has_anomaly", "anomaly_indices"}`` with 0-based indices. Every choice is
-listed in ``docs/recipes.md``.
+Per sample (defaults): the whole series as a value list in one request, with 1-5 synthetic
+in-context examples of distinct anomaly kinds and a chain-of-thought instruction; the answer is
+``{"anomaly": [indexes], "reason": "..."}`` (indexes: positions in the value list, from 0),
+asked again up to 5 times when it is not in that shape. The study's Appendix A.3 templates
+could not be read here, so the wording is ours; what follows the study and what does not:
+``docs/recipes.md``.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 arXiv 2506.06836; ZLHe0/VLM4TS): visual screening, then verification by a VLM.
 
 Stage 1 (:mod:`baselines.recipes.screening`): ViT4TS-style screening with EfficientNet-Lite0
-proposes candidate intervals and a score per point. Stage 2: the backbone VLM sees the plot
-of the whole sample (the task's plot, absolute x ticks) and the candidates, and answers one
-JSON object ``{"interval_timestamp": [[s, e], ...], "confidence": [...],
-"abnormal_description": "..."}`` in x-axis index values. As in VLM4TS, a sample without
-candidates is not sent to the VLM (empty answer). The screening scores are the prediction's
+proposes candidate intervals and a score per point. Stage 2 (ZLHe0/VLM4TS@c2890c1,
+``src/models/vlm4ts.py``): the backbone VLM gets VLM4TS's own prompt with the candidates as
+indices, then a plot of the values against their index from 0, and answers one JSON object
+``{"interval_index": [[s, e], ...], "confidence": [...], "abnormal_description": "..."}``
+(inclusive). As in VLM4TS, a sample without candidates is not sent (empty answer) and an
+unreadable answer falls back to the candidates. The screening scores are the prediction's
 ``scores``. Follows and departures: ``docs/recipes.md``.
 """
 

@@ -409,16 +409,33 @@ def test_llm_tsad_reruns_an_answer_that_is_not_json(demo: Any, srv: Any, tmp_pat
 
 
 @needs_encoder
-def test_vlm4ts_falls_back_to_its_candidates_and_sends_text_first(demo: Any, srv: Any, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_vlm4ts_falls_back_to_its_candidates_and_sends_text_first(srv: Any) -> None:
+    from baselines.recipes.base import Plan
+
     srv.answer = lambda image, prompt: "The plot looks fine to me."
-    run, records = _run(demo, srv, "VLM4TS", tmp_path, 2, step_ratio=1.0)
-    with_cands = [r for r in records if r["pred_meta"]["recipe"]["candidates"]]
-    assert with_cands
-    for r in with_cands:  # VLM4TS: "VLM verification failed. Returning ViT4TS proposals."
-        assert r["parse_failed"] and r["intervals"] == r["pred_meta"]["recipe"]["candidates"]
-        assert "fallback: screening candidates" in r["parse_issues"]
-    user = [m for q in srv.requests for m in q["body"]["messages"] if m["role"] == "user"]
-    assert all([p["type"] for p in m["content"]] == ["text", "image_url"] for m in user)
-    assert all(q["body"]["temperature"] == 1.0 for q in srv.requests)
-    run, records = _run(demo, srv, "VLM4TS", tmp_path / "empty", 2, step_ratio=1.0, on_failure="empty")
-    assert all(r["intervals"] == [] for r in records)
+    model = registry.make_model("VLM4TS", step_ratio=1.0, **backbone_args(srv.base_url))
+    (pred,) = model.predict([fixed_sample(n=448)])  # two screening windows: quick
+    cands = pred.meta["recipe"]["candidates"]
+    assert cands  # screening always proposes the top 1%
+    # VLM4TS verify_intervals: "VLM verification failed. Returning ViT4TS proposals."
+    assert pred.meta["parse_failed"] and [list(iv) for iv in pred.intervals] == cands
+    assert "fallback: screening candidates" in pred.meta["parse_issues"]
+    (body,) = [q["body"] for q in srv.requests]
+    (user,) = [m for m in body["messages"] if m["role"] == "user"]
+    assert [p["type"] for p in user["content"]] == ["text", "image_url"] and body["temperature"] == 1.0
+    s = fixed_sample()
+    plan = Plan([], {"scores": None, "candidates": [(1005, 1009)]})
+    assert make("VLM4TS", on_failure="empty").read(s, plan, ["junk"]).pairs == []
+    read = make("VLM4TS").read(s, plan, ['{"interval_index": [[2, 40]], "confidence": [1]}'])
+    assert read.pairs == [(1002, 1029)] and "clamped" in read.issues  # clamped to the series, then absolute
+
+
+def test_tasks_offer_train_examples_by_kind(demo: Any) -> None:
+    anomalous, normal = demo.examples(4, kind="anomalous"), demo.examples(64, kind="normal")
+    assert anomalous and all(y.any() for _, _, y in anomalous) and all(not y.any() for _, _, y in normal)
+    assert len(demo.examples(2)) <= 2
+    with pytest.raises(ValueError, match="unknown example kind"):
+        demo.examples(2, kind="test")
+    train_run = registry.make_task("visanombench-demo", data_dir=str(demo.data_dir), split="train")
+    assert train_run.examples(4) == []

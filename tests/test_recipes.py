@@ -439,3 +439,21 @@ def test_tasks_offer_train_examples_by_kind(demo: Any) -> None:
         demo.examples(2, kind="test")
     train_run = registry.make_task("visanombench-demo", data_dir=str(demo.data_dir), split="train")
     assert train_run.examples(4) == []
+
+
+def test_text_first_requests_put_the_text_before_the_image_in_every_engine_message() -> None:
+    from harness.inference.anthropic_engine import AnthropicEngine
+    from harness.inference.base import ChatRequest, GenerationConfig
+    from harness.inference.vllm_engine import chat_messages
+
+    req = ChatRequest("r", "Detect.", image_png=b"png", text_first=True)  # the vLLM layout reads no bytes
+    assert [p["type"] for p in chat_messages(req)[-1]["content"]] == ["text", "image"]
+    assert [p["type"] for p in chat_messages(ChatRequest("r", "Detect.", b"png"))[-1]["content"]] == ["image", "text"]
+    from PIL import Image
+
+    buf = __import__("io").BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    engine = AnthropicEngine("claude-x", api_key="k")
+    body = json.loads(engine._prepare(ChatRequest("r", "Detect.", buf.getvalue(), text_first=True),
+                                      GenerationConfig(), {}))
+    assert [p["type"] for p in body["messages"][0]["content"]] == ["text", "image"]

@@ -6,7 +6,7 @@ original method sends (:meth:`Recipe.plan`), sends the requests of a whole batch
 backbone's inference engine at once (so the engine's batching, concurrency, retries and
 usage accounting apply, and the runner caches the recipe's predictions), and reads the
 answers in the method's own format (:meth:`Recipe.finish`, with
-:func:`harness.answers.parse.parse_recipe_answer`) into intervals in absolute indices.
+:func:`harness.answers.recipes.parse_recipe_answer`) into intervals in absolute indices.
 
 A recipe's prediction carries ``intervals`` and ``meta['parsed_by']`` (the task keeps them,
 see ``tasks/visanombench/scoring.read_answer``), ``meta['parse_failed']`` when any answer
@@ -139,7 +139,7 @@ class Recipe:
     recipe = "recipe"
     """The method's name (AnomLLM, LLMAD, ...)."""
     answer_format = ""
-    """Key of :data:`harness.answers.parse.RECIPE_FORMATS` the answers are read with."""
+    """Key of :data:`harness.answers.recipes.RECIPE_FORMATS` the answers are read with."""
     provides = frozenset({"text"})
     needs_images = False
     original_decoding: Mapping[str, Any] = {}
@@ -292,6 +292,8 @@ class Recipe:
                 return
             for res in self.backbone.engine.generate(bad, self.generation):
                 old = by_id.get(res.request_id)
+                if res.error is not None or not (res.text or "").strip():
+                    continue  # a failed rerun keeps the answer it was to replace
                 res.meta = {**(res.meta or {}), "reruns": int(((old.meta or {}) if old else {}).get("reruns", 0)) + 1}
                 if old is not None:
                     for k, v in (old.usage or {}).items():

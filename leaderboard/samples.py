@@ -190,6 +190,8 @@ class SampleViews:
         self.results = results
         self.site = site
         self.inputs_rel = f"inputs/{task_slug}"
+        self.notes: list[str] = []
+        """What :meth:`entry` replaced in a record (a NaN latency, an impossible render margin), named."""
 
     def image(self, record: Mapping[str, Any]) -> str | None:
         """The site path of the plot the model saw (copied on first use), or None."""
@@ -242,6 +244,18 @@ class SampleViews:
                     _SERIES_CACHE[key] = envelope(values)
         return _SERIES_CACHE[key]
 
+    def _note(self, record: Mapping[str, Any], what: str) -> None:
+        self.notes.append(f"sample {_short(record.get('sample_id'), 200)}: {what}")
+
+    def _finite(self, record: Mapping[str, Any], key: str, value: Any) -> float | None:
+        """A number field as a finite float; None (and a note) for NaN or infinity."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not math.isfinite(value):
+            self._note(record, f"{key} is {value} (shown as missing)")
+            return None
+        return float(value)
+
     def entry(self, record: Mapping[str, Any], run_dir: Path | None) -> dict[str, Any]:
         """One sample's viewer entry (JSON-ready; every string still untrusted)."""
         target = record.get("target") if isinstance(record.get("target"), Mapping) else {}
@@ -272,7 +286,7 @@ class SampleViews:
             "text_cut": cut,
             "issues": [_short(i) for i in issues[:50]] if isinstance(issues, list) else [],
             "metrics": _numbers(record.get("metrics")),
-            "latency_s": record.get("latency_s") if isinstance(record.get("latency_s"), (int, float)) else None,
+            "latency_s": self._finite(record, "latency_s", record.get("latency_s")),
             "cached": bool(record.get("cached")),
             "meta": {str(k): _short(v, 200) for k, v in list((record.get("meta") or {}).items())[:20]}
             if isinstance(record.get("meta"), Mapping) else {},
@@ -284,8 +298,12 @@ class SampleViews:
         image = self.image(record)
         if image is not None and length:
             render = inp.get("render") if isinstance(inp.get("render"), Mapping) else {}
-            settings = {**_DEFAULT_RENDER, **{k: v for k, v in render.items()
-                                              if k in _DEFAULT_RENDER and isinstance(v, (int, float))}}
+            margins = {k: v for k, v in render.items() if k in _DEFAULT_RENDER and isinstance(v, (int, float))}
+            usable = {k: v for k, v in margins.items() if math.isfinite(v) and 0.0 <= v <= 1.0}
+            if len(usable) < len(margins):
+                self._note(record, f"render margin(s) {', '.join(sorted(set(margins) - set(usable)))} not a "
+                                   "fraction between 0 and 1; the defaults are used for the overlay")
+            settings = {**_DEFAULT_RENDER, **usable}
             frac = x_fraction(settings, offset, length)
             out["image"] = image
             out["overlay"] = {

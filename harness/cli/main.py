@@ -15,6 +15,7 @@ import yaml
 from harness import __version__, registry
 from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
 from harness.core.spec import REDUCERS
+from harness.core.text import PrintableFormatter, printable
 from harness.run.cache import PredictionCache
 
 log = logging.getLogger("visanom")
@@ -128,10 +129,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from leaderboard.build import build
 
-    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url)
+    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url, force=args.force)
     for message in report.messages():
-        print(f"visanom: {message}", file=sys.stderr)
-    print(f"leaderboard written to {report.index} ({report.written} files written, {report.unchanged} unchanged)")
+        print(printable(f"visanom: {message}"), file=sys.stderr)
+    print(printable(f"leaderboard written to {report.index} ({report.written} files written, "
+                    f"{report.unchanged} unchanged)"))
     return EXIT_OK
 
 
@@ -148,10 +150,12 @@ def cmd_leaderboard_serve(args: argparse.Namespace) -> int:
 def cmd_leaderboard_export(args: argparse.Namespace) -> int:
     from leaderboard.export import export_results, push_to_hub
 
-    written = export_results(Path(args.results), Path(args.out))
-    for config, n in written.items():
+    exported = export_results(Path(args.results), Path(args.out), force=args.force)
+    for message in exported.skipped:
+        print(printable(f"visanom: {message}"), file=sys.stderr)
+    for config, n in exported.counts.items():
         print(f"{config}: {n} records")
-    print(f"dataset written to {args.out}")
+    print(printable(f"dataset written to {args.out}"))
     if args.push_to_hub:
         url = push_to_hub(Path(args.out), args.push_to_hub, private=args.private)
         print(f"pushed to {url}")
@@ -191,7 +195,7 @@ def _sweep(args: argparse.Namespace, name: str) -> int:
         return EXIT_OK if result.ok else EXIT_SAMPLE_FAILURES
     if not result.ok:
         bad = [j for j in result.jobs if j.state not in ("done", "cached")]
-        print(f"visanom: {len(bad)} job(s) of sweep {sweep.name!r} did not complete (failed or skipped; "
+        print(f"visanom: {len(bad)} job(s) of sweep {printable(sweep.name)!r} did not complete (failed or skipped; "
               "see the table)", file=sys.stderr)
         return EXIT_SAMPLE_FAILURES
     return EXIT_OK
@@ -208,15 +212,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     code = _sweep(args, DEMO_SWEEP)
     index = build_site(Path(args.output or "results"), Path(args.site))
-    print(f"leaderboard written to {index}")
+    print(printable(f"leaderboard written to {index}"))
     return code
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from tasks.tsb_ad_u.download import download_tsb_ad_u
+    from tasks.tsb_ad_u.download import DEFAULT_URL, download_tsb_ad_u, install_archive
 
-    path = download_tsb_ad_u(Path(args.out)) if args.url is None else download_tsb_ad_u(Path(args.out), url=args.url)
-    print(f"TSB-AD-U unpacked in {path}; use --task-args data_dir={path} or VISANOM_TSB_AD_U_DIR={path}")
+    if args.archive is not None and args.url is not None:
+        raise UsageError("give --archive FILE.zip or --url URL, not both")
+    if args.archive is not None:
+        path = install_archive(Path(args.archive), Path(args.out), force=args.force)
+    else:
+        path = download_tsb_ad_u(Path(args.out), url=args.url or DEFAULT_URL, force=args.force)
+    print(printable(f"TSB-AD-U unpacked in {path}; use --task-args data_dir={path} or VISANOM_TSB_AD_U_DIR={path}"))
     return EXIT_OK
 
 
@@ -283,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
     build.add_argument("--title", default=None, help="site title (default: visanom leaderboard)")
     build.add_argument("--base-url", default=None, help="public URL of the site (http/https), for canonical links")
+    build.add_argument("--force", action="store_true",
+                       help="write into --out even if it holds other files and is not a site visanom built")
     build.set_defaults(func=cmd_leaderboard)
     serve = lb_sub.add_parser("serve", help="preview a built site on http://127.0.0.1:PORT/")
     serve.add_argument("site", help="site folder")
@@ -293,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="dataset folder")
     export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
     export.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    export.add_argument("--force", action="store_true",
+                        help="write into --out even if it holds other files and is not a dataset visanom exported")
     export.set_defaults(func=cmd_leaderboard_export)
 
     sw = sub.add_parser("sweep", help="run a sweep file: models x tasks, parallel and resumable (docs/sweeps.md)")
@@ -321,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("dataset", choices=["tsb-ad-u"])
     dl.add_argument("--out", required=True, help="folder to unpack into")
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
+    dl.add_argument("--archive", default=None, metavar="FILE.zip", help="install a zip downloaded by hand instead")
+    dl.add_argument("--force", action="store_true", help="replace an existing TSB-AD-U/ folder")
     dl.set_defaults(func=cmd_data)
 
     lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
@@ -338,18 +353,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``visanom`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         return args.func(args)
     except VisanomError as exc:
-        print(f"visanom: error: {exc}", file=sys.stderr)
+        print(printable(f"visanom: error: {exc}", keep_newlines=True), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("visanom: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so plainly, with the traceback under --verbose
         log.debug("internal error", exc_info=True)
-        print(f"visanom: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"visanom: internal error: {type(exc).__name__}: {exc}", keep_newlines=True), file=sys.stderr)
         if args.verbose:
             raise
         return EXIT_INTERNAL

@@ -18,6 +18,7 @@ from harness import registry
 from harness.core.errors import UsageError
 from harness.core.hashing import stable_hash
 from harness.core.spec import RunSpec
+from harness.core.text import printable
 from harness.run.cache import PredictionCache
 from harness.run.draws import draw_seeds, model_for_draw
 from harness.run.runner import Runner, RunResult
@@ -72,8 +73,8 @@ def summary_line(result: RunResult) -> str:
     shown = "undefined" if value is None else f"{value:.4f}"
     reduced = run.get("reduced")
     extra = f" (over {reduced['n']} draws, {reduced['reducer']})" if reduced else ""
-    return (f"{run['task']['name']} / {run['label']}: {head}={shown}{extra}  n={c['n']} failed={c['n_failed']} "
-            f"cached={c['n_cached']}  -> {result.path}")
+    return printable(f"{run['task']['name']} / {run['label']}: {head}={shown}{extra}  n={c['n']} "
+                     f"failed={c['n_failed']} cached={c['n_cached']}  -> {result.path}")
 
 
 def _key(name: str, args: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import DataError
+from harness.core.paths import folder_problem
 
 from ..segment import AroundAnomalies
 from .base import Loaded, Skipped, SourceSeries, Unit, all_files
@@ -85,8 +86,8 @@ def units(spec: Any) -> list[Unit]:
     """One unit per non-hidden file under the folder ``spec`` (or ``{"path": ..., "index_base": 1}``)."""
     params = dict(spec) if isinstance(spec, dict) else {"path": spec}
     root = Path(params.pop("path", "")).expanduser()
-    if not root.is_dir():
-        raise DataError(f"UCR-TSAD folder {root} does not exist")
+    if problem := folder_problem(root):
+        raise DataError(f"UCR-TSAD folder {root} {problem}")
     base = int(params.get("index_base", 1))
     if base not in (0, 1):
         raise DataError(f"UCR-TSAD index_base must be 0 or 1, got {base}")

@@ -1,0 +1,80 @@
+"""Untrusted paths: what a path given as a folder really is, and reading only regular files.
+
+Used where a user-given or record-given path is read: a FIFO opened for reading blocks until
+someone writes, a device such as ``/dev/zero`` never ends, and a symlink may lead out of the
+folder that is meant to be read. :func:`open_regular` opens without blocking, checks the
+file kind on the open descriptor (no race with a swapped path) and the size against a cap.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+_KINDS = ((stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def kind_of(path: str | os.PathLike[str]) -> str:
+    """What ``path`` is, in words: ``"a file"``, ``"a named pipe (FIFO)"``, ``"a folder"``,
+    ``"a broken symbolic link"``, or ``"missing"``."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a broken symbolic link" if os.path.islink(path) else "missing"
+    return next((words for test, words in _KINDS if test(mode)), "not a regular file")
+
+
+def folder_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be used as a folder (``"does not exist"``, ``"is a named pipe
+    (FIFO), not a folder"`` ...), or None when it is one."""
+    kind = kind_of(path)
+    if kind == "a folder":
+        return None
+    return "does not exist" if kind == "missing" else f"is {kind}, not a folder"
+
+
+def inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, with every symlink resolved, lies inside ``root`` (also resolved)."""
+    base = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+class NotRegular(OSError):
+    """The path is not a regular file, lies outside its folder, or is over the size cap."""
+
+
+def open_regular(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+                 max_bytes: int | None = None) -> tuple[int, int]:
+    """Open ``path`` for reading; return ``(fd, size)``. Raises :class:`NotRegular` (with the
+    reason as its message) for a path that resolves outside ``root``, is not a regular file
+    (a FIFO or device: opened non-blocking, so this never hangs) or is larger than
+    ``max_bytes``; other :class:`OSError` as they come."""
+    if root is not None and not inside(root, path):
+        raise NotRegular(f"a symbolic link to {os.path.realpath(path)}, outside {root} (not read)")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(f"not a regular file (it is {kind_of(path)}; not read)")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise NotRegular(f"too large ({st.st_size:,} bytes; limit {max_bytes:,})")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
+def read_regular(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+                 max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file (see :func:`open_regular`); never more than ``max_bytes``
+    even when the file grows while it is read."""
+    fd, size = open_regular(path, root=root, max_bytes=max_bytes)
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise NotRegular(f"too large (over {max_bytes:,} bytes; it grew while read)")
+    return data
+

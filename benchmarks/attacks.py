@@ -529,7 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, default=None, help="keep each attack's folder under this one")
     args = ap.parse_args(argv)
     rows = run_all(args.only, args.keep)
-    from harness.core.text import printable
+
+    def printable(text: str) -> str:  # (self-contained, so the script also replays against old code)
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
     width = max((len(a.name) for a, _ in rows), default=6)
     print(f"{'ITEM':4}  {'ATTACK':{width}}  RESULT  WHAT THE USER SAW")

@@ -1,5 +1,7 @@
-"""``python -m leaderboard build RESULTS --out SITE`` (same as ``visanom leaderboard ...``)."""
+"""``python -m leaderboard build RESULTS --out SITE``: the same as ``visanom leaderboard ...``."""
 
-from leaderboard.build import main
+import sys
 
-raise SystemExit(main())
+from harness.cli.main import main
+
+raise SystemExit(main(["leaderboard", *sys.argv[1:]]))

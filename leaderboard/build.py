@@ -369,10 +369,3 @@ def serve(site: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
     with http.server.ThreadingHTTPServer((host, port), handler) as server:
         print(f"serving {site} at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
         server.serve_forever()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m leaderboard ...``: the same commands as ``visanom leaderboard``."""
-    from harness.cli.main import main as cli_main
-
-    return cli_main(["leaderboard", *(argv if argv is not None else __import__("sys").argv[1:])])

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from harness.cli.main import main
 from leaderboard import build_site, collect_runs, summarise
-from leaderboard.build import main
 from leaderboard.records import scan_runs
 from leaderboard.render import fmt_duration, fmt_number, safe_url
 
@@ -261,7 +261,7 @@ def test_formatters() -> None:
 
 
 def test_module_cli(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["build", str(results), "--out", str(tmp_path / "out")]) == 0
+    assert main(["leaderboard", "build", str(results), "--out", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
     assert "leaderboard written to" in captured.out and "index.html" in captured.out
     assert "visanom: skipped toy-scores/broken/abc/run.json: not valid JSON" in captured.err

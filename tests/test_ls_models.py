@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import baselines.vllm_models  # noqa: F401  (registers vllm-vlm, which the vLLM cards use)
-from harness.registry import lazy as registry
 from harness.cli.main import cmd_ls, main
 from harness.inference import availability as av
+from harness.registry import lazy as registry
 from harness.registry.lazy import Entry
 
 SECRET = "sk-test-0123456789-do-not-print"

@@ -6,38 +6,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import EXIT_OK, UsageError
-
-
-def _subparsers(parser: argparse.ArgumentParser) -> Any:
-    for action in parser._actions:  # the `bench` parser's sub-command table
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("the bench parser has no sub-commands")
+from harness.cli.args import judge_model, open_cache, parse_kv, positive_int, split_names
+from harness.core.errors import EXIT_OK
 
 
 def cmd_elicit(args: argparse.Namespace) -> int:
     """Elicit candidates from several models (see :mod:`harness.curate.elicit`)."""
-    from harness.cli.main import _open_cache, parse_kv, split_names
     from harness.curate.elicit import elicit, elicit_specs
 
     specs = elicit_specs(args.bench, split_names(args.models), split=args.split, draws=args.draws,
                          model_args=parse_kv(args.model_args), limit=args.limit, seed=args.seed,
                          generation=parse_kv(args.gen))
-    elicit(specs, Path(args.out), cache=_open_cache(args), bench=args.bench, split=args.split,
+    elicit(specs, Path(args.out), cache=open_cache(args), bench=args.bench, split=args.split,
            batch_size=args.batch_size, progress=not args.no_progress)
     return EXIT_OK
-
-
-def _judge_model(name: str | None, pairs: list[str]) -> Any:
-    if not name:
-        if pairs:
-            raise UsageError("--judge-args needs --judge MODEL")
-        return None
-    from harness import registry
-    from harness.cli.main import parse_kv
-
-    return registry.make_model(name, **parse_kv(pairs))
 
 
 def cmd_reward(args: argparse.Namespace) -> int:
@@ -46,7 +28,7 @@ def cmd_reward(args: argparse.Namespace) -> int:
     from harness.curate.selection import reward_candidates
 
     weights = RewardWeights.parse(args.weights)
-    judge = _judge_model(args.judge, args.judge_args)
+    judge = judge_model(args.judge, args.judge_args)
     try:
         reward_candidates(Path(args.folder), weights=weights, judge=judge, judge_template=args.judge_template)
     finally:
@@ -90,11 +72,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_reasoning_cli(bench: argparse.ArgumentParser, sub: Any) -> None:
+def add_reasoning_cli(bs: Any, sub: Any) -> None:
     """Add the rationale pipeline to ``visanom bench`` and ``visanom train`` to the top level."""
-    from harness.cli.main import positive_int
-
-    bs = _subparsers(bench)
     e = bs.add_parser("elicit", help="ask several models for rationales on a benchmark split")
     e.add_argument("--bench", required=True, help="a built VisAnomBench folder, or 'demo' (the embedded one)")
     e.add_argument("--models", required=True, help="registered model names, comma-separated")

@@ -4,71 +4,29 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from harness import __version__, registry
+from harness.cli.args import (
+    DEFAULT_CACHE,
+    judge_model,
+    name_list,
+    open_cache,
+    parse_kv,
+    positive_int,
+    split_names,
+)
+from harness.cli.leaderboard import add_leaderboard_cli
 from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
 from harness.core.spec import REDUCERS
 from harness.core.text import PrintableFormatter, printable
-from harness.run.cache import PredictionCache
 
 log = logging.getLogger("visanom")
 
-DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
 DEMO_SWEEP = "demo"
 """The embedded default sweep (``baselines/sweeps/demo.yaml``) that ``visanom demo`` runs."""
-
-
-def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
-    """``["k=v", ...]`` to a dict; values are read as YAML scalars (``3`` is an int, ``true`` a bool)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"expected key=value, got {pair!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
-
-
-def split_names(value: str) -> list[str]:
-    """``"a,b"`` to ``["a", "b"]`` (empty items dropped)."""
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def positive_int(value: str) -> int:
-    """argparse type of a count flag (``--limit``, ``--batch-size``): a whole number of at least 1.
-
-    A bad value is a usage error (exit 2) that argparse reports with the flag's name."""
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def name_list(value: str) -> str:
-    """argparse type of a comma-separated name flag (``--model``, ``--task``, ``--models``):
-    the value unchanged when it holds at least one name, else a usage error naming the flag."""
-    if not split_names(value):
-        raise argparse.ArgumentTypeError(f"no name given ({value!r}); expected one or more names, comma-separated")
-    return value
-
-
-def _open_cache(args: argparse.Namespace) -> PredictionCache | None:
-    if args.no_cache:
-        return None
-    return PredictionCache(args.cache or DEFAULT_CACHE)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -116,50 +74,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit, generation=parse_kv(args.gen), seed=args.seed, draws=args.draws,
         reducer=args.reducer, reduce_by=args.reduce_by,
     )
-    from harness.cli.bench import _judge_model
-
-    judge = _judge_model(args.judge, args.judge_args)
+    judge = judge_model(args.judge, args.judge_args)
     # each spec in its Python environment (docs/environments.md); one results folder and cache
     result = run_across_environments(specs, output=Path(args.output), batch_size=args.batch_size,
-                                     cache=_open_cache(args), rerun=args.rerun, progress=not args.no_progress,
+                                     cache=open_cache(args), rerun=args.rerun, progress=not args.no_progress,
                                      judge=judge)
     return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from leaderboard.build import build
-
-    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url, force=args.force)
-    for message in report.messages():
-        print(printable(f"visanom: {message}"), file=sys.stderr)
-    print(printable(f"leaderboard written to {report.index} ({report.written} files written, "
-                    f"{report.unchanged} unchanged)"))
-    return EXIT_OK
-
-
-def cmd_leaderboard_serve(args: argparse.Namespace) -> int:
-    from leaderboard.build import serve
-
-    try:
-        serve(Path(args.site), port=args.port)
-    except OSError as exc:
-        raise UsageError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from exc
-    return EXIT_OK
-
-
-def cmd_leaderboard_export(args: argparse.Namespace) -> int:
-    from leaderboard.export import export_results, push_to_hub
-
-    exported = export_results(Path(args.results), Path(args.out), force=args.force)
-    for message in exported.skipped:
-        print(printable(f"visanom: {message}"), file=sys.stderr)
-    for config, n in exported.counts.items():
-        print(f"{config}: {n} records")
-    print(printable(f"dataset written to {args.out}"))
-    if args.push_to_hub:
-        url = push_to_hub(Path(args.out), args.push_to_hub, private=args.private)
-        print(f"pushed to {url}")
-    return EXIT_OK
 
 
 def _default_workers() -> int:
@@ -188,14 +108,14 @@ def _sweep(args: argparse.Namespace, name: str) -> int:
         sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
         workers=_default_workers() if args.workers is None else args.workers, only=getattr(args, "only", None),
         dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
-        progress=not args.no_progress, cache=_open_cache(args), ray_address=getattr(args, "ray_address", None),
+        progress=not args.no_progress, cache=open_cache(args), ray_address=getattr(args, "ray_address", None),
         rerun=args.rerun, batch_size=getattr(args, "batch_size", None),
     )
     if result.dry_run:  # non-zero when some job would be skipped
         return EXIT_OK if result.ok else EXIT_SAMPLE_FAILURES
     if not result.ok:
         bad = [j for j in result.jobs if j.state not in ("done", "cached")]
-        print(f"visanom: {len(bad)} job(s) of sweep {printable(sweep.name)!r} did not complete (failed or skipped; "
+        print(f"visanom: {len(bad)} job(s) of sweep {sweep.name!r} did not complete (failed or skipped; "
               "see the table)", file=sys.stderr)
         return EXIT_SAMPLE_FAILURES
     return EXIT_OK
@@ -285,28 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     run.set_defaults(func=cmd_run)
 
-    lb = sub.add_parser("leaderboard", help="build the static leaderboard")
-    lb_sub = lb.add_subparsers(dest="action", required=True)
-    build = lb_sub.add_parser("build", help="build the site from run records")
-    build.add_argument("results", help="results folder")
-    build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
-    build.add_argument("--title", default=None, help="site title (default: visanom leaderboard)")
-    build.add_argument("--base-url", default=None, help="public URL of the site (http/https), for canonical links")
-    build.add_argument("--force", action="store_true",
-                       help="write into --out even if it holds other files and is not a site visanom built")
-    build.set_defaults(func=cmd_leaderboard)
-    serve = lb_sub.add_parser("serve", help="preview a built site on http://127.0.0.1:PORT/")
-    serve.add_argument("site", help="site folder")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
-    serve.set_defaults(func=cmd_leaderboard_serve)
-    export = lb_sub.add_parser("export", help="per-sample records as a Hugging Face dataset (parquet)")
-    export.add_argument("results", help="results folder")
-    export.add_argument("--out", required=True, help="dataset folder")
-    export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
-    export.add_argument("--private", action="store_true", help="create the Hub repo as private")
-    export.add_argument("--force", action="store_true",
-                        help="write into --out even if it holds other files and is not a dataset visanom exported")
-    export.set_defaults(func=cmd_leaderboard_export)
+    add_leaderboard_cli(sub)
 
     sw = sub.add_parser("sweep", help="run a sweep file: models x tasks, parallel and resumable (docs/sweeps.md)")
     sw.add_argument("sweep", help="a sweep name (baselines/sweeps/NAME.yaml: demo, paper, tsb-ad-u) or a .yaml file")
@@ -342,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     lmp.set_defaults(func=cmd_lm_eval_path)
 
     from harness.cli.bench import add_reasoning_cli
-    from harness.environments.config import add_env_cli
+    from harness.cli.env import add_env_cli
     from tasks.visanombench.build import add_bench_cli
 
     add_reasoning_cli(add_bench_cli(sub), sub)

@@ -462,9 +462,9 @@ def parse_sources(text: str, gutentag: Mapping[str, Any] | None = None) -> dict[
     return out
 
 
-def add_bench_cli(subparsers: Any) -> argparse.ArgumentParser:
+def add_bench_cli(subparsers: Any) -> Any:
     """Add ``bench build visanombench ...``, ``bench stats DIR`` and ``bench verify DIR`` to the
-    ``visanom`` sub-commands."""
+    ``visanom`` sub-commands; returns the ``bench`` sub-command table, so others can add theirs."""
     bench = subparsers.add_parser("bench", help="build benchmark data sets from their sources")
     bench_sub = bench.add_subparsers(dest="action", required=True)
     b = bench_sub.add_parser("build", help="build VisAnomBench segments, split and manifest")
@@ -496,7 +496,7 @@ def add_bench_cli(subparsers: Any) -> argparse.ArgumentParser:
     v = bench_sub.add_parser("verify", help="check a built VisAnomBench folder against its manifest")
     v.add_argument("folder")
     v.set_defaults(func=cmd_bench_verify)
-    return bench
+    return bench_sub
 
 
 def cmd_bench_stats(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:

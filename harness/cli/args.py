@@ -1,0 +1,73 @@
+"""Argument helpers every ``visanom`` sub-command shares: key=value lists, name lists, counts, the cache."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.core.errors import UsageError
+from harness.run.cache import PredictionCache
+
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "visanom" / "predictions.sqlite"
+
+
+def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``["k=v", ...]`` to a dict; values are read as YAML scalars (``3`` is an int, ``true`` a bool)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"expected key=value, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def split_names(value: str) -> list[str]:
+    """``"a,b"`` to ``["a", "b"]`` (empty items dropped)."""
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def positive_int(value: str) -> int:
+    """argparse type of a count flag (``--limit``, ``--batch-size``): a whole number of at least 1.
+
+    A bad value is a usage error (exit 2) that argparse reports with the flag's name."""
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def name_list(value: str) -> str:
+    """argparse type of a comma-separated name flag (``--model``, ``--task``, ``--models``):
+    the value unchanged when it holds at least one name, else a usage error naming the flag."""
+    if not split_names(value):
+        raise argparse.ArgumentTypeError(f"no name given ({value!r}); expected one or more names, comma-separated")
+    return value
+
+
+def open_cache(args: argparse.Namespace) -> PredictionCache | None:
+    if args.no_cache:
+        return None
+    return PredictionCache(args.cache or DEFAULT_CACHE)
+
+
+def judge_model(name: str | None, pairs: list[str]) -> Any:
+    """The ``--judge`` model built with its ``--judge-args``, or None without ``--judge``."""
+    if not name:
+        if pairs:
+            raise UsageError("--judge-args needs --judge MODEL")
+        return None
+    from harness import registry
+
+    return registry.make_model(name, **parse_kv(pairs))

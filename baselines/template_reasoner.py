@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
+from baselines.catalog import TEMPLATE_REASONER_NOTE
 from harness.answers.formats import DEFAULT_ANSWER_FORMAT, STEP_LABELS, answer_format
 from harness.core.errors import UsageError
 from harness.core.hashing import stable_hash
 from harness.core.types import Interval, Prediction, Sample
-from harness.registry.builtins import TEMPLATE_REASONER_NOTE
 from harness.registry.lazy import make_model
 from harness.scoring.thresholds import (
     DEFAULT_K,

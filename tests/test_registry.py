@@ -99,7 +99,7 @@ def test_listing_tasks_and_help_import_nothing_heavy() -> None:
 @pytest.mark.detectors
 def test_a_name_is_imported_on_use_only() -> None:
     entry = registry.model_entry("Sub-PCA")
-    assert entry.ref == "baselines.classical:make_Sub_PCA" and entry.source.startswith("built-in")
+    assert entry.ref == "baselines.classical:make_Sub_PCA" and entry.source.startswith("plugin baselines.catalog")
     assert registry.task_entry("tsb-ad-u-demo").ref == "tasks.tsb_ad_u.task:tsb_ad_u_demo"
     model = registry.make_model("Sub-PCA")
     assert entry.factory is not None and model.name == "Sub-PCA"
@@ -116,7 +116,7 @@ def test_a_decorated_name_registered_twice_is_refused(monkeypatch: pytest.Monkey
     with pytest.raises(UsageError, match=r"'test-twice' is registered twice: by .*first and by .*second"):
         registry.register_model("test-twice")(second)
     registry.register_model("test-twice")(first)  # the same object again is the same registration
-    with pytest.raises(UsageError, match="'IForest' is registered twice: by built-in"):
+    with pytest.raises(UsageError, match="'IForest' is registered twice: by plugin baselines.catalog"):
         registry.register_model("IForest")(second)
 
 
@@ -132,8 +132,11 @@ class _EP:
 
 
 def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, eps: list[_EP]) -> None:
-    monkeypatch.setattr(registry.metadata, "entry_points",
-                        lambda group=None: [e for e in eps if e.group == group])
+    """Entry points ``eps`` beside the real plugin entry points (visanom's built-ins)."""
+    real = registry.metadata.entry_points
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group=None: [
+        *(real(group=group) if group == registry.PLUGIN_GROUP else []), *(e for e in eps if e.group == group)])
+    monkeypatch.setattr(registry, "_PLUGINS", {})
     monkeypatch.setattr(registry, "_loaded", False)
     monkeypatch.setattr(registry, "_MODELS", {})
     monkeypatch.setattr(registry, "_TASKS", {})
@@ -146,7 +149,7 @@ def test_an_entry_point_clashing_with_a_builtin_is_refused_before_any_work(
         registry.task_names()
     msg = str(err.value)
     assert "task name 'tsb-ad-u-demo' is registered twice" in msg
-    assert "built-in tasks.tsb_ad_u.task:tsb_ad_u_demo" in msg and "evil-pkg 1.0" in msg
+    assert "plugin tasks.catalog: tasks.tsb_ad_u.task:tsb_ad_u_demo" in msg and "evil-pkg 1.0" in msg
     assert "evil_pkg" not in sys.modules  # refused at load, nothing imported or run
     with pytest.raises(UsageError, match="registered twice"):  # and again, not half-loaded
         registry.make_task("tsb-ad-u-demo")
@@ -170,12 +173,16 @@ def test_an_entry_point_with_the_builtin_reference_is_the_same_name(monkeypatch:
 def test_a_card_named_like_an_adapter_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cards = tmp_path / "models.yaml"
     cards.write_text("models:\n  IForest:\n    adapter: Sub-PCA\n")
-    monkeypatch.setattr(registry, "MODEL_CARDS_FILE", cards)
+    plugin = tmp_path / "cards_plugin.py"
+    plugin.write_text(f"MODEL_CARD_FILES = ({str(cards)!r},)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "cards_plugin")
+    monkeypatch.setattr(registry, "_PLUGINS", {})
     monkeypatch.setattr(registry, "_loaded", False)
     monkeypatch.setattr(registry, "_MODELS", {})
     monkeypatch.setattr(registry, "_TASKS", {})
-    with pytest.raises(UsageError, match=r"model name 'IForest' is registered twice: by built-in "
-                                         r"baselines\.classical:make_IForest and by model card 'IForest'"):
+    with pytest.raises(UsageError, match=r"model name 'IForest' is registered twice: by "
+                                         r"plugin baselines\.catalog: baselines\.classical:make_IForest and by model card 'IForest'"):
         registry.model_names()
 
 

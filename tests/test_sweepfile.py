@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from baselines.catalog import MODEL_CARD_FILES
 from baselines.tsbad.catalog import SPECS
 from harness.core.errors import UsageError
 from harness.environments.jobs import JobEnv
 from harness.sweep.driver import api_cost, run_sweep
-from harness.sweep.file import SWEEPS_DIR, load_sweep
+from harness.sweep.file import load_sweep, named_sweeps
 from harness.sweep.plan import plan_sweep
 
 
@@ -139,7 +140,7 @@ def test_only_pattern_must_match(tmp_path: Path) -> None:
 
 
 def test_shipped_sweeps_load_and_paper_lists_every_row() -> None:
-    assert {p.stem for p in SWEEPS_DIR.glob("*.yaml")} >= {"demo", "paper", "tsb-ad-u"}
+    assert set(named_sweeps()) >= {"demo", "paper", "tsb-ad-u"}
     demo = load_sweep("demo")
     assert len(demo.jobs) == 13
     paper = load_sweep("paper")
@@ -150,7 +151,7 @@ def test_shipped_sweeps_load_and_paper_lists_every_row() -> None:
     transfer = {j.spec.model for j in paper.jobs if j.spec.task == "tsb-ad-u-vlm"}
     assert transfer == {"VisAnomReasoner-7B", "VisAnomReasoner-3B", "Qwen2.5-VL-7B"}
     # the paper's decoding: greedy with up to 1024 new tokens (more for reasoning API models), from the cards
-    cards = yaml.safe_load((SWEEPS_DIR.parent / "models.yaml").read_text())["models"]
+    cards = yaml.safe_load(MODEL_CARD_FILES[0].read_text())["models"]
     for job in paper.jobs:
         card = cards.get(job.spec.model)
         if card and "max_new_tokens" in card.get("args", {}):

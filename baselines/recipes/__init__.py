@@ -5,7 +5,7 @@
 written in each method's own format, into intervals. See ``docs/recipes.md``.
 """
 
-RECIPES = {  # registered in harness/registry/builtins.py (MODELS)
+RECIPES = {  # registered in baselines/catalog.py (MODELS)
     "AnomLLM": "baselines.recipes.anomllm:anomllm",
     "LLMAD": "baselines.recipes.llmad:llmad",
     "LLM-TSAD": "baselines.recipes.llm_tsad:llm_tsad",

@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 
 from baselines.tsbad.args import coerce_value
+from baselines.tsbad.availability import detector_availability
 from baselines.tsbad.catalog import SEMI_SUPERVISED, DetectorSpec, lookup
 from baselines.tsbad.hparams import check_hyperparameters, is_int, is_number
 from harness.core.errors import UnknownNameError, UsageError
 from harness.core.hashing import stable_hash
 from harness.core.types import Prediction, Sample
-from harness.inference.availability import detector_availability
 from harness.scoring.metrics.degenerate import degenerate_scores
 from harness.scoring.thresholds import check_scores
 

@@ -196,6 +196,8 @@ def display(spec: DetectorSpec) -> dict[str, Any]:
         "supervision": spec.supervision,
         "provides": ["scores"],
         "source": "tsb-ad",
+        "needs": ["detectors"],
+        "check": "baselines.tsbad.availability:card_check",
         "tsb_ad_name": spec.tsb_name,
         "hyperparameters_source": HP_DEFAULTS_SOURCE,
         "on_tsb_ad_u_leaderboard": spec.on_leaderboard,
@@ -208,5 +210,5 @@ def display(spec: DetectorSpec) -> dict[str, Any]:
 
 def registry_rows() -> dict[str, tuple[str, dict[str, Any]]]:
     """Every catalogue detector as a built-in registry row: ``name -> (lazy ref, display)``
-    (but those in :data:`REPLACED`, listed by :mod:`harness.registry.builtins`)."""
+    (but those in :data:`REPLACED`, listed by :mod:`baselines.catalog`)."""
     return {s.name: (f"baselines.classical:{factory_name(s)}", display(s)) for s in SPECS if s.name not in REPLACED}

@@ -25,6 +25,11 @@ from harness.core.text import PrintableFormatter, printable
 
 log = logging.getLogger("visanom")
 
+BUILTIN_PLUGINS = ("tasks.catalog", "baselines.catalog")
+"""visanom's own tasks and models: loaded by every command (and, through $VISANOM_PLUGINS, by every
+worker it starts) even where the distribution's entry points are not installed."""
+PLUGIN_HELP = ("a module that registers tasks, models or engines (repeatable; also $VISANOM_PLUGINS; "
+               "sweep workers load it too; docs/adding-a-model.md)")
 DEMO_SWEEP = "demo"
 """The embedded default sweep (``baselines/sweeps/demo.yaml``) that ``visanom demo`` runs."""
 
@@ -158,6 +163,7 @@ def cmd_lm_eval_path(args: argparse.Namespace) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "results") -> None:
+    p.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     p.add_argument("--output", default=output_default,
                    help="results folder (default: %(default)s)" if output_default else
                    "results folder (default: the sweep file's 'output', else results)")
@@ -179,11 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="visanom", description="Evaluate anomaly detectors and VLM reasoners.")
     p.add_argument("--version", action="version", version=f"visanom {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    p.add_argument("--plugin", dest="plugins_global", action="append", default=[], metavar="MODULE",
+                   help=PLUGIN_HELP)
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("ls", help="list registered tasks or models")
     ls.add_argument("what", choices=["tasks", "models"])
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     ls.set_defaults(func=cmd_ls)
 
     run = sub.add_parser("run", help="run models on tasks (resumes an interrupted run)")
@@ -256,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(PrintableFormatter("%(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
+        registry.add_plugins([*BUILTIN_PLUGINS, *args.plugins_global, *getattr(args, "plugins", [])])
         return args.func(args)
     except VisanomError as exc:
         print(printable(f"visanom: error: {exc}", keep_newlines=True), file=sys.stderr)

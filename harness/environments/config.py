@@ -53,16 +53,6 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
 NUMPY_MAJOR: dict[str, tuple[int, str]] = {"detectors": (1, "numpy<2"), "vllm": (2, "numpy>=2")}
 """Capabilities that fix numpy's major version (tsb-ad 1.5: numpy<2; current vLLM: numpy 2)."""
 
-ENGINE_NEEDS: dict[str, frozenset[str]] = {
-    "vllm": frozenset({"vllm", "hf"}),
-    "vllm-serve": frozenset({"api"}),  # the server itself runs from an environment providing vllm
-    "transformers": frozenset({"hf"}),
-    "openai-compat": frozenset({"api"}),
-    "anthropic": frozenset({"api"}),
-    "tsb-ad": frozenset({"detectors"}),
-}
-"""What each engine (a model's ``display['engine']``, or ``source`` for tsb-ad) needs."""
-
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     "default": {"python": ".venv/bin/python", "provides": ["detectors", "data", "hf", "api"],
                 "setup": "make setup", "description": "tsb-ad detectors, transformers, APIs (numpy 1.26)"},
@@ -171,29 +161,12 @@ def load_environments(path: Path | None = None) -> dict[str, Environment]:
     return parse_environments(raw or {}, path.resolve().parent, str(path))
 
 
-def requirements_for_engine(display: Mapping[str, Any], model_args: Mapping[str, Any] | None = None,
-                            ) -> frozenset[str]:
-    """Capabilities a model with this display metadata needs (``frozenset()``: core only).
-
-    ``display['needs']`` (set at registration) wins; else the engine decides (``ENGINE_NEEDS``),
-    and tsb-ad detectors (``source: tsb-ad``) need ``detectors``."""
-    engine = display.get("engine")
-    if display.get("needs"):  # declared by the registration (e.g. template-reasoner runs a detector)
-        return frozenset(display["needs"])
-    if engine == "vllm-serve" and model_args and model_args.get("base_url"):
-        return frozenset({"api"})  # an existing server: no local vLLM needed at all
-    if engine in ENGINE_NEEDS:
-        return ENGINE_NEEDS[engine]
-    if display.get("source") == "tsb-ad":
-        return ENGINE_NEEDS["tsb-ad"]
-    return frozenset()
-
-
 def requirements_for_model(model_name: str, model_args: Mapping[str, Any] | None = None) -> frozenset[str]:
-    """Capabilities the registered model (or card) ``model_name`` needs to run."""
-    from harness.registry.lazy import describe_model
+    """Capabilities the registered model (or card) ``model_name`` needs to run (its typed card's,
+    from its engine's spec in ``harness.inference.engines`` unless the registration declares them)."""
+    from harness.registry.lazy import model_card
 
-    return requirements_for_engine(describe_model(model_name), model_args)
+    return model_card(model_name).capabilities(model_args)
 
 
 def current_environment(envs: Mapping[str, Environment] | None = None) -> Environment | None:
@@ -237,14 +210,15 @@ def environment_for_model(model_name: str, model_args: Mapping[str, Any] | None 
 
 def server_environment(model_name: str, model_args: Mapping[str, Any] | None = None,
                        envs: Mapping[str, Environment] | None = None) -> Environment | None:
-    """The environment whose ``vllm`` a ``vllm-serve`` model starts (``None``: it starts no server).
+    """The environment that runs the server a model starts (``vllm serve``; ``None``: it starts none).
 
-    Check it with ``check_environment(env, {"vllm"})`` before work, like the job's own environment."""
-    from harness.registry.lazy import describe_model
+    Check it with ``check_environment(env, needs)`` before work, like the job's own environment."""
+    from harness.registry.lazy import model_card
 
-    if describe_model(model_name).get("engine") != "vllm-serve" or (model_args or {}).get("base_url"):
+    needs = model_card(model_name).server_capabilities(model_args)
+    if not needs:
         return None
-    return environment_for_needs({"vllm"}, envs, what=f"the `vllm serve` of model {model_name!r}")
+    return environment_for_needs(needs, envs, what=f"the `vllm serve` of model {model_name!r}")
 
 
 def worker_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

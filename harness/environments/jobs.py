@@ -111,7 +111,9 @@ def env_for_model(model: str, model_args: Mapping[str, Any] | None = None) -> Jo
         env = resolve_environment(model, args)
         server = envs_mod.server_environment(model, args)
         if server is not None:  # vllm-serve: the server starts from the environment with vllm
-            envs_mod.check_environment(server, {"vllm"})
+            from harness.registry.lazy import model_card
+
+            envs_mod.check_environment(server, model_card(model).server_capabilities(args))
     except UsageError as exc:
         return JobEnv(env.name if env else "?", str(env.python) if env else "", False, str(exc))
     if env is None:

@@ -2,13 +2,19 @@
 
 Every name maps to an :class:`Entry` holding a lazy ``"module:object"`` reference; the module
 is imported only when the name is built (:func:`make_task` / :func:`make_model`), so listing
-names imports no task, detector, tsb-ad, torch or plotting code. Four ways to add a name:
+names imports no task, detector, tsb-ad, torch or plotting code. Names come from plugins:
 
-* the built-in table :mod:`harness.registry.builtins` (this distribution's own tasks and models);
-* expose it from another package under the entry-point group ``visanom.models`` or
-  ``visanom.tasks`` (the entry point's name is the registered name, its value the reference);
-* decorate a class or factory with :func:`register_model` / :func:`register_task`;
-* add a named card to ``baselines/models.yaml`` (``adapter`` + ``args`` + ``display``).
+* a plugin is a module, loaded from the entry-point group ``visanom.plugins`` (visanom's own
+  built-ins, ``tasks.catalog`` and ``baselines.catalog``, come this way), from
+  ``$VISANOM_PLUGINS`` (comma-separated module names) or ``visanom --plugin MODULE``
+  (:func:`add_plugins`; it also sets ``$VISANOM_PLUGINS``, so sweep workers load it too);
+* importing a plugin runs its :func:`register_model` / :func:`register_task` /
+  ``register_engine`` decorators and calls, and reads its tables: ``TASKS`` / ``MODELS``
+  (``name -> ("module:object", display)``), ``MODEL_TABLES`` (functions returning more rows),
+  ``MODEL_CARD_FILES`` (YAML named cards: ``adapter`` + ``args`` + ``display``) and
+  ``SWEEP_DIRS`` (named sweeps; :func:`plugin_values`);
+* a package may also expose one name under the entry-point group ``visanom.models`` or
+  ``visanom.tasks`` (the entry point's name is the registered name, its value the reference).
 
 A name registered twice (by two decorators, an entry point clashing with a built-in or with
 another package's, a card named like an adapter) is refused with a :class:`UsageError` naming
@@ -19,22 +25,27 @@ decorated module imported through its entry point) is one registration, not a cl
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from harness.core.errors import UnknownNameError, UsageError
 from harness.core.spec import public_args
 from harness.core.types import ModelAdapter, Task
-from harness.registry import builtins
+from harness.registry.cards import ModelCard, merge_args
 
 Factory = Callable[..., Any]
 
 TASK_GROUP = "visanom.tasks"
 MODEL_GROUP = "visanom.models"
-MODEL_CARDS_FILE = Path(__file__).resolve().parents[2] / "baselines" / "models.yaml"
+PLUGIN_GROUP = "visanom.plugins"
+PLUGINS_ENV = "VISANOM_PLUGINS"
 
 
 @dataclass
@@ -52,6 +63,7 @@ class Entry:
 
 _TASKS: dict[str, Entry] = {}
 _MODELS: dict[str, Entry] = {}
+_PLUGINS: dict[str, ModuleType] = {}
 _loaded = False
 
 
@@ -125,17 +137,76 @@ def _load_entry_points(group: str, table: dict[str, Entry], kind: str) -> None:
                                 source=_entry_point_source(ep)))
 
 
-def _load_builtins() -> None:
-    for name, (ref, display) in builtins.TASKS.items():
-        _add(_TASKS, "task", Entry(name, None, display=dict(display), ref=ref, source=f"built-in {ref}"))
-    rows = dict(builtins.MODELS)
-    for table_ref in builtins.MODEL_TABLES:
+def plugin_names() -> list[str]:
+    """The plugin modules to load: entry points ``visanom.plugins``, then ``$VISANOM_PLUGINS``."""
+    names = [ep.value.strip() for ep in metadata.entry_points(group=PLUGIN_GROUP)]
+    names += [n.strip() for n in os.environ.get(PLUGINS_ENV, "").split(",") if n.strip()]
+    return list(dict.fromkeys(names))
+
+
+def _import_plugin(name: str) -> ModuleType:
+    """A plugin by module name, or by the path of a ``.py`` file (imported under its stem)."""
+    if not name.endswith(".py"):
+        return importlib.import_module(name)
+    path = Path(name).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # its "module:object" references resolve by the stem
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_plugin(name: str) -> None:
+    """Import plugin ``name`` (its decorators run) and register its tables."""
+    if name in _PLUGINS:
+        return
+    try:
+        module = _import_plugin(name)
+    except Exception as exc:
+        raise UsageError(f"cannot load plugin {name!r}: {type(exc).__name__}: {exc} "
+                         f"(from --plugin, ${PLUGINS_ENV} or a {PLUGIN_GROUP} entry point)") from exc
+    _PLUGINS[name] = module
+    for row_name, (ref, display) in dict(getattr(module, "TASKS", None) or {}).items():
+        _add(_TASKS, "task", Entry(row_name, None, display=dict(display), ref=ref, source=f"plugin {name}: {ref}"))
+    rows = dict(getattr(module, "MODELS", None) or {})
+    for table_ref in getattr(module, "MODEL_TABLES", None) or ():
         rows.update(load_ref(table_ref)())
-    for name, (ref, display) in rows.items():
-        _add(_MODELS, "model", Entry(name, None, display=dict(display), ref=ref, source=f"built-in {ref}"))
+    for row_name, (ref, display) in rows.items():
+        _add(_MODELS, "model", Entry(row_name, None, display=dict(display), ref=ref, source=f"plugin {name}: {ref}"))
+    for path in getattr(module, "MODEL_CARD_FILES", None) or ():
+        for card in load_model_cards(Path(path)).values():
+            _add(_MODELS, "model", card)
 
 
-def load_model_cards(path: Path = MODEL_CARDS_FILE) -> dict[str, Entry]:
+def add_plugins(names: Iterable[str]) -> None:
+    """Load these plugin modules now (or with the registry) and export them in ``$VISANOM_PLUGINS``,
+    so that processes started from here (sweep workers) load them too."""
+    names = [_absolute(n.strip()) for n in names if n and n.strip()]
+    if not names:
+        return
+    current = [n for n in os.environ.get(PLUGINS_ENV, "").split(",") if n.strip()]
+    os.environ[PLUGINS_ENV] = ",".join(dict.fromkeys([*current, *names]))
+    if _loaded:
+        for name in names:
+            _load_plugin(name)
+
+
+def _absolute(name: str) -> str:
+    """A plugin file as an absolute path (workers start elsewhere); a module name as it is."""
+    return str(Path(name).expanduser().resolve()) if name.endswith(".py") else name
+
+
+def plugin_values(attr: str) -> list[Any]:
+    """Every value plugins give under ``attr`` (a tuple attribute such as ``SWEEP_DIRS``), in load order."""
+    _ensure_loaded()
+    return [v for module in _PLUGINS.values() for v in (getattr(module, attr, None) or ())]
+
+
+def load_model_cards(path: Path) -> dict[str, Entry]:
     """Read named model cards: ``name: {adapter: REGISTERED, args: {...}, display: {...}}``."""
     if not path.exists():
         return {}
@@ -154,16 +225,19 @@ def load_model_cards(path: Path = MODEL_CARDS_FILE) -> dict[str, Entry]:
 
 
 def _ensure_loaded() -> None:
-    """Load built-ins, entry points and cards once; clashes raise here, before any work."""
+    """Load plugins and entry points once; clashes raise here, before any work."""
     global _loaded
     if _loaded:
         return
-    _load_builtins()
-    _load_entry_points(TASK_GROUP, _TASKS, "task")
-    _load_entry_points(MODEL_GROUP, _MODELS, "model")
-    for card in load_model_cards(MODEL_CARDS_FILE).values():
-        _add(_MODELS, "model", card)
-    _loaded = True
+    _loaded = True  # set first: a plugin that registers with decorators calls back in here
+    try:
+        for name in plugin_names():
+            _load_plugin(name)
+        _load_entry_points(TASK_GROUP, _TASKS, "task")
+        _load_entry_points(MODEL_GROUP, _MODELS, "model")
+    except BaseException:
+        _loaded = False
+        raise
 
 
 def task_names() -> list[str]:
@@ -210,23 +284,30 @@ def make_task(name: str, **args: Any) -> Task:
     return _call(factory, name, "task", {**entry.args, **args})
 
 
+def model_card(name: str) -> ModelCard:
+    """The typed card of a model name: a card over its adapter, merged once (imports nothing)."""
+    entry = model_entry(name)
+    base = model_entry(entry.adapter) if entry.adapter is not None else None
+    return ModelCard.from_entries(name, entry, base)
+
+
 def make_model(name: str, **args: Any) -> ModelAdapter:
     """Instantiate a registered model or named card; card args are overridden by ``args``.
 
     The instance gets ``registered_name`` (``name``; also set as ``name``), ``adapter_name``,
-    ``display`` (card metadata over the adapter's) and ``public_args`` (its arguments
-    without credentials) for the run record.
+    ``display`` (card metadata over the adapter's), ``card`` (the typed card) and
+    ``public_args`` (its arguments without credentials) for the run record.
     """
-    entry = model_entry(name)
-    base = model_entry(entry.adapter) if entry.adapter is not None else entry
-    factory = _resolve_factory(base)
-    merged = {**base.args, **entry.args, **args} if base is not entry else {**entry.args, **args}
+    card = model_card(name)
+    factory = _resolve_factory(model_entry(card.adapter))
+    merged = merge_args(card.args, None, args)
     model = _call(factory, name, "model", merged)
-    model.adapter_name = str(getattr(model, "name", None) or base.name)  # what the adapter calls itself
+    model.adapter_name = str(getattr(model, "name", None) or card.adapter)  # what the adapter calls itself
     model.registered_name = name  # the name it was built under: the run record's model.name
     model.name = name
     own = model.describe() if callable(getattr(model, "describe", None)) else {}
-    model.display = {**own, **describe_model(name)}
+    model.display = {**own, **card.display}
+    model.card = card
     model.public_args = public_args(merged)
     return model
 
@@ -240,6 +321,4 @@ def _call(factory: Factory, name: str, kind: str, args: Mapping[str, Any]) -> An
 
 def describe_model(name: str) -> dict[str, Any]:
     """Display metadata of a model name (card display merged over its adapter's); imports nothing."""
-    entry = model_entry(name)
-    base = model_entry(entry.adapter).display if entry.adapter else {}
-    return {**base, **entry.display, "adapter": entry.adapter or name}
+    return dict(model_card(name).display)

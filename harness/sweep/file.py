@@ -19,7 +19,6 @@ from harness import registry
 from harness.core.errors import UnknownNameError, UsageError
 from harness.core.spec import RunSpec
 
-SWEEPS_DIR = Path(__file__).resolve().parents[2] / "baselines" / "sweeps"
 TOP_KEYS = {"name", "description", "output", "limit", "api_concurrency", "planned", "groups", "pairs"}
 SETTING_KEYS = {"task_args", "model_args", "generation", "limit", "seed", "draws", "reducer", "reduce_by"}
 GROUP_KEYS = SETTING_KEYS | {"name", "tasks", "models"}
@@ -99,18 +98,27 @@ class Sweep:
     api_concurrency: dict[str, int] = field(default_factory=dict)
 
 
+def named_sweeps() -> dict[str, Path]:
+    """Named sweeps: ``NAME.yaml`` in the folders plugins give as ``SWEEP_DIRS`` (first one wins)."""
+    out: dict[str, Path] = {}
+    for folder in registry.plugin_values("SWEEP_DIRS"):
+        for path in sorted(Path(folder).glob("*.yaml")):
+            out.setdefault(path.stem, path)
+    return out
+
+
 def resolve_sweep_path(name_or_file: str) -> Path:
-    """``demo`` -> ``baselines/sweeps/demo.yaml``; a path to a file is used as it is."""
+    """``demo`` -> the plugin's ``sweeps/demo.yaml`` (baselines/sweeps/); a path to a file is used as it is."""
     candidate = Path(name_or_file)
     if candidate.suffix in (".yaml", ".yml") or "/" in name_or_file or candidate.is_file():
         if not candidate.is_file():
             raise UsageError(f"sweep file {name_or_file!r} not found")
         return candidate
-    path = SWEEPS_DIR / f"{name_or_file}.yaml"
-    if not path.is_file() or path.parent != SWEEPS_DIR:
-        known = sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
-        raise UsageError(f"unknown sweep {name_or_file!r}; known sweeps: {', '.join(known)} (or give a .yaml file)")
-    return path
+    known = named_sweeps()
+    if name_or_file not in known:
+        raise UsageError(f"unknown sweep {name_or_file!r}; known sweeps: {', '.join(sorted(known))} "
+                         "(or give a .yaml file)")
+    return known[name_or_file]
 
 
 def load_sweep(name_or_file: str) -> Sweep:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,13 @@ from typing import Any
 from harness import registry
 from harness.core.errors import UsageError, VisanomError
 from harness.environments.jobs import JobEnv, env_for_model
-from harness.inference.availability import API_ENGINES, HF_ENGINES, availability, cuda_available
+from harness.inference.availability import availability, cuda_available
 from harness.records.store import RUN_FILE, STATUS_COMPLETE, inside, read_run
+from harness.registry.cards import merge_args
 from harness.run.runner import run_dir_for, run_id_for
 from harness.sweep.file import Job, Sweep
 from harness.sweep.worker import build_model
 
-MODEL_ENGINES = HF_ENGINES | {"vllm"}
-"""Engines that load weights: one unit serves all of a model's tasks before it is closed."""
 DEFAULT_API_CONCURRENCY = 4
 
 
@@ -67,17 +66,6 @@ def check_pair(task: Any, model: Any) -> None:
     check_compatible(task, model)
 
 
-def job_kind(display: Mapping[str, Any], args: Mapping[str, Any]) -> tuple[str, str | None]:
-    """``(kind, provider)`` of a model from its display metadata and arguments."""
-    engine = str(display.get("engine") or "").lower()
-    if engine in API_ENGINES or display.get("key_env"):
-        provider = display.get("provider") or args.get("provider") or engine
-        return "api", str(provider).lower()
-    if engine in MODEL_ENGINES:
-        return "model", None
-    return "cpu", None
-
-
 def _model_args(spec: Any) -> dict[str, Any]:
     return {**dict(spec.model_args), **dict(spec.generation)}
 
@@ -117,16 +105,16 @@ def plan_sweep(sweep: Sweep, output: Path, *, only: str | None = None) -> list[P
         if pj.job.planned is not None:
             pj.skip(f"model {spec.model!r} is not registered yet: {pj.job.planned}")
             continue
-        pj.display = registry.describe_model(spec.model)
-        entry = registry.model_entry(spec.model)
-        base_args = {**(registry.model_entry(entry.adapter).args if entry.adapter else {}), **entry.args}
-        pj.kind, pj.provider = job_kind(pj.display, {**base_args, **_model_args(spec)})
+        card = registry.model_card(spec.model)
+        pj.display = dict(card.display)
+        args = merge_args(card.args, None, _model_args(spec))
+        pj.kind, pj.provider = card.kind(), card.provider_for(args)
         pj.env = env_for_model(spec.model, dict(spec.model_args))
         if not pj.env.ok:
             pj.skip(pj.env.reason)
             continue
         if pj.env.is_current:
-            ok, reason = availability(pj.display, {**base_args, **_model_args(spec)})
+            ok, reason = availability(card, args)
             if not ok:
                 pj.skip(reason)
         else:

@@ -250,9 +250,7 @@ def probe(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         try:
             spec = job["spec"]
             args = {**dict(job.get("model_args") or {}), **dict(spec.get("generation") or {})}
-            entry = registry.model_entry(spec["model"])
-            base = {**(registry.model_entry(entry.adapter).args if entry.adapter else {}), **entry.args}
-            ok, reason = availability(registry.describe_model(spec["model"]), {**base, **args})
+            ok, reason = availability(registry.model_card(spec["model"]), args)
             answer.update(ok=ok, reason=reason)
             if ok:
                 task = build_task(spec, job.get("task_args") or {})

@@ -1,46 +1,16 @@
-"""The built-in tasks and models: names, lazy ``"module:object"`` references and display metadata.
+"""The built-in models, a visanom plugin: adapters, recipes, foundation models, the tsb-ad
+catalogue, named model cards (``models.yaml``) and named sweeps (``sweeps/``).
 
-This table is the built-in counterpart of the ``visanom.tasks`` / ``visanom.models`` entry
-points other packages declare: a name maps to where its factory lives, and nothing is imported
-until the name is used (``make_task`` / ``make_model``). Listing names and their descriptions
-therefore imports no task, detector, tsb-ad, torch or plotting code.
-
-The tsb-ad detectors are listed by their catalogue (:mod:`baselines.tsbad.catalog`, plain
-data): :data:`MODEL_TABLES` names functions that return more ``{name: (ref, display)}``.
+The registry loads this module as a plugin (entry point ``visanom.plugins``, the same route a
+third-party package takes); nothing here imports a model until its name is used.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 Row = tuple[str, dict[str, Any]]
-
-TASKS: dict[str, Row] = {
-    "tsb-ad-u": (
-        "tasks.tsb_ad_u.task:tsb_ad_u",
-        {"description": "TSB-AD-U official evaluation list (350 series); needs the data folder"},
-    ),
-    "tsb-ad-u-demo": (
-        "tasks.tsb_ad_u.task:tsb_ad_u_demo",
-        {"description": "Embedded sample set in TSB-AD-U format (GutenTAG, UCR, MITDB, Yahoo)"},
-    ),
-    "tsb-ad-u-vlm": (
-        "tasks.tsb_ad_u.vlm_view:tsb_ad_u_vlm",
-        {"description": "TSB-AD-U, VLM view: windows drawn and asked; point/affiliation F1"},
-    ),
-    "tsb-ad-u-demo-vlm": (
-        "tasks.tsb_ad_u.vlm_view:tsb_ad_u_demo_vlm",
-        {"description": "Embedded TSB-AD-U-format set, VLM view (windows drawn and asked)"},
-    ),
-    "visanombench": (
-        "tasks.visanombench.task:visanombench",
-        {"description": "VisAnomBench (paper's interval P/R/F1/Overlap); data_dir=PATH or hf"},
-    ),
-    "visanombench-demo": (
-        "tasks.visanombench.task:visanombench_demo",
-        {"description": "Small VisAnomBench-format benchmark built offline at first use"},
-    ),
-}
 
 TEMPLATE_REASONER_NOTE = (
     "heuristic baseline, NOT a VLM: a classical detector (default Sub-PCA) thresholded to intervals, "
@@ -116,3 +86,9 @@ MODELS.update({
 
 MODEL_TABLES: tuple[str, ...] = ("baselines.tsbad.catalog:registry_rows",)
 """``"module:function"`` references; each function returns more built-in model rows (cheaply)."""
+
+MODEL_CARD_FILES: tuple[Path, ...] = (Path(__file__).resolve().parent / "models.yaml",)
+"""Named model cards (``name: {adapter, args, display}``) this plugin provides."""
+
+SWEEP_DIRS: tuple[Path, ...] = (Path(__file__).resolve().parent / "sweeps",)
+"""Folders of named sweep files (``visanom sweep NAME``) this plugin provides."""

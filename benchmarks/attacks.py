@@ -295,24 +295,24 @@ def escapes_in_run_summary(tmp: Path) -> Outcome:
 
 
 # -- item 9: devices, FIFOs, huge records ------------------------------------------------------
+def _samples_replaced(tmp: Path, make: Callable[[Path], None], needle: str) -> Outcome:
+    results, folder = results_with_run(tmp)
+    (folder / "samples.jsonl").unlink()
+    make(folder / "samples.jsonl")
+    p = _build(results, tmp)
+    return Outcome(p.rc == 0 and needle in p.err, _summary(p, "samples.jsonl"))
+
+
 @attack("9")
 def samples_is_dev_zero(tmp: Path) -> Outcome:
     """samples.jsonl symlinked to /dev/zero (reads until memory runs out)."""
-    results, folder = results_with_run(tmp)
-    (folder / "samples.jsonl").unlink()
-    (folder / "samples.jsonl").symlink_to("/dev/zero")
-    p = _build(results, tmp)
-    return Outcome(p.rc == 0 and "samples.jsonl" in p.err, _summary(p, "samples.jsonl"))
+    return _samples_replaced(tmp, lambda path: path.symlink_to("/dev/zero"), "/dev/zero")
 
 
 @attack("9")
 def samples_is_fifo(tmp: Path) -> Outcome:
     """samples.jsonl is a FIFO nobody writes to (an open for reading blocks)."""
-    results, folder = results_with_run(tmp)
-    (folder / "samples.jsonl").unlink()
-    os.mkfifo(folder / "samples.jsonl")
-    p = _build(results, tmp)
-    return Outcome(p.rc == 0 and "FIFO" in p.err, _summary(p, "samples.jsonl"))
+    return _samples_replaced(tmp, os.mkfifo, "FIFO")
 
 
 @attack("9")

@@ -32,11 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from harness.core.paths import read_regular
 from harness.scoring.thresholds import score_threshold
 
 CURVE_BUCKETS = 100
 CURVE_POINTS = 2 * CURVE_BUCKETS
 MAX_TEXT = 20_000
+MAX_VECTOR_BYTES = 1 << 30
+"""A series or score file larger than this is not drawn (its path is already checked to be inside)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HASH = re.compile(r"[0-9A-Za-z_-]{1,128}")
 _FAST_HEADER = re.compile(rb"\{'descr': '<f8', 'fortran_order': False, 'shape': \((\d+),\), \}\s*$")
@@ -75,7 +78,7 @@ def load_vector(path: Path) -> np.ndarray | None:
     The common case (little-endian float64, C order, version 1 header) is read directly; any
     other file goes through ``np.load`` (never with pickles)."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path, max_bytes=MAX_VECTOR_BYTES)
     except OSError:
         return None
     if data[:8] == b"\x93NUMPY\x01\x00" and len(data) >= 10:

@@ -44,7 +44,10 @@ MAX_NAME_CHARS = 256
 MAX_TEXT_CHARS = 100_000
 """Longest other string in a ``run.json`` (a display title, a failure message): every page repeats them."""
 _NAMES = (("task", "name"), ("model", "name"), ("label",), ("run_id",), ("spec_id",))
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+try:  # possessive (3.11+): no backtracking state, so a 30 MB string costs no memory to skip
+    _STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+except re.error:  # 3.10: the unrolled loop keeps state per escape only, not per character
+    _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
 

@@ -69,12 +69,8 @@ def open_regular(path: str | os.PathLike[str], *, root: str | os.PathLike[str] |
 
 def read_regular(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
                  max_bytes: int | None = None) -> bytes:
-    """The bytes of a regular file (see :func:`open_regular`); never more than ``max_bytes``
-    even when the file grows while it is read."""
+    """The bytes of a regular file (see :func:`open_regular`); with ``max_bytes``, the size
+    checked on the descriptor is what is read (never more, even when the file grows meanwhile)."""
     fd, size = open_regular(path, root=root, max_bytes=max_bytes)
     with os.fdopen(fd, "rb") as fh:
-        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
-    if max_bytes is not None and len(data) > max_bytes:
-        raise NotRegular(f"too large (over {max_bytes:,} bytes; it grew while read)")
-    return data
-
+        return fh.read() if max_bytes is None else fh.read(size)  # size <= max_bytes was checked

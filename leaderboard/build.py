@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import OutputError, UsageError
+from harness.core.files import atomic_write_bytes
 from harness.core.lifetime import die_with_parent
 from harness.core.paths import folder_problem
 from harness.core.spec import slug
@@ -149,16 +150,10 @@ class SiteWriter:
 
 
 def write_atomic(path: Path, raw: bytes) -> None:
-    """Write via a temporary file in the same folder and a rename (readers never see half)."""
+    """Write via a temporary file in the same folder and a rename (readers never see half),
+    readable as the umask says (the site is served by other users)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, raw, fsync=False)
 
 
 def write_summary(summary: dict[str, Any], path: Path) -> None:

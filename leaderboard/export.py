@@ -202,7 +202,7 @@ UPLOAD_PATTERNS = ["README.md", "*/train.parquet"]
 """What a push uploads: the card and the configs' parquet files, never other files in ``--out``."""
 
 
-def push_to_hub(folder: str | Path, repo: str, *, private: bool = False, token: str | None = None) -> str:
+def push_to_hub(folder: str | Path, repo: str, *, private: bool = True, token: str | None = None) -> str:
     """Create the dataset repo if needed and upload the exported dataset in ``folder`` (only
     :data:`UPLOAD_PATTERNS`: ``--out`` may be an existing folder holding other files); return the repo URL."""
     from huggingface_hub import HfApi

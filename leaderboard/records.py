@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.core.paths import NotRegular, inside, open_regular, read_regular
+from harness.core.files import resolve_inside
+from harness.core.paths import NotRegular, open_regular, read_regular
 from harness.records.store import RUN_FILE, SAMPLES_FILE, migrate_run
 
 SCHEMAS = ("visanom.run/1", "visanom.run/2")
@@ -101,7 +102,7 @@ def _walk(root: Path, links: list[Skipped]) -> Iterator[tuple[Path, set[str]]]:
             path = Path(folder) / name
             if path.is_symlink():
                 rel = path.relative_to(root).as_posix()
-                where = "inside" if inside(root, path) else "outside"
+                where = "inside" if resolve_inside(root, path.absolute()) is not None else "outside"
                 links.append(Skipped(f"{rel}/", f"a symbolic link to a folder {where} the results folder "
                                                 f"({os.path.realpath(path)}); links are not followed: copy "
                                                 "the run into the results folder to show it"))

@@ -26,13 +26,15 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
-from functools import lru_cache
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness.core.files import resolve_inside
 from harness.core.paths import read_regular
+from harness.render.settings import AXIS_MARGIN, RenderSettings
 from harness.scoring.thresholds import score_threshold
 
 CURVE_BUCKETS = 100
@@ -43,33 +45,18 @@ MAX_VECTOR_BYTES = 1 << 30
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HASH = re.compile(r"[0-9A-Za-z_-]{1,128}")
 _FAST_HEADER = re.compile(rb"\{'descr': '<f8', 'fortran_order': False, 'shape': \((\d+),\), \}\s*$")
-# harness.render.plot.RenderSettings defaults (fractions of the figure), used when a record has none
-_DEFAULT_RENDER = {"left": 0.10, "right": 0.985, "bottom": 0.25, "top": 0.925}
-_AXIS_MARGIN = 0.05
-
-
-@lru_cache(maxsize=4096)
-def _real_dir(folder: str) -> str:
-    return os.path.realpath(folder)
+_MARGINS = ("left", "right", "bottom", "top")
+"""The render settings the overlay uses: fractions of the figure, each checked to lie in 0..1."""
+_DEFAULT_RENDER = asdict(RenderSettings())  # used when a record has no render settings
 
 
 def inside(root: Path, rel: Any) -> Path | None:
     """``root / rel`` when ``rel`` is a relative path string that stays inside ``root`` (after
     resolving symlinks, ``..`` and absolute parts) and names a regular file; else None."""
-    if not isinstance(rel, str) or not rel or "\x00" in rel:
+    if not isinstance(rel, str):
         return None
-    base = _real_dir(str(root))
-    joined = os.path.join(base, rel)
-    try:
-        folder = _real_dir(os.path.dirname(joined))  # folders resolved once, then cached
-        path = os.path.join(folder, os.path.basename(joined))
-        if os.path.islink(path):
-            path = os.path.realpath(path)
-        if not (path.startswith(base + os.sep) and os.path.isfile(path)):
-            return None
-    except (OSError, ValueError):
-        return None
-    return Path(path)
+    path = resolve_inside(root, rel)
+    return path if path is not None and path != Path(root) and path.is_file() else None
 
 
 def load_vector(path: Path) -> np.ndarray | None:
@@ -138,7 +125,7 @@ def x_fraction(settings: Mapping[str, Any], offset: int, length: int):  # noqa: 
     first, last = float(offset), float(offset + max(length, 1) - 1)
     if last <= first:  # matplotlib's nonsingular widening of an empty range
         first, last = first - 1e-3 * abs(first) if first else -1.0, last + 1e-3 * abs(last) if last else 1.0
-    pad = (last - first) * _AXIS_MARGIN
+    pad = (last - first) * AXIS_MARGIN
     lo, hi = first - pad, last + pad
 
     def frac(index: float) -> float:
@@ -301,7 +288,7 @@ class SampleViews:
         image = self.image(record)
         if image is not None and length:
             render = inp.get("render") if isinstance(inp.get("render"), Mapping) else {}
-            margins = {k: v for k, v in render.items() if k in _DEFAULT_RENDER and isinstance(v, (int, float))}
+            margins = {k: v for k, v in render.items() if k in _MARGINS and isinstance(v, (int, float))}
             usable = {k: v for k, v in margins.items() if math.isfinite(v) and 0.0 <= v <= 1.0}
             if len(usable) < len(margins):
                 self._note(record, f"render margin(s) {', '.join(sorted(set(margins) - set(usable)))} not a "
@@ -325,7 +312,9 @@ class SampleViews:
                 if scores is not None and scores.size:
                     curve = envelope(scores)
                     finite = scores[np.isfinite(scores)]
-                    threshold = score_threshold(scores) if finite.size else None
+                    applied = (record.get("pred_meta") or {}).get("threshold")  # what the task applied
+                    threshold = (float(applied) if isinstance(applied, (int, float)) and not isinstance(applied, bool)
+                                 else score_threshold(scores) if finite.size else None)  # records before it was kept
                     lo, hi = curve["lo"], curve["hi"]
                     if threshold is not None and lo is not None and hi is not None and math.isfinite(threshold):
                         span = hi - lo if hi > lo else 1.0

@@ -17,6 +17,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import __version__ as VISANOM_VERSION
+from harness.core.errors import UsageError
+from harness.core.spec import LOCATION_ARGS, RunSpec
+from harness.records.store import json_safe
 from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
 from leaderboard.reported import match_key, reported_rows
 
@@ -79,7 +82,15 @@ def summarise(
 
 
 def row_key(run: Mapping[str, Any]) -> str:
-    """The identity of a leaderboard row: ``spec_id``, else ``task|model`` for older records."""
+    """The identity of a leaderboard row: the stored ``spec_id`` (``task|model`` for the oldest
+    records); for a spec with a data location, its id as this version computes it (an older
+    record's stored id hashed the location too, so the same run at two paths made two rows)."""
+    spec = run.get("spec")
+    if isinstance(spec, Mapping) and any(k in LOCATION_ARGS for k in (spec.get("task_args") or {})):
+        try:
+            return RunSpec.from_record(spec).id
+        except (UsageError, KeyError, TypeError, ValueError):
+            pass
     spec_id = run.get("spec_id")
     if isinstance(spec_id, str) and spec_id:
         return spec_id
@@ -365,17 +376,6 @@ def _run_id(run: Mapping[str, Any]) -> str:
 
 def _dict(value: Any) -> dict[str, Any]:
     return json_safe(dict(value)) if isinstance(value, Mapping) else {}
-
-
-def json_safe(value: Any) -> Any:
-    """Copy ``value`` with every non-finite float replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _text(value: Any) -> str | None:

@@ -66,3 +66,20 @@ def test_slug_is_one_safe_component(name):
 
 def test_distinct_names_get_distinct_slugs():
     assert slug("a/b") != slug("a_b") and slug("<x>") != slug("_x_")
+
+
+def test_the_data_location_is_not_part_of_the_spec_id() -> None:
+    from harness.core.hashing import stable_hash
+
+    a = RunSpec(task="tsb-ad-u", model="Sub-PCA", task_args={"data_dir": "/data/TSB-AD-U", "file_list": "eva"})
+    b = RunSpec(task="tsb-ad-u", model="Sub-PCA", task_args={"data_dir": "/mnt/copy/TSB-AD-U", "file_list": "eva"})
+    other = RunSpec(task="tsb-ad-u", model="Sub-PCA", task_args={"data_dir": "/data/TSB-AD-U", "file_list": "all"})
+    assert a.id == b.id and a.label == b.label == "Sub-PCA (task.file_list=eva)"
+    assert a.id != other.id  # what the data is still counts
+    assert a.to_record()["task_args"]["data_dir"] == "/data/TSB-AD-U"  # and where it was is still recorded
+    # an older record stored an id that hashed the location: the leaderboard keys it by today's id
+    from leaderboard.summary import row_key
+
+    old = {"spec": a.to_record(), "spec_id": stable_hash(["spec", a.to_record()], 16),
+           "task": {"name": "tsb-ad-u"}, "model": {"name": "Sub-PCA"}}
+    assert old["spec_id"] != a.id and row_key(old) == row_key({**old, "spec": b.to_record()}) == a.id

@@ -45,3 +45,12 @@ def test_read_regular_refuses_fifo_device_outside_and_oversize(tmp_path: Path) -
     with pytest.raises(NotRegular, match="too large"):
         read_regular(root / "big", root=root, max_bytes=100)
     assert read_regular(root / "ok", root=root, max_bytes=100) == b"fine"
+
+
+def test_read_regular_containment_with_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("results").mkdir()
+    Path("secret").write_text("s")
+    Path("results/link").symlink_to(tmp_path / "secret")
+    with pytest.raises(NotRegular, match="outside"):
+        read_regular(Path("results/link"), root=Path("results"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +25,10 @@ def parse_kv(pairs: Sequence[str] | None) -> dict[str, Any]:
         if not sep or not key.strip():
             raise UsageError(f"expected key=value, got {pair!r}")
         try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+            json.dumps(parsed, allow_nan=False)  # a date, a set or binary stays the text it was typed as
+            out[key.strip()] = parsed
+        except (yaml.YAMLError, TypeError, ValueError, RecursionError):
             out[key.strip()] = value
     return out
 
@@ -59,7 +62,9 @@ def name_list(value: str) -> str:
 def open_cache(args: argparse.Namespace) -> PredictionCache | None:
     if args.no_cache:
         return None
-    return PredictionCache(args.cache or DEFAULT_CACHE)
+    if args.cache is not None and not str(args.cache).strip():
+        raise UsageError("--cache needs a file name (got an empty one); pass --no-cache to run without a cache")
+    return PredictionCache(args.cache if args.cache is not None else DEFAULT_CACHE)
 
 
 def judge_model(name: str | None, pairs: list[str]) -> Any:

@@ -45,7 +45,7 @@ def cmd_leaderboard_export(args: argparse.Namespace) -> int:
         print(f"{config}: {n} records")
     print(printable(f"dataset written to {args.out}"))
     if args.push_to_hub:
-        url = push_to_hub(Path(args.out), args.push_to_hub, private=args.private)
+        url = push_to_hub(Path(args.out), args.push_to_hub, private=not args.public)
         print(f"pushed to {url}")
     return EXIT_OK
 
@@ -70,7 +70,8 @@ def add_leaderboard_cli(sub: Any) -> None:
     export.add_argument("results", help="results folder")
     export.add_argument("--out", required=True, help="dataset folder")
     export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
-    export.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    export.add_argument("--public", action="store_true",
+                        help="create the Hub repo public (default: private, like `bench export`)")
     export.add_argument("--force", action="store_true",
                         help="write into --out even if it holds other files and is not a dataset visanom exported")
     export.set_defaults(func=cmd_leaderboard_export)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import stat
 
+from harness.core.files import resolve_inside
+
 _KINDS = ((stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
 
@@ -34,13 +36,6 @@ def folder_problem(path: str | os.PathLike[str]) -> str | None:
     return "does not exist" if kind == "missing" else f"is {kind}, not a folder"
 
 
-def inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
-    """Whether ``path``, with every symlink resolved, lies inside ``root`` (also resolved)."""
-    base = os.path.realpath(root)
-    real = os.path.realpath(path)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
-
-
 class NotRegular(OSError):
     """The path is not a regular file, lies outside its folder, or is over the size cap."""
 
@@ -51,7 +46,7 @@ def open_regular(path: str | os.PathLike[str], *, root: str | os.PathLike[str] |
     reason as its message) for a path that resolves outside ``root``, is not a regular file
     (a FIFO or device: opened non-blocking, so this never hangs) or is larger than
     ``max_bytes``; other :class:`OSError` as they come."""
-    if root is not None and not inside(root, path):
+    if root is not None and resolve_inside(root, os.path.abspath(path)) is None:
         raise NotRegular(f"a symbolic link to {os.path.realpath(path)}, outside {root} (not read)")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:

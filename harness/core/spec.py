@@ -34,6 +34,11 @@ points flagged by more than half the draws; ``best``: the draw with the highest 
 SECRET_WORDS = frozenset({"key", "token", "secret", "password", "authorization", "auth", "url", "headers"})
 
 
+LOCATION_ARGS = frozenset({"data_dir"})
+"""Task arguments that say where the data lives, not what it is: recorded, but neither in a spec's
+id nor in its label (the task fingerprint hashes the content)."""
+
+
 def is_secret_arg(name: str) -> bool:
     """True for argument names with a credential-like part (``api_key``, ``base_url``,
     ``auth_token``; parts split on ``_``/``-``); ``max_new_tokens`` is not one."""
@@ -130,8 +135,12 @@ class RunSpec:
 
     @property
     def id(self) -> str:
-        """A stable 16-hex id: equal specs (secrets aside) have equal ids, on any machine."""
-        return stable_hash(["spec", self.to_record()], 16)
+        """A stable 16-hex id: equal specs (secrets and data locations aside) have equal ids, on
+        any machine. Where the data lives (:data:`LOCATION_ARGS`) is not part of it: the task's
+        fingerprint carries what the data is, so one run with its data at two paths is one row."""
+        record = self.to_record()
+        record["task_args"] = {k: v for k, v in record["task_args"].items() if k not in LOCATION_ARGS}
+        return stable_hash(["spec", record], 16)
 
     @property
     def label(self) -> str:
@@ -140,7 +149,7 @@ class RunSpec:
         parts = [f"{k}={_short(v)}" for k, v in sorted(public_args(self.model_args).items())]
         parts += [f"{k}={_short(v)}" for k, v in sorted(self.generation.items())]
         parts += [f"task.{k}={_short(v)}" for k, v in sorted(public_args(self.task_args).items())
-                  if k not in ("data_dir",)]
+                  if k not in LOCATION_ARGS]
         if self.seed is not None:
             parts.append(f"seed={self.seed}")
         if self.limit is not None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import OutputError, UsageError
+from harness.core.files import make_temp_dir
 from harness.curate.selection import SELECTION_FILE, collect_candidates, image_path
 
 EXPORT_INFO = "visanom_export.json"
@@ -105,7 +105,7 @@ def export_dataset(folder: str | Path, out: str | Path, *, overwrite: bool = Fal
         raise UsageError(f"{folder}: no selected segment to export ({len(selection['dropped'])} dropped)")
     ds = Dataset.from_list(rows, features=features())
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = make_temp_dir(out.parent, f".{out.name}.")
     try:
         ds.save_to_disk(str(tmp / "data"))
         info = {"schema": "visanom.export/1", "elicit": str(folder.resolve()), "rows": len(rows),

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
+from harness.core.files import atomic_write_bytes
 from harness.core.spec import RunSpec
-from harness.records.store import atomic_write_bytes, dumps
+from harness.records.store import dumps
 from harness.run.cache import PredictionCache
 
 ELICIT_FILE = "elicit.json"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
+from harness.core.files import atomic_write_bytes
 from harness.curate.elicit import read_elicit
 from harness.curate.reward import (
     DEFAULT_WEIGHTS,
@@ -32,7 +33,7 @@ from harness.curate.reward import (
     rescore,
     score_candidate,
 )
-from harness.records.store import atomic_write_bytes, dumps, inside
+from harness.records.store import dumps, inside
 from harness.scoring.judge import JudgeItem, JudgeTemplate, judge_items, load_judge_template, model_name
 
 REWARDS_FILE = "rewards.jsonl"

@@ -17,7 +17,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import OutputError, UsageError
+from harness.core.files import atomic_write_bytes, resolve_inside
 from harness.core.hashing import stable_hash
 from harness.core.spec import SPEC_VERSION, RunSpec, slug
 
@@ -76,20 +76,6 @@ def dumps(obj: Any, indent: int | None = None) -> str:
     return json.dumps(obj, default=_json_default, allow_nan=False, ensure_ascii=False, indent=indent)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def safe_name(sample_id: str) -> str:
     """A file-name-safe form of a sample id, unique thanks to a short hash suffix (never
     ``.``/``..`` or hidden: see :func:`harness.core.spec.slug`)."""
@@ -100,8 +86,7 @@ def inside(root: Path, path: Path) -> Path:
     """``path`` when it lies inside ``root`` (both resolved), else :class:`OutputError`.
 
     The last guard for paths built from untrusted names (task, model, sample ids)."""
-    root_r, path_r = Path(root).resolve(), Path(path).resolve()
-    if path_r != root_r and root_r not in path_r.parents:
+    if resolve_inside(root, path) is None:
         raise OutputError(f"refusing to write {path}: it is outside the output folder {root}")
     return path
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import threading
-from dataclasses import asdict, dataclass
 
 import matplotlib
 import matplotlib.style
@@ -23,12 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import AutoLocator
 from PIL import Image
 
-from harness.core.hashing import stable_hash
+from harness.render.settings import AXIS_MARGIN as _AXIS_MARGIN
+from harness.render.settings import RENDERER_VERSION, RenderSettings  # noqa: F401 (re-exported)
 
-#: Bump when the drawing code changes in a way that can change pixels.
-RENDERER_VERSION = 1
-
-_AXIS_MARGIN = 0.05  # matplotlib's default axes.xmargin / axes.ymargin
 _MAX_DRAWN = 1e307 / (1 + 2 * _AXIS_MARGIN)
 """Largest |value| drawn as it is. matplotlib cannot lay out an axis much beyond +-1e307 (its
 transforms and tick locator overflow float64 and raise), so larger values are drawn clipped
@@ -37,48 +33,6 @@ _LOCATOR = AutoLocator()  # the default axis locator; only its nonsingular() is 
 # Envelope bins per pixel column. One bin per column changes up to ~1.4% of pixels (anti-aliased
 # edges only); four keep the stroke's edge shading closer (see docs/rendering.md).
 _BINS_PER_PIXEL = 4
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """Everything that decides the rendered pixels; part of a task's fingerprint.
-
-    Margins are figure fractions chosen to fit 45-degree tick labels of up to 7 digits
-    and y tick labels / offset text of matplotlib's default formatter.
-    """
-
-    width_in: float = 10.0
-    height_in: float = 4.0
-    dpi: int = 100
-    n_xticks: int = 20
-    xtick_rotation: float = 45.0
-    left: float = 0.10
-    right: float = 0.985
-    bottom: float = 0.25
-    top: float = 0.925
-    envelope: bool = True  # draw series of > ~16 points per pixel column as an M4 envelope
-    png_compress_level: int = 1  # zlib level: 1 encodes ~2x faster than 6 for ~8% larger files
-
-    def __post_init__(self) -> None:
-        if self.width_in <= 0 or self.height_in <= 0 or self.dpi <= 0:
-            raise ValueError("width_in, height_in and dpi must be positive")
-        if self.n_xticks < 2:
-            raise ValueError("n_xticks must be at least 2")
-        if not (0 <= self.left < self.right <= 1 and 0 <= self.bottom < self.top <= 1):
-            raise ValueError("margins must satisfy 0 <= left < right <= 1 and 0 <= bottom < top <= 1")
-        if not 0 <= self.png_compress_level <= 9:
-            raise ValueError("png_compress_level must be in 0..9")
-
-    @property
-    def size_px(self) -> tuple[int, int]:
-        """(width, height) of the PNG in pixels."""
-        return round(self.width_in * self.dpi), round(self.height_in * self.dpi)
-
-    def fingerprint(self) -> str:
-        """Stable hash of the settings, the renderer version and the matplotlib version."""
-        return stable_hash(
-            {"settings": asdict(self), "renderer": RENDERER_VERSION, "matplotlib": matplotlib.__version__}
-        )
 
 
 DEFAULT_SETTINGS = RenderSettings()

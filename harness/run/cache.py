@@ -9,8 +9,8 @@ Opening is safe for processes that create the same new file at the same moment: 
 set-up (WAL mode, table) runs under an exclusive lock on the cache's folder, so one process
 creates while the others wait, and a set-up statement that still meets "database is locked"
 is retried until ``timeout_s``. A path that cannot be a cache (a directory, a file that is not
-a visanom cache, a folder that cannot be written) raises :class:`CacheError` (exit 3) naming
-the path and the cause; nothing is written to such a file.
+a visanom cache, another application's database, a folder that cannot be written) raises
+:class:`CacheError` (exit 3) naming the path and the cause; nothing is written to such a file.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class PredictionCache:
                              f"({exc.strerror or exc}) for {self.path}; {_HINT}") from exc
         try:
             with _folder_lock(self.path.parent):
+                _refuse_foreign(self.path)
                 self._set_up()
         except sqlite3.Error as exc:
             self.close()
@@ -144,9 +145,19 @@ class PredictionCache:
         )
 
     def put(self, key: str, pred: Prediction) -> bool:
-        """Store a successful prediction; returns False (and stores nothing) for errors."""
+        """Store a successful prediction; returns False (and stores nothing) for errors.
+
+        A cache that cannot be written any more (made read-only or immutable during the run,
+        its disk full) is a :class:`CacheError` (exit 3), not an internal error."""
         if pred.error is not None:
             return False
+        try:
+            self._put(key, pred)
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot write the prediction cache {self.path} ({exc}); {_HINT}") from exc
+        return True
+
+    def _put(self, key: str, pred: Prediction) -> None:
         conn = self._conn()
         with conn:
             conn.execute(
@@ -162,7 +173,6 @@ class PredictionCache:
                     time.time(),
                 ),
             )
-        return True
 
     def __len__(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
@@ -207,6 +217,34 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Raise :class:`CacheError` for an existing, non-empty file that is not a visanom cache:
+    another application's database (or any other file) is never given our table or WAL mode.
+    It is read through a read-only connection only, so it stays byte-identical."""
+    try:
+        if path.stat().st_size == 0:
+            return  # a new, empty file: ours to set up
+    except FileNotFoundError:
+        return
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            tables = {name: sql for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view', 'index', 'trigger')")}
+            columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(predictions)"))
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise _open_error(path, exc) from exc
+    if not tables:
+        return  # a database with nothing in it
+    ours = set(tables) <= {"predictions", "sqlite_autoindex_predictions_1"} and columns == _COLUMNS
+    if not ours:
+        shown = ", ".join(sorted(tables)[:8]) + (", ..." if len(tables) > 8 else "")
+        raise CacheError(f"{path} is not a visanom prediction cache (it is another database, holding: {shown}); "
+                         f"it was left untouched; {_HINT}")
 
 
 def _open_error(path: Path, exc: sqlite3.Error) -> CacheError:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.core.files import atomic_write_bytes
 from harness.core.spec import public_args
-from harness.records.store import RunDir, atomic_write_bytes, dumps, inside
+from harness.records.store import RunDir, dumps, inside
 from harness.run.runner import RunResult
 from harness.scoring.judge import JUDGE_KEYS, JudgeItem, judge_items, load_judge_template, model_name
 from harness.scoring.run_metrics import metric_entry

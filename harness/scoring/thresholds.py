@@ -123,8 +123,9 @@ def check_scores(raw: Any, n: int, what: str = "the series") -> tuple[np.ndarray
 
 def threshold_prediction(prediction: Prediction, n: int, index_offset: int = 0,
                          what: str = "the series") -> Prediction:
-    """Check ``prediction.scores`` (:func:`check_scores`) and set its :func:`peak_interval`,
-    or set ``prediction.error``; the prediction is changed in place and returned."""
+    """Check ``prediction.scores`` (:func:`check_scores`) and set its :func:`peak_interval` (and the
+    threshold it applied, ``meta["threshold"]``), or set ``prediction.error``; the prediction is
+    changed in place and returned."""
     scores, err = check_scores(prediction.scores, n, what)
     if err is not None:
         prediction.error = err
@@ -132,4 +133,6 @@ def threshold_prediction(prediction: Prediction, n: int, index_offset: int = 0,
     assert scores is not None
     prediction.scores = scores
     prediction.intervals = peak_interval(scores, index_offset=index_offset)
+    threshold = score_threshold(scores)
+    prediction.meta["threshold"] = float(threshold) if np.isfinite(threshold) else None  # what the viewer draws
     return prediction

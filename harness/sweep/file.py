@@ -134,7 +134,17 @@ def load_sweep(name_or_file: str) -> Sweep:
         loader = _Loader(text)
         loader.name = str(path)
         try:
-            raw = loader.get_single_data()
+            try:
+                node = loader.get_single_node()
+            except RecursionError:
+                mark = loader.get_mark()
+                raise UsageError(f"{path}:{mark.line + 1}: nested too deeply to read (a sweep value may be "
+                                 f"nested at most {MAX_DEPTH} levels)") from None
+            if node is None:
+                raw = None
+            else:
+                check_node(node, path)
+                raw = loader.construct_document(node)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -144,6 +154,59 @@ def load_sweep(name_or_file: str) -> Sweep:
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: YAML error: {exc}") from None
     return parse_sweep(raw, path)
+
+
+MAX_DEPTH = 64
+"""How deep a sweep value may nest (mappings and lists)."""
+MAX_NODES = 100_000
+"""How many values a sweep file may hold once its aliases are expanded (a YAML "billion laughs"
+bomb expands to billions; hashing a run spec would expand it)."""
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")}
+
+
+def check_node(root: yaml.Node, path: Path) -> None:
+    """Refuse, with file:line, a YAML document that expands past :data:`MAX_NODES` values, nests past
+    :data:`MAX_DEPTH` levels, or holds a value that is not text, a number, a boolean, null, a list or
+    a mapping (a date, binary, a set, a Python tag): it would not hash into a run spec.
+
+    Runs on the composed node graph, before any object is built; an alias is counted at its full
+    size each time it is used, from sizes computed once per node (so a bomb costs no time here)."""
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    active: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        where = f"{path}:{node.start_mark.line + 1}"
+        if done:
+            active.discard(id(node))
+            children = _children(node)
+            size[id(node)] = 1 + sum(size[id(c)] for c in children)
+            if size[id(node)] > MAX_NODES:
+                raise UsageError(f"{where}: this value expands to more than {MAX_NODES:,} values (YAML aliases "
+                                 "repeat what they name); a sweep file holds settings, not data")
+            continue
+        if id(node) in size:
+            continue
+        if depth > MAX_DEPTH:
+            raise UsageError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+        if id(node) in active:
+            raise UsageError(f"{where}: a value that contains itself (a recursive YAML alias)")
+        if node.tag not in _PLAIN_TAGS:
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise UsageError(f"{where}: {node.value if isinstance(node, yaml.ScalarNode) else kind!r} reads as a "
+                             f"YAML {kind}; a sweep value is text, a number, true/false, null, a list or a mapping "
+                             "(quote it to pass it as text)")
+        active.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in _children(node) if id(c) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def parse_sweep(raw: Any, path: Path) -> Sweep:

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from harness.core.errors import DataError
+from harness.core.files import make_temp_dir
 
 from .files import ARCHIVE_FOLDER, ENV_DATA_DIR, list_files, parse_file_name
 
@@ -148,7 +149,7 @@ def install_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
                     f"e.g. {missing[0]}; the archive is not the TSB-AD-U release"
                 )
         dest.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{ARCHIVE_FOLDER}.tmp-", dir=dest))
+        tmp = make_temp_dir(dest, f".{ARCHIVE_FOLDER}.tmp-")
         try:
             staged = tmp / ARCHIVE_FOLDER
             staged.mkdir()

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from harness.core.errors import DataError, UnknownNameError
-from harness.core.paths import folder_problem, inside
+from harness.core.files import resolve_inside
+from harness.core.paths import folder_problem
 
 ENV_DATA_DIR = "VISANOM_TSB_AD_U_DIR"
 """Environment variable naming the folder that holds the TSB-AD-U CSV files."""
@@ -337,7 +338,7 @@ def find_file(data_dir: str | os.PathLike[str], file_name: str) -> Path:
         candidates += [d / file_name, d / ARCHIVE_FOLDER / file_name]
     for c in candidates:
         if c.is_file():
-            if not inside(root, c):
+            if resolve_inside(root, c.absolute()) is None:
                 raise _fail(c, f"resolves to {os.path.realpath(c)}, outside the data folder {root}; "
                                "copy the file into the data folder")
             return c

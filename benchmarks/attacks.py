@@ -154,33 +154,32 @@ def _summary(p: Proc, *needles: str) -> str:
 SECRET = "TOP-SECRET-OUTSIDE-RESULTS"
 
 
+def _linked_outside(tmp: Path, name: str, **kw: object) -> Outcome:
+    """Move the run's ``name`` file out of RESULTS (it holds :data:`SECRET`), link it back, build."""
+    results, folder = results_with_run(tmp, **kw)
+    outside = tmp / "elsewhere"
+    outside.mkdir()
+    if name == "run.json":
+        run = json.loads((folder / name).read_text())
+        run["label"] = SECRET
+        (folder / name).write_text(json.dumps(run))
+    (folder / name).rename(outside / name)
+    (folder / name).symlink_to(outside / name)
+    p = _build(results, tmp)
+    leaked = SECRET in site_text(tmp / "site")
+    return Outcome(p.rc == 0 and not leaked and "outside" in p.err, _summary(p, name))
+
+
 @attack("1")
 def run_json_symlinked_outside(tmp: Path) -> Outcome:
     """run.json is a symlink to a record outside RESULTS whose label is a secret."""
-    results, folder = results_with_run(tmp)
-    outside = tmp / "elsewhere"
-    outside.mkdir()
-    run = json.loads((folder / "run.json").read_text())
-    run["label"] = SECRET
-    (outside / "run.json").write_text(json.dumps(run))
-    (folder / "run.json").unlink()
-    (folder / "run.json").symlink_to(outside / "run.json")
-    p = _build(results, tmp)
-    leaked = SECRET in site_text(tmp / "site")
-    return Outcome(p.rc == 0 and not leaked and "outside" in p.err, _summary(p, "run.json"))
+    return _linked_outside(tmp, "run.json")
 
 
 @attack("1")
 def samples_symlinked_outside(tmp: Path) -> Outcome:
     """samples.jsonl is a symlink to records outside RESULTS whose answers are a secret."""
-    results, folder = results_with_run(tmp, answer=SECRET)
-    outside = tmp / "elsewhere"
-    outside.mkdir()
-    (folder / "samples.jsonl").rename(outside / "samples.jsonl")
-    (folder / "samples.jsonl").symlink_to(outside / "samples.jsonl")
-    p = _build(results, tmp)
-    leaked = SECRET in site_text(tmp / "site")
-    return Outcome(p.rc == 0 and not leaked and "samples.jsonl" in p.err, _summary(p, "samples.jsonl"))
+    return _linked_outside(tmp, "samples.jsonl", answer=SECRET)
 
 
 @attack("1")
@@ -196,36 +195,36 @@ def run_folder_symlinked_to_copy(tmp: Path) -> Outcome:
 
 
 # -- item 2: file_list escapes data_dir -------------------------------------------------------
+_SERIES = "001_X_id_1_D_tr_100_1st_300.csv"
+_READ = ("import sys; from tasks.tsb_ad_u.task import TSBADUTask\n"
+         "try:\n    s = list(TSBADUTask(data_dir=sys.argv[1], file_list='mine').samples())\n"
+         "except Exception as e:\n    print('refused:', e); raise SystemExit(2)\n"
+         "print('error:' if s[0].error else 'read:', s[0].error or len(s[0].series))\n")
+
+
+def _outside_series(tmp: Path, line: str, link: bool) -> Proc:
+    """A series CSV outside data_dir, a list ``mine.csv`` in data_dir holding ``line``
+    (a link to the CSV by its name when ``link``); the task reads the list."""
+    data, outside = tmp / "data", tmp / "outside"
+    data.mkdir(), outside.mkdir()
+    (outside / _SERIES).write_text("Data,Label\n" + "".join(f"{i % 7},{int(300 <= i < 310)}\n" for i in range(400)))
+    if link:
+        (data / _SERIES).symlink_to(outside / _SERIES)
+    (data / "mine.csv").write_text(f"file_name\n{line}\n")
+    return run_python(["-c", _READ, str(data)], cwd=tmp)
+
+
 @attack("2")
 def file_list_escapes_data_dir(tmp: Path) -> Outcome:
     """A list line ``../outside/<official name>`` in a file list inside data_dir."""
-    data, outside = tmp / "data", tmp / "outside"
-    data.mkdir(), outside.mkdir()
-    name = "001_X_id_1_D_tr_100_1st_300.csv"
-    rows = "Data,Label\n" + "".join(f"{i % 7},{int(300 <= i < 310)}\n" for i in range(400))
-    (outside / name).write_text(rows)
-    (data / "mine.csv").write_text(f"file_name\n../outside/{name}\n")
-    code = ("import sys; from tasks.tsb_ad_u.task import TSBADUTask\n"
-            "t = TSBADUTask(data_dir=sys.argv[1], file_list='mine')\n"
-            "try:\n    s = list(t.samples())\nexcept Exception as e:\n    print('refused:', e); raise SystemExit(2)\n"
-            "print('read', [(x.id, x.error, len(x.series)) for x in s])\n")
-    p = run_python(["-c", code, str(data)], cwd=tmp)
+    p = _outside_series(tmp, f"../outside/{_SERIES}", link=False)
     return Outcome(p.rc == 2 and "is a path, not a file name" in p.out, _summary(p))
 
 
 @attack("2")
 def data_file_symlinked_outside(tmp: Path) -> Outcome:
     """A listed name that is a symlink inside data_dir to a CSV outside it."""
-    data, outside = tmp / "data", tmp / "outside"
-    data.mkdir(), outside.mkdir()
-    name = "001_X_id_1_D_tr_100_1st_300.csv"
-    (outside / name).write_text("Data,Label\n" + "".join(f"{i % 7},{int(300 <= i < 310)}\n" for i in range(400)))
-    (data / name).symlink_to(outside / name)
-    (data / "mine.csv").write_text(f"file_name\n{name}\n")
-    code = ("import sys; from tasks.tsb_ad_u.task import TSBADUTask\n"
-            "s = list(TSBADUTask(data_dir=sys.argv[1], file_list='mine').samples())\n"
-            "print('error:' if s[0].error else 'read:', s[0].error or len(s[0].series))\n")
-    p = run_python(["-c", code, str(data)], cwd=tmp)
+    p = _outside_series(tmp, _SERIES, link=True)
     return Outcome(p.rc == 0 and "outside the data folder" in p.out, _summary(p))
 
 

@@ -189,9 +189,9 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
             problems.append(f"sample {printable(entry['id'])[:200]}: {problem}")
             continue
         entries.append(entry)
-    problems += views.notes
     page = render.render_samples(job["context"], entries, problems)
-    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems}
+    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems,
+            "notes": views.notes}
 
 
 def build(
@@ -251,6 +251,7 @@ def build(
                     cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
                     row["sample_problems"] = cached["problems"]
+                    row["sample_notes"] = cached.get("notes", [])
                     writer.keep(page)
                     report.runs_reused += 1
                     continue
@@ -264,15 +265,18 @@ def build(
     for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
         writer.write(job["page"], result["page"])
         write_atomic(Path(job["cache"]), json.dumps(
-            {"compact": result["compact"], "problems": result["problems"]}, ensure_ascii=False).encode("utf-8"))
+            {"compact": result["compact"], "problems": result["problems"], "notes": result["notes"]},
+            ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
-        row["sample_problems"] = result["problems"]
+        row["sample_problems"], row["sample_notes"] = result["problems"], result["notes"]
         report.runs_rendered += 1
     for task in summary["tasks"]:
         for row in task["rows"]:
             for problem in row.get("sample_problems") or []:
                 report.notes.append(f"{row['run_dir']}/{SAMPLES_FILE}: {problem} (left out of the sample viewer)")
+            for note in row.get("sample_notes") or []:
+                report.notes.append(f"{row['run_dir']}/{SAMPLES_FILE}: {note}")
             writer.write(row["pages"]["model"], render.render_model(summary, task, row, site))
         writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
         writer.write(f"tasks/{task['slug']}/compare.html",
@@ -302,9 +306,9 @@ def not_json(value: Any) -> str:
     try:
         json.dumps(value, allow_nan=False)
     except ValueError:
-        return "holds a NaN or infinite number (left out of the sample viewer)"
+        return "holds a NaN or infinite number"
     except (TypeError, RecursionError) as exc:
-        return f"cannot be shown ({type(exc).__name__}; left out of the sample viewer)"
+        return f"cannot be shown ({type(exc).__name__})"
     return ""
 
 
@@ -313,7 +317,7 @@ def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
     out = dict(summary)
     out["tasks"] = []
     for task in summary["tasks"]:
-        rows = [{k: v for k, v in row.items() if k != "sample_problems"} for row in task["rows"]]
+        rows = [{k: v for k, v in row.items() if k not in ("sample_problems", "sample_notes")} for row in task["rows"]]
         out["tasks"].append({**task, "rows": rows})
     return out
 

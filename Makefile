@@ -20,7 +20,7 @@ STAMP := $(VENV)/.installed-$(HASH)
 GPU_STAMP := $(GPU_VENV)/.installed-$(HASH)
 NP2_STAMP := $(NP2_VENV)/.installed-$(HASH)
 
-.PHONY: setup setup-gpu setup-np2 demo test test-core-np2 check-gpu-resolve lint browser clean
+.PHONY: setup setup-gpu setup-np2 demo test test-core-np2 check-gpu-resolve lint browser axe clean
 
 # $(call install,VENV,EXTRAS): create VENV if needed and install this checkout with EXTRAS.
 # uv (from PATH, else bootstrapped into VENV by pip) resolves and installs; if that fails
@@ -68,10 +68,21 @@ browser:
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; \
 	fi
 
+# axe-core (npm) for the accessibility checks in the browser tests: tests/.axe/axe.min.js.
+AXE_VERSION ?= 4.11.0
+axe: tests/.axe/axe.min.js
+
+tests/.axe/axe.min.js:
+	@if command -v npm >/dev/null; then \
+	  mkdir -p tests/.axe && cd tests/.axe && { npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && mv package/axe.min.js . \
+	  || echo "npm pack axe-core failed: the axe accessibility test will be skipped"; }; rm -rf package axe-core-*.tgz; \
+	else echo "npm missing: the axe accessibility test will be skipped"; fi
+
 demo: setup
 	$(VENV)/bin/visanom demo
 
-test: setup browser
+test: setup browser axe
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 

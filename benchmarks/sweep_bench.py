@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.sweep.driver import run_sweep
+from harness.sweep.executors import thread_env
 from harness.sweep.file import load_sweep
 
 SWEEP = """
@@ -60,28 +62,41 @@ def make_series(folder: Path, n: int, length: int) -> Path:
     return data
 
 
-def timed(sweep_text: str, workers: int, folder: Path) -> float:
-    """Wall seconds of one sweep from scratch with ``workers`` worker processes."""
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (the sweep's workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(sweep_text: str, workers: int, folder: Path) -> tuple[float, float, list[float]]:
+    """One sweep from scratch with ``workers`` worker processes: wall seconds, the workers' CPU
+    seconds, and each job's wall seconds."""
     path = folder / "bench.yaml"
     path.write_text(sweep_text)
     out = folder / f"out-{workers}-{time.monotonic_ns()}"
     sweep = load_sweep(str(path))
-    t0 = time.perf_counter()
+    cpu0, t0 = _children_cpu_s(), time.perf_counter()
     result = run_sweep(sweep, output=out, workers=workers, cache=None, progress=False, print_fn=lambda s: None)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu_s() - cpu0
     if not result.ok:
         raise SystemExit(f"benchmark sweep did not complete: {[(j.pj.name, j.state, j.reason) for j in result.jobs]}")
     shutil.rmtree(out, ignore_errors=True)
-    return wall
+    return wall, cpu, [round(j.wall_s, 1) for j in result.jobs]
 
 
 def measure(name: str, text: str, workers: int, repeat: int, folder: Path) -> float:
-    """Best-of-``repeat`` wall times on 1 and on ``workers`` workers; prints and returns the ratio."""
-    one = min(timed(text, 1, folder) for _ in range(repeat))
-    many = min(timed(text, workers, folder) for _ in range(repeat))
-    ratio = one / many
-    print(f"{name}: 1 worker {one:.1f} s, {workers} workers {many:.1f} s -> {ratio:.2f}x  "
-          f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
+    """Best-of-``repeat`` wall times on 1 and on ``workers`` workers; prints and returns the ratio.
+
+    The workers' CPU seconds are printed beside the wall times: the same CPU on both settings with a
+    wall that does not halve means the cores were busy with other work (neighbours); much more CPU
+    on ``workers`` means the workers fought each other (threads, memory bandwidth)."""
+    one = min((timed(text, 1, folder) for _ in range(repeat)), key=lambda r: r[0])
+    many = min((timed(text, workers, folder) for _ in range(repeat)), key=lambda r: r[0])
+    ratio = one[0] / many[0]
+    print(f"{name}: 1 worker {one[0]:.1f} s (workers' CPU {one[1]:.1f} s), {workers} workers {many[0]:.1f} s "
+          f"(workers' CPU {many[1]:.1f} s) -> {ratio:.2f}x  (load average now {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores)", flush=True)
+    print(f"  per-job wall s, 1 worker: {one[2]}; {workers} workers: {many[2]}", flush=True)
     return ratio
 
 
@@ -96,6 +111,8 @@ def main() -> None:
     p.add_argument("--length", type=int, default=20000, help="points per series (default: %(default)s)")
     args = p.parse_args()
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    print(f"worker thread limits: {thread_env(1)} (harness.sweep.executors.thread_env; a variable set in "
+          "this shell wins)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data = make_series(folder, args.series, args.length)

@@ -29,11 +29,13 @@ from harness.core.paths import folder_problem
 from harness.core.spec import slug
 from harness.core.text import printable
 from harness.records.store import RUN_FILE, SAMPLES_FILE
-from leaderboard import render
+from leaderboard import breakdown, render
 from leaderboard.records import Skipped, read_samples, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
 
+EXPORT_DIR = "dataset"
+"""Where in the site a parquet export (``leaderboard export``) is linked from."""
 __all__ = ["BuildReport", "build", "build_site", "write_summary"]
 
 MANIFEST = ".build/manifest.json"
@@ -190,8 +192,9 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
             continue
         entries.append(entry)
     page = render.render_samples(job["context"], entries, problems)
+    group_ci = breakdown.group_cis(entries, job["headline"], job["breakdowns"], job["view"])
     return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems,
-            "notes": views.notes}
+            "notes": views.notes, "group_ci": group_ci}
 
 
 def build(
@@ -230,6 +233,7 @@ def build(
     for task in summary["tasks"]:
         task_slug = slug(task["name"])
         task["slug"] = task_slug
+        task["export"] = _export_link(out, task["name"])
         for row in task["rows"]:
             row["slug"] = slug(row["key"])
             row["pages"] = {
@@ -252,6 +256,7 @@ def build(
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
                     row["sample_problems"] = cached["problems"]
                     row["sample_notes"] = cached.get("notes", [])
+                    row["group_ci"] = cached["group_ci"]
                     writer.keep(page)
                     report.runs_reused += 1
                     continue
@@ -261,15 +266,17 @@ def build(
             jobs.append((task["name"], row["key"], {
                 "results": str(results), "site": str(out), "run_dir": row["run_dir"], "task_slug": task["slug"],
                 "headline": task["headline"], "context": context, "page": page, "cache": str(cache),
+                "breakdowns": task["breakdowns"], "view": str((task["display"] or {}).get("view") or ""),
             }))
     for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
         writer.write(job["page"], result["page"])
         write_atomic(Path(job["cache"]), json.dumps(
-            {"compact": result["compact"], "problems": result["problems"], "notes": result["notes"]},
-            ensure_ascii=False).encode("utf-8"))
+            {"compact": result["compact"], "problems": result["problems"], "notes": result["notes"],
+             "group_ci": result["group_ci"]}, ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
         row["sample_problems"], row["sample_notes"] = result["problems"], result["notes"]
+        row["group_ci"] = result["group_ci"]
         report.runs_rendered += 1
     for task in summary["tasks"]:
         for row in task["rows"]:
@@ -288,6 +295,8 @@ def build(
     for rel, raw in _static_files():
         writer.write(rel, raw)
     writer.write("summary.json", summary_bytes(_public_summary(summary)))
+    writer.write("leaderboard.csv", render.leaderboard_csv(summary))
+    writer.write("glossary.html", render.render_glossary(summary, site))
     writer.write("index.html", render.render_index(summary, site=site))
     _remove_stale(out, writer.old, writer.files)
     write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats}).encode("utf-8"))
@@ -312,12 +321,22 @@ def not_json(value: Any) -> str:
     return ""
 
 
+def _export_link(out: Path, task: str) -> str | None:
+    """The site path of the task's per-sample parquet export (``visanom leaderboard export
+    RESULTS --out SITE/dataset``) when it is there, else None."""
+    from leaderboard.export import config_name  # export imports this module
+
+    rel = f"{EXPORT_DIR}/{config_name(task)}/train.parquet"
+    return rel if (out / rel).is_file() else None
+
+
 def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary as published (build-internal keys dropped)."""
     out = dict(summary)
     out["tasks"] = []
     for task in summary["tasks"]:
-        rows = [{k: v for k, v in row.items() if k not in ("sample_problems", "sample_notes")} for row in task["rows"]]
+        internal = ("sample_problems", "sample_notes", "group_ci")
+        rows = [{k: v for k, v in row.items() if k not in internal} for row in task["rows"]]
         out["tasks"].append({**task, "rows": rows})
     return out
 

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import jinja2
 
+from leaderboard import breakdown, glossary
 from leaderboard.summary import GROUPS, parse_time
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,7 +52,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(signed=fmt_signed, group_class=group_class, kv=fmt_display)
     env.globals.update(
-        model_view=model_view, task_view=task_view, chart_view=chart_view, UNDEFINED_MARK=UNDEFINED_MARK, CSP=CSP
+        model_view=model_view, task_view=task_view, chart_view=chart_view, UNDEFINED_MARK=UNDEFINED_MARK, CSP=CSP,
+        index_columns=index_columns, ci_units=ci_units, gloss=glossary.entry, ordered_metrics=ordered_metrics,
     )
     return env
 
@@ -78,6 +80,52 @@ def render_index(summary: dict[str, Any], root: str = "", site: dict[str, Any] |
     return _render("index.html.j2", summary=summary, root=root, site=site or DEFAULT_SITE, page="index")
 
 
+def render_glossary(summary: dict[str, Any], site: dict[str, Any]) -> str:
+    """The metric glossary: every metric on the site first (in table order), then the other known ones."""
+    names: dict[str, None] = {}
+    for task in summary["tasks"]:
+        for metric in [*task["metrics"], *task["reasoning"]]:
+            names.setdefault(metric, None)
+    for metric in glossary.METRICS:
+        names.setdefault(metric, None)
+    return _render("glossary.html.j2", summary=summary, entries=[glossary.entry(m) for m in names], root="",
+                   site=site, page="glossary")
+
+
+def leaderboard_csv(summary: dict[str, Any]) -> str:
+    """Every measured row of every task as CSV: identity, counts, then value and CI bounds of
+    each metric. A text cell that a spreadsheet would read as a formula gets a leading ``'``."""
+    import csv
+    import io
+
+    metrics: dict[str, None] = {}
+    for task in summary["tasks"]:
+        for metric in [*task["metrics"], *task["reasoning"]]:
+            metrics.setdefault(metric, None)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = ["task", "rank", "label", "model", "spec_id", "group", "n", "n_failed"]
+    for metric in metrics:
+        header += [metric, f"{metric} ci_low", f"{metric} ci_high", f"{metric} n"]
+    writer.writerow(header)
+
+    def text(value: Any) -> Any:
+        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + value
+        return "" if value is None else value
+
+    for task in summary["tasks"]:
+        for row in task["rows"]:
+            line = [text(task["name"]), text(row["rank"]), text(row["label"]), text(row["model"]), text(row["key"]),
+                    text(row["group"]), text(row["counts"]["n"]), text(row["counts"]["n_failed"])]
+            for metric in metrics:
+                entry = row["metrics"].get(metric) or {}
+                ci = entry.get("ci95") or [None, None]
+                line += [text(entry.get("value")), text(ci[0]), text(ci[1]), text(entry.get("n"))]
+            writer.writerow(line)
+    return buf.getvalue()
+
+
 def render_model(summary: dict[str, Any], task: dict[str, Any], row: dict[str, Any], site: dict[str, Any]) -> str:
     """A row's model page: spec, fingerprints, versions, dates, arguments, failures."""
     return _render("model.html.j2", summary=summary, task=task, row=row, root="../../", site=site, page="model")
@@ -87,7 +135,7 @@ def render_breakdown(summary: dict[str, Any], task: dict[str, Any], site: dict[s
     """A task's breakdown page: the headline per group of every breakdown key in ``run.json``."""
     tables = breakdown_tables(task)
     return _render("breakdown.html.j2", summary=summary, task=task, tables=tables, root="../../", site=site,
-                   page="breakdown")
+                   page="breakdown", MIN_N=breakdown.MIN_N)
 
 
 def samples_context(
@@ -102,25 +150,56 @@ def samples_context(
 
 def render_samples(context: dict[str, Any], entries: list[dict[str, Any]], problems: list[str]) -> str:
     """A run's sample viewer: one page, every sample embedded as JSON, drawn by viewer.js."""
-    data = {"task": context["task"]["name"], "headline": context["task"]["headline"],
+    data = {"task": context["task"]["name"], "headline": context["task"]["headline"], "label": context["row"]["label"],
             "compare": f"../../tasks/{context['task']['slug']}/compare.html", "root": "../../",
             "samples": entries}
     return _render("samples.html.j2", **context, data_json=embed_json(data), n=len(entries), problems=problems,
                    root="../../", page="samples")
 
 
+COMPARE_KEYS = ("IoU", "TP", "FP", "FN", "Point-F1")
+"""Per-sample values the compare page shows beside the headline (when a run records them)."""
+
+
 def compare_fragments(entries: list[dict[str, Any]], headline: str | None) -> dict[str, Any]:
     """What the compare page needs from one run, as ready-to-embed JSON text (escaped like
     :func:`embed_json`), so a rebuild can splice cached runs without parsing them:
-    ``ids`` (list), ``truth`` (``{id: {gt, offset, length}}`` text) and ``samples``
-    (``{id: [status, predicted intervals, headline value, degenerate]}`` text)."""
-    truth = {e["id"]: {"gt": e["gt"], "offset": e["offset"], "length": e["length"]} for e in entries}
+    ``ids`` (list), ``truth`` (``{id: {gt, offset, length, series}}`` text) and ``samples``
+    (``{id: [status, predicted intervals, headline value, degenerate, {key: value}]}`` text,
+    the last holding the per-sample :data:`COMPARE_KEYS`)."""
+    parts = []
+    for e in entries:
+        head = embed_json({"gt": e["gt"], "offset": e["offset"], "length": e["length"]})
+        parts.append(embed_json(e["id"]) + ":" + head[:-1] + ',"series":' + _series_json(e.get("series")) + "}")
     samples = {}
     for e in entries:
         value = e["metrics"].get(headline) if headline else None
+        values = {}
+        for key in COMPARE_KEYS:
+            v = e["counts"].get(key, e["metrics"].get(key))
+            if v is not None:
+                values[key] = round(v, 4) if isinstance(v, float) else v
         samples[e["id"]] = [e["status"], e["pred"], round(value, 4) if isinstance(value, float) else value,
-                            e["degenerate"]]
-    return {"ids": [e["id"] for e in entries], "truth": embed_json(truth), "samples": embed_json(samples)}
+                            e["degenerate"], values]
+    return {"ids": [e["id"] for e in entries], "truth": "{" + ",".join(parts) + "}", "samples": embed_json(samples)}
+
+
+_SERIES_JSON: dict[int, tuple[Any, str]] = {}
+
+
+def _series_json(series: Any) -> str:
+    """The embedded JSON of a series envelope, once per envelope object in this process (the
+    sample views share one envelope per input, so every run of a task reuses it)."""
+    if series is None:
+        return "null"
+    hit = _SERIES_JSON.get(id(series))
+    if hit is not None and hit[0] is series:
+        return hit[1]
+    if len(_SERIES_JSON) > 20_000:
+        _SERIES_JSON.clear()
+    text = embed_json(series)
+    _SERIES_JSON[id(series)] = (series, text)  # the reference keeps the id from being reused
+    return text
 
 
 def render_compare(
@@ -147,8 +226,61 @@ def render_compare(
                    site=site, page="compare")
 
 
+DEFAULT_OTHER_METRICS = 3
+"""Metrics shown by default after the headline (the column picker shows the rest)."""
+
+
+def index_columns(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """The index table's columns in order: ``id``, ``label``, sort ``type`` and default
+    ``order``, ``show`` (in the short default set), ``fixed`` (never hidden), ``gloss`` anchor.
+
+    The default set is rank, model, the headline, the next :data:`DEFAULT_OTHER_METRICS`
+    metrics, Δ reported, group, n and failed; the column picker shows the others."""
+    cols: list[dict[str, Any]] = [
+        {"id": "rank", "label": "#", "type": "num", "order": "asc", "show": True, "fixed": True, "cls": "num"},
+        {"id": "model", "label": "Model", "type": "text", "order": "asc", "show": True, "fixed": True, "cls": ""},
+    ]
+    for k, metric in enumerate(task["metrics"]):
+        headline = metric == task["headline"]
+        cols.append({"id": f"m:{metric}", "kind": "metric", "metric": metric, "label": metric, "type": "num",
+                     "order": "desc", "show": k <= DEFAULT_OTHER_METRICS, "fixed": headline,
+                     "cls": "num headline" if headline else "num", "sub": "95% CI" if headline else None,
+                     "gloss": glossary.anchor(metric)})
+    if task["reported"]:
+        cols.append({"id": "delta", "label": "Δ reported", "type": "num", "order": "desc", "show": True, "cls": "num"})
+    cols.append({"id": "group", "label": "Group", "type": "text", "order": "asc", "show": True, "cls": ""})
+    for metric in task["reasoning"]:
+        cols.append({"id": f"r:{metric}", "kind": "metric", "metric": metric, "label": metric, "type": "num",
+                     "order": "desc", "show": False, "cls": "num reasoning", "gloss": glossary.anchor(metric)})
+    plain = [("n", "n", "desc", True), ("failed", "failed", "desc", True), ("undef", "undef.", "desc", False)]
+    if task["has_degenerate"]:
+        plain.append(("degen", "degen.", "desc", False))
+    plain += [("parse", "parse fail", "desc", False), ("latency", "latency", "asc", False)]
+    if task["has_usage"]:
+        plain += [("tokens", "tokens", "asc", False), ("cost", "cost", "asc", False)]
+    plain.append(("wall", "wall time", "asc", False))
+    for cid, label, order, show in plain:
+        cols.append({"id": cid, "label": label, "type": "num", "order": order, "show": show, "cls": "num",
+                     "gloss": f"c-{cid}"})
+    cols.append({"id": "details", "label": "details", "type": None, "show": False, "cls": "links"})
+    for col in cols:
+        col.setdefault("fixed", False)
+        col.setdefault("kind", "plain")
+        col.setdefault("sub", None)
+        col.setdefault("gloss", None)
+    return cols
+
+
+def ci_units(task: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """What the task's bootstrap CIs resample: ``[(unit, [metric, ...]), ...]`` in column order."""
+    out: dict[str, list[str]] = {}
+    for metric in [*task["metrics"], *task["reasoning"]]:
+        out.setdefault(glossary.ci_unit(task, metric), []).append(metric)
+    return list(out.items())
+
+
 def breakdown_tables(task: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per breakdown key: its group values (columns) and per row the headline value per group."""
+    """Per breakdown key: its group values (columns) and per row the headline, n and CI per group."""
     tables = []
     for key in task["breakdowns"]:
         columns: dict[str, None] = {}
@@ -158,25 +290,12 @@ def breakdown_tables(task: dict[str, Any]) -> list[dict[str, Any]]:
         body = []
         for row in task["rows"]:
             groups = row["groups"].get(key) or {}
-            cells = []
-            for column in columns:
-                cell = groups.get(column) if isinstance(groups, dict) else None
-                cells.append(_group_cell(cell, task["headline"]))
+            cis = (row.get("group_ci") or {}).get(key) or {}
+            cells = [breakdown.cell(groups.get(column) if isinstance(groups, dict) else None, task["headline"],
+                                    cis.get(column)) for column in columns]
             body.append({"row": row, "cells": cells})
         tables.append({"key": key, "columns": list(columns), "rows": body})
     return tables
-
-
-def _group_cell(cell: Any, headline: str | None) -> dict[str, Any]:
-    if not isinstance(cell, dict):
-        return {"value": None, "n": None}
-    value = cell.get(headline) if headline else None
-    if isinstance(value, dict):
-        value = value.get("value")
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        value = None
-    n = cell.get("n")
-    return {"value": value, "n": n if isinstance(n, int) else None}
 
 
 def group_class(group: str) -> str:
@@ -198,7 +317,7 @@ def chart_view(task: dict[str, Any], width: int = 640, bar: int = 18) -> dict[st
     for row in task["rows"]:
         entry = row["headline"] or {}
         rep = row.get("reported") or {}
-        items.append({"label": row["label"], "value": entry.get("value"), "ci": entry.get("ci95"),
+        items.append({"key": row["key"], "label": row["label"], "value": entry.get("value"), "ci": entry.get("ci95"),
                       "group": row["group"], "reported": rep.get("value")})
     items = [i for i in items if i["value"] is not None]
     values = [i["value"] for i in items] + [c for i in items if i["ci"] for c in i["ci"]]
@@ -336,4 +455,15 @@ def fmt_display(value: Any) -> str:
         return ", ".join(f"{k}={fmt_display(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return ", ".join(fmt_display(v) for v in value)
+    if value is None:
+        return UNDEFINED_MARK
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return str(value)
+
+
+def ordered_metrics(task: dict[str, Any], row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A row's metrics in the table's order (headline first), then any others it recorded."""
+    names = [m for m in [*task["metrics"], *task["reasoning"]] if m in row["metrics"]]
+    names += [m for m in row["metrics"] if m not in names]
+    return [(m, row["metrics"][m]) for m in names]

@@ -98,8 +98,17 @@ def envelope(values: np.ndarray, buckets: int = CURVE_BUCKETS) -> dict[str, Any]
     clean = np.where(np.isfinite(y), y, np.nan)
     out = np.empty(2 * buckets)
     with np.errstate(invalid="ignore"):
-        out[0::2] = np.fmin.reduceat(clean, starts)  # fmin/fmax skip NaN; an all-NaN bucket stays NaN
-        out[1::2] = np.fmax.reduceat(clean, starts)
+        lo = np.fmin.reduceat(clean, starts)  # fmin/fmax skip NaN; an all-NaN bucket stays NaN
+        hi = np.fmax.reduceat(clean, starts)
+        # each bucket's pair in time order (min first when it comes first), so the viewer can
+        # draw one line through them instead of a filled min/max band
+        sizes = np.diff(np.append(starts, n))
+        idx = np.arange(n)
+        first_lo = np.minimum.reduceat(np.where(clean == np.repeat(lo, sizes), idx, n), starts)
+        first_hi = np.minimum.reduceat(np.where(clean == np.repeat(hi, sizes), idx, n), starts)
+    lo_first = first_lo <= first_hi
+    out[0::2] = np.where(lo_first, lo, hi)
+    out[1::2] = np.where(lo_first, hi, lo)
     return {"n": int(n), "mode": "minmax", "buckets": int(buckets), **quantise(out)}
 
 
@@ -145,15 +154,19 @@ def _intervals(raw: Any) -> list[list[int]]:
     return out
 
 
-def _numbers(raw: Any) -> dict[str, float | None]:
+def _numbers(raw: Any) -> tuple[dict[str, float | None], dict[str, int]]:
+    """Per-sample metrics (floats) and counts (the integer-valued ones, e.g. TP/FP/FN)."""
     out: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
     if isinstance(raw, Mapping):
         for key, value in list(raw.items())[:200]:
             if isinstance(value, bool) or value is None:
                 out[str(key)] = None if value is None else float(value)
-            elif isinstance(value, (int, float)):
-                out[str(key)] = float(value) if math.isfinite(value) else None
-    return out
+            elif isinstance(value, int):
+                counts[str(key)] = value
+            elif isinstance(value, float):
+                out[str(key)] = value if math.isfinite(value) else None
+    return out, counts
 
 
 def _text(value: Any, limit: int = MAX_TEXT) -> tuple[str | None, bool]:
@@ -262,6 +275,8 @@ class SampleViews:
         flag = record.get("degenerate_scores", record.get("degenerate", pred_meta.get("degenerate_scores")))
         degenerate = bool(flag)
         issues = record.get("parse_issues")
+        metrics, counts = _numbers(record.get("metrics"))
+        train_end = inp.get("train_end")
         out: dict[str, Any] = {
             "id": _short(record.get("sample_id"), 500),
             "status": status,
@@ -275,7 +290,10 @@ class SampleViews:
             "text": text,
             "text_cut": cut,
             "issues": [_short(i) for i in issues[:50]] if isinstance(issues, list) else [],
-            "metrics": _numbers(record.get("metrics")),
+            "metrics": metrics,
+            "counts": counts,
+            "train_end": int(train_end) if isinstance(train_end, (int, float)) and not isinstance(train_end, bool)
+            and math.isfinite(train_end) else None,
             "latency_s": self._finite(record, "latency_s", record.get("latency_s")),
             "cached": bool(record.get("cached")),
             "meta": {str(k): _short(v, 200) for k, v in list((record.get("meta") or {}).items())[:20]}
@@ -296,8 +314,13 @@ class SampleViews:
             settings = {**_DEFAULT_RENDER, **usable}
             frac = x_fraction(settings, offset, length)
             out["image"] = image
+            width_in, height_in = render.get("width_in"), render.get("height_in")
+            aspect = (float(height_in) / float(width_in)
+                      if all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
+                             for v in (width_in, height_in)) else 0.4)
             out["overlay"] = {
                 "top": 1 - float(settings["top"]), "bottom": 1 - float(settings["bottom"]),
+                "x0": frac(offset), "x1": frac(offset + length - 1), "aspect": min(max(aspect, 0.1), 2.0),
                 "gt": [[frac(s - 0.5), frac(e + 0.5)] for s, e in out["gt"]],
                 "pred": [[frac(s - 0.5), frac(e + 0.5)] for s, e in out["pred"]],
             }

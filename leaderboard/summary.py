@@ -302,13 +302,16 @@ def _samples_note(run: Mapping[str, Any], n: int | None) -> str | None:
 
 
 def _mark_best(rows: list[dict[str, Any]], metrics: Sequence[str]) -> None:
-    """Mark the best and second-best value of each metric (higher is better; ties share)."""
+    """Mark the best and second-best value of each metric (higher is better; ties share).
+
+    Nothing is marked when fewer than two rows have a value, or when every value is equal:
+    a mark says one row beat another."""
     for metric in metrics:
-        values = sorted(
-            {row["metrics"][metric]["value"] for row in rows
-             if metric in row["metrics"] and row["metrics"][metric]["value"] is not None},
-            reverse=True,
-        )
+        present = [row["metrics"][metric]["value"] for row in rows
+                   if metric in row["metrics"] and row["metrics"][metric]["value"] is not None]
+        values = sorted(set(present), reverse=True)
+        if len(present) < 2 or len(values) < 2:
+            continue
         for row in rows:
             entry = row["metrics"].get(metric)
             if entry is None or entry["value"] is None:

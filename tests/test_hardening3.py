@@ -124,3 +124,160 @@ def test_item7_and_16_deep_nesting_and_dates_are_usage_errors(tmp_path: Path,
                         "      - name: Sub-PCA\n        args: {n_components: 2024-01-01}\n")
     code, err = _dry_run(dated, capsys)
     assert code == EXIT_USAGE and f"{dated}:6:" in err and "2024-01-01" in err and "quote it" in err
+
+
+def _sleeping_env(tmp_path: Path) -> Path:
+    """An environment whose `python` is a script that starts a long sleep (a grandchild holding the pipes)."""
+    py = tmp_path / "env" / "bin" / "python"
+    py.parent.mkdir(parents=True)
+    py.write_text("#!/bin/sh\nsleep 3600\n")
+    py.chmod(0o755)
+    cfg = tmp_path / "envs.toml"
+    cfg.write_text(f'[environments.default]\npython = "{sys.executable}"\nprovides = ["detectors", "data", "hf", "api"]\n'
+                   f'[environments.sleepy]\npython = "{py}"\nprovides = ["vllm"]\nsetup = "make setup-sleepy"\n')
+    return cfg
+
+
+def test_item12_an_environment_that_never_answers_is_named_not_waited_for(tmp_path: Path) -> None:
+    cfg = _sleeping_env(tmp_path)
+    env = {**__import__("os").environ, "VISANOM_ENVS": str(cfg), "VISANOM_ENV_TIMEOUT": "3"}
+    # the 300 s limit is a hang guard only: the old code waited for the sleep (an hour)
+    res = subprocess.run([sys.executable, "-m", "harness", "env", "--check"], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert res.returncode == 1
+    assert "sleepy" in res.stdout and "did not answer within 3 s" in res.stdout
+
+
+def test_item8_worker_counts_below_one_are_usage_errors_and_huge_ones_are_capped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.core.cpus import max_workers
+
+    sweep = _sweep_file(tmp_path, "name: w\nlimit: 1\npairs:\n  - {task: tsb-ad-u-demo, model: Sub-PCA}\n")
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(SystemExit) as exc:
+            cli(["sweep", str(sweep), "--dry-run", "--workers", bad])
+        assert exc.value.code == EXIT_USAGE and "--workers" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as exc:
+            cli(["bench", "build", "visanombench", "--out", str(tmp_path / "b"), "--workers", bad])
+        assert exc.value.code == EXIT_USAGE and "--workers" in capsys.readouterr().err
+    huge = "99999999999999999999"
+    code = cli(["sweep", str(sweep), "--workers", huge, "--no-progress", "--no-cache",
+                "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0 and f"--workers {huge} is more than this machine can run at once" in err
+    assert f"starting {max_workers()}" in err
+
+
+def test_item8_and_11_a_worker_dies_with_its_parent(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    parent = ("import subprocess, sys; c = subprocess.Popen([sys.executable, '-c', "
+              "'from harness.core.procs import die_with_parent; die_with_parent(); import time; print(1, flush=True); "
+              "time.sleep(3600)'], stdout=subprocess.PIPE, text=True); c.stdout.readline(); print(c.pid, flush=True); "
+              "import time; time.sleep(3600)")
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    child = int(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    for _ in range(6000):  # a hang guard only (up to 60 s); the kernel ends the child at once
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{child}/stat") as fh:
+            if fh.read().split()[2] == "Z":  # reaped by init soon; already dead
+                break
+        __import__("time").sleep(0.01)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived its killed parent")
+
+
+def test_item18_a_benchmark_of_no_items_is_an_error_not_a_success(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "not-ucr"
+    (empty / "notes").mkdir(parents=True)
+    (empty / "notes" / "readme.txt").write_text("no UCR series here\n")
+    code = cli(["bench", "build", "visanombench", "--sources", f"ucr-tsad={empty}", "--out", str(tmp_path / "vab"),
+                "--workers", "1", "--no-progress"])
+    assert code == EXIT_USAGE and "found no series" in capsys.readouterr().err
+    assert not (tmp_path / "vab").exists()
+    for bad in ("0", "-1"):
+        with pytest.raises(SystemExit) as exc:
+            cli(["bench", "build", "visanombench", "--gutentag-per-domain", bad, "--out", str(tmp_path / "g")])
+        assert exc.value.code == EXIT_USAGE and "--gutentag-per-domain" in capsys.readouterr().err
+
+
+def test_item16_bench_build_into_a_path_under_a_file_is_exit_3(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "FILE").write_text("x")
+    code = cli(["bench", "build", "visanombench", "--sources", "tsb-embedded", "--out", str(tmp_path / "FILE" / "x"),
+                "--workers", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == EXIT_IO and "cannot create the benchmark folder" in err and "internal error" not in err
+
+
+def test_item18_a_huge_draw_count_is_refused_before_any_cache_is_created(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = _sweep_file(tmp_path, "name: d\ngroups:\n  - tasks: [tsb-ad-u-demo]\n    models: [Sub-PCA]\n"
+                                  "    draws: 100000000\n")
+    code = cli(["sweep", str(sweep), "--cache", str(tmp_path / "c.sqlite"), "--output", str(tmp_path / "o"),
+                "--no-progress"])
+    assert code == EXIT_USAGE and "draws must be a whole number from 1 to 1000" in capsys.readouterr().err
+    assert not (tmp_path / "c.sqlite").exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("base: Qwen/Qwen2.5-VL-3B-Instruct\nlearning_rate: [\n", "not a readable YAML training config"),
+    ("base: x\nlearning_rate: !!python/object/apply:os.system ['true']\n", "not a readable YAML training config"),
+    ("base: x\nlearning_rate: fast\n", "learning_rate must be a number, got 'fast'"),
+])
+def test_item16_bad_training_configs_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      text: str, expected: str) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(text)
+    code = cli(["train", "--config", str(cfg), "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and expected in err and "internal error" not in err
+
+
+def test_item16_train_out_that_is_a_file_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("peft")
+    (tmp_path / "FILE").write_text("x")
+    code = cli(["train", "--config", "visanomreasoner-3b", "--data", str(tmp_path), "--out", str(tmp_path / "FILE")])
+    err = capsys.readouterr().err
+    assert code == EXIT_IO and "training output folder" in err
+
+
+@pytest.mark.parametrize("content", [b"{bad", "{}".encode("utf-16"), b"[" * 100_000 + b"]" * 100_000])
+def test_item16_broken_selection_and_manifest_files_are_usage_errors(tmp_path: Path, content: bytes,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "elicit"
+    folder.mkdir()
+    (folder / "selection.json").write_bytes(content)
+    assert cli(["bench", "export", str(folder), "--out", str(tmp_path / "ds")]) == EXIT_USAGE
+    assert "selection" in capsys.readouterr().err
+    bench = tmp_path / "vab"
+    bench.mkdir()
+    (bench / "manifest.json").write_bytes(content)
+    assert cli(["bench", "stats", str(bench)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "manifest" in err and "internal error" not in err
+
+
+def test_item15_counting_the_vlm_view_reads_no_series_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep's plan (and --dry-run) counts windows from row counts; the validating reader is not run."""
+    from harness import registry
+
+    task = registry.make_task("tsb-ad-u-demo-vlm")
+
+    def no_parsing(file: str):  # noqa: ANN202
+        raise AssertionError(f"{file} was parsed to be counted")
+
+    monkeypatch.setattr(task, "_load", no_parsing)
+    n = task.count()
+    monkeypatch.undo()
+    fresh = registry.make_task("tsb-ad-u-demo-vlm")
+    assert n == len(list(fresh.samples())) > 0  # and the count is exact

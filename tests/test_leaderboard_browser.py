@@ -91,10 +91,10 @@ def test_sorting_over_http(site: Path, driver: Any) -> None:
         driver.get(base + "index.html")
         assert driver.title == "visanom leaderboard"
         assert rows(driver, 0) == ["vlm", "iforest", "random"]
-        assert aria_sort(driver, 0)[3] == "descending"
+        assert aria_sort(driver, 0)[2] == "descending"  # the headline follows the model column
         click_header(driver, 0, "MODEL")
         assert rows(driver, 0) == ["iforest", "random", "vlm"]  # labels: iforest, random, VLM Reasoner
-        assert aria_sort(driver, 0)[1] == "ascending" and aria_sort(driver, 0)[3] is None
+        assert aria_sort(driver, 0)[1] == "ascending" and aria_sort(driver, 0)[2] is None
         click_header(driver, 0, "MODEL")
         assert rows(driver, 0) == ["vlm", "random", "iforest"]
         click_header(driver, 0, "F1")  # not the current column: its default (descending)
@@ -118,6 +118,7 @@ def test_file_url_styles_sorting_and_failures(site: Path, driver: Any) -> None:
     details.find_element(By.TAG_NAME, "summary").click()
     errors = [e.text for e in details.find_elements(By.CSS_SELECTOR, ".error")]
     assert errors[0] == XSS  # shown as text, never run
+    assert "#s=s-3" in details.find_element(By.CSS_SELECTOR, "a.sample-id").get_attribute("href")  # ids open the viewer
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018
     assert severe_console_messages(driver) == []
@@ -141,18 +142,20 @@ def test_group_filter_hides_rows_and_bars(full_site: Path, driver: Any) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get((full_site / "index.html").as_uri())
-    visible = "return Array.from(document.querySelectorAll('#board-visanombench tbody tr')).filter(r => !r.hidden).map(r => r.dataset.group);"
+    # visible as a reader sees it: a laid-out box, not the elements' JS `hidden` property
+    seen = "const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0;"
+    visible = f"return Array.from(document.querySelectorAll('#board-visanombench tbody tr')).filter(e => {{ {seen} }}).map(r => r.dataset.group);"
     before = driver.execute_script(visible)
     assert "classical" in before and "ours" in before
     box = driver.find_element(By.CSS_SELECTOR, "[data-filter-for='board-visanombench']")
     box.find_element(By.CSS_SELECTOR, "input[value='classical']").click()
     after = driver.execute_script(visible)
     assert "classical" not in after and after.count("ours") == before.count("ours")
-    bars = "return Array.from(document.querySelectorAll('#task-visanombench svg g.bar')).filter(g => !g.hidden).length;"
+    bars = f"return Array.from(document.querySelectorAll('#task-visanombench svg g.bar rect')).filter(e => {{ {seen} }}).length;"
     assert driver.execute_script(bars) == 6  # 7 measured rows, the classical one hidden
     box.find_element(By.CSS_SELECTOR, "input[value='@reported']").click()
-    assert not [g for g in driver.execute_script(
-        "return Array.from(document.querySelectorAll('#board-visanombench tbody tr[data-reported]')).filter(r => !r.hidden)")]
+    assert not driver.execute_script(
+        f"return Array.from(document.querySelectorAll('#board-visanombench tbody tr[data-reported]')).filter(e => {{ {seen} }})")
     assert severe_console_messages(driver) == []
 
 
@@ -163,10 +166,9 @@ def test_viewer_overlay_and_stepping(full_site: Path, driver: Any) -> None:
     driver.get((full_site / page).as_uri() + "#s=s0002")
     title = driver.find_element(By.ID, "sample-title")
     assert title.text == "s0002"
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#plot .overlay rect.gt")) == 1
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#plot .overlay rect.pred")) == 1
-    img = driver.find_element(By.CSS_SELECTOR, "#plot img")
-    assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#plot rect.gt")) == 2  # on the plot image and the series strip
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#plot rect.pred")) == 2
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#plot svg image")) == 1  # a failed load is a SEVERE console entry
     driver.find_element(By.ID, "next").click()
     assert title.text == "s0003" and driver.current_url.endswith("#s=s0003")
     driver.find_element(By.ID, "prev").click()
@@ -176,7 +178,7 @@ def test_viewer_overlay_and_stepping(full_site: Path, driver: Any) -> None:
     # across models on the same sample: the compare page, then another model's viewer
     driver.find_element(By.ID, "compare-link").click()
     assert driver.find_element(By.ID, "sample-title").text == "s0001"
-    links = driver.find_elements(By.CSS_SELECTOR, "#compare-body td.model a")
+    links = driver.find_elements(By.CSS_SELECTOR, "#compare-body .model a")
     assert len(links) == 7
     links[1].click()
     assert driver.find_element(By.ID, "sample-title").text == "s0001"

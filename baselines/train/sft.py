@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from harness.core.errors import DataError, UsageError
+from harness.core.errors import DataError, OutputError, UsageError
 
 CONFIG_DIR = Path(__file__).resolve().parent
 LOG_FILE = "train_log.jsonl"
@@ -89,7 +89,12 @@ def load_config(name: str | Path, **overrides: Any) -> TrainConfig:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
         raise UsageError(f"training config {name!r} not found (built-in: {known}; or a path to a YAML file)")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise UsageError(f"{where}: not a readable YAML training config ({getattr(exc, 'problem', None) or exc})") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: a training config is a mapping of settings")
     known_keys = {f.name for f in fields(TrainConfig)}
@@ -102,7 +107,10 @@ def load_config(name: str | Path, **overrides: Any) -> TrainConfig:
         raise UsageError(f"{path}: no 'base' model (or pass --base)")
     for key in ("learning_rate", "lora_dropout", "warmup_ratio", "weight_decay", "max_grad_norm"):
         if key in raw:
-            raw[key] = float(raw[key])
+            try:
+                raw[key] = float(raw[key])
+            except (TypeError, ValueError):
+                raise UsageError(f"{path}: {key} must be a number, got {raw[key]!r}") from None
     try:
         return TrainConfig(**raw)
     except TypeError as exc:
@@ -225,8 +233,11 @@ def train(cfg: TrainConfig, data: Path, out: Path, *, resume: bool = True,
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     from transformers import AutoModelForImageTextToText, AutoProcessor, get_linear_schedule_with_warmup
 
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot use {out} as the training output folder: {exc.strerror or exc}") from None
     rows = load_rows(data)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt = _latest_checkpoint(out) if resume else None
     if not resume:
         for p in out.glob("checkpoint-*"):

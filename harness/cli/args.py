@@ -38,19 +38,6 @@ def split_names(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def positive_int(value: str) -> int:
-    """argparse type of a count flag (``--limit``, ``--batch-size``): a whole number of at least 1.
-
-    A bad value is a usage error (exit 2) that argparse reports with the flag's name."""
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
 def name_list(value: str) -> str:
     """argparse type of a comma-separated name flag (``--model``, ``--task``, ``--models``):
     the value unchanged when it holds at least one name, else a usage error naming the flag."""

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.cli.args import judge_model, open_cache, parse_kv, positive_int, split_names
+from harness.cli.args import judge_model, open_cache, parse_kv, split_names
+from harness.core.argtypes import positive_int
 from harness.core.errors import EXIT_OK
 
 

@@ -15,10 +15,11 @@ from harness.cli.args import (
     name_list,
     open_cache,
     parse_kv,
-    positive_int,
     split_names,
 )
 from harness.cli.leaderboard import add_leaderboard_cli
+from harness.core.argtypes import positive_int, worker_count
+from harness.core.cpus import available_cpus, cap_workers
 from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
 from harness.core.spec import REDUCERS
 from harness.core.text import PrintableFormatter, printable
@@ -87,10 +88,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_SAMPLE_FAILURES if result.n_failed else EXIT_OK
 
 
-def _default_workers() -> int:
-    from harness.core.cpus import available_cpus
-
-    return max(1, min(available_cpus(), 8))
+def _workers(requested: int | None) -> int:
+    """The sweep's worker count: the default, or ``--workers`` capped by cores and memory (said)."""
+    if requested is None:
+        return max(1, min(available_cpus(), 8))
+    workers, note = cap_workers(requested)
+    if note:
+        print(f"visanom: {note}", file=sys.stderr)
+    return workers
 
 
 def _sweep(args: argparse.Namespace, name: str) -> int:
@@ -111,7 +116,7 @@ def _sweep(args: argparse.Namespace, name: str) -> int:
         sweep.jobs = [replace(j, spec=j.spec.with_(limit=args.limit)) for j in sweep.jobs]
     result = run_sweep(
         sweep, output=Path(args.output) if args.output else None, executor=getattr(args, "executor", "local"),
-        workers=_default_workers() if args.workers is None else args.workers, only=getattr(args, "only", None),
+        workers=_workers(args.workers), only=getattr(args, "only", None),
         dry_run=getattr(args, "dry_run", False), json_out=getattr(args, "json", False),
         progress=not args.no_progress, cache=open_cache(args), ray_address=getattr(args, "ray_address", None),
         rerun=args.rerun, batch_size=getattr(args, "batch_size", None),
@@ -176,8 +181,8 @@ def _add_run_options(p: argparse.ArgumentParser, output_default: str | None = "r
 
 def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     _add_run_options(p, output_default=None)
-    p.add_argument("--workers", type=int, default=None,
-                   help="CPU worker processes (default: the number of cores, at most 8)")
+    p.add_argument("--workers", type=worker_count, default=None,
+                   help="CPU worker processes (default: the number of cores, at most 8; capped by cores and memory)")
 
 
 def build_parser() -> argparse.ArgumentParser:

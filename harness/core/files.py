@@ -7,11 +7,15 @@ folder or a web server. Everything visanom writes goes through these helpers.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from harness.core.errors import DataError
 
 _UMASK_LOCK = threading.Lock()
 
@@ -73,3 +77,44 @@ def resolve_inside(root: Path | str, rel: Path | str) -> Path | None:
     except (OSError, ValueError):
         return None
     return Path(path) if path == base or path.startswith(base + os.sep) else None
+
+
+MAX_JSON_DEPTH = 64
+"""How deep a JSON file visanom reads back (manifest, selection, elicitation) may nest."""
+
+
+def read_json(path: Path, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The parsed JSON file ``path`` (``what`` it is, for messages), or :class:`DataError` naming it:
+    unreadable, not UTF-8 (a UTF-16 file, say), not JSON, or nested past ``max_depth`` (checked on
+    the text before parsing, so a 100,000-deep file costs no recursion)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: the {what} is not UTF-8 text (byte {exc.start}); was it saved as UTF-16?") from None
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:  # brackets outside strings: the nesting json.loads would recurse into
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > max_depth:
+                raise DataError(f"{path}: the {what} is nested more than {max_depth} levels deep; not read")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"{path}: the {what} is not valid JSON ({exc})") from None

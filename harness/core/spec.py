@@ -34,6 +34,9 @@ points flagged by more than half the draws; ``best``: the draw with the highest 
 SECRET_WORDS = frozenset({"key", "token", "secret", "password", "authorization", "auth", "url", "headers"})
 
 
+MAX_DRAWS = 1000
+"""The most answers asked per sample (each draw is a model call and a record entry)."""
+
 LOCATION_ARGS = frozenset({"data_dir"})
 """Task arguments that say where the data lives, not what it is: recorded, but neither in a spec's
 id nor in its label (the task fingerprint hashes the content)."""
@@ -92,8 +95,8 @@ class RunSpec:
         if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int)
                                        or self.limit < 1):
             raise UsageError(f"limit must be a whole number of at least 1, got {self.limit!r}")
-        if isinstance(self.draws, bool) or not isinstance(self.draws, int) or self.draws < 1:
-            raise UsageError(f"draws must be a whole number of at least 1, got {self.draws!r}")
+        if isinstance(self.draws, bool) or not isinstance(self.draws, int) or not 1 <= self.draws <= MAX_DRAWS:
+            raise UsageError(f"draws must be a whole number from 1 to {MAX_DRAWS}, got {self.draws!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
                                       or not 0 <= self.seed <= MAX_SEED - (self.draws - 1)):
             raise UsageError(f"seed must be a whole number from 0 to {MAX_SEED - (self.draws - 1)} (draw i uses "

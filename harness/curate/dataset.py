@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import OutputError, UsageError
-from harness.core.files import make_temp_dir
+from harness.core.errors import DataError, OutputError, UsageError
+from harness.core.files import make_temp_dir, read_json
 from harness.curate.selection import SELECTION_FILE, collect_candidates, image_path
 
 EXPORT_INFO = "visanom_export.json"
@@ -61,7 +61,10 @@ def _rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     sel_path = folder / SELECTION_FILE
     if not sel_path.is_file():
         raise UsageError(f"{folder} holds no {SELECTION_FILE}: run `visanom bench select {folder}` first")
-    selection = json.loads(sel_path.read_text(encoding="utf-8"))
+    selection = read_json(sel_path, "selection")
+    if not isinstance(selection, dict) or not isinstance(selection.get("selected"), list):
+        raise DataError(f"{sel_path}: not a visanom selection (no 'selected' list); "
+                        f"run `visanom bench select {folder}` again")
     cands = {c.key: c for c in collect_candidates(folder)}
     rows, missing = [], []
     for s in selection["selected"]:

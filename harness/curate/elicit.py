@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
-from harness.core.files import atomic_write_bytes
+from harness.core.files import atomic_write_bytes, read_json
 from harness.core.spec import RunSpec
 from harness.records.store import dumps
 from harness.run.cache import PredictionCache
@@ -143,9 +143,7 @@ def elicit(specs: Sequence[RunSpec], out: str | Path, *, cache: PredictionCache 
 
 def read_elicit(folder: str | Path) -> dict[str, Any]:
     """``elicit.json`` of an elicitation folder (UsageError when there is none)."""
-    import json
-
     path = Path(folder) / ELICIT_FILE
     if not path.is_file():
         raise UsageError(f"{folder} holds no {ELICIT_FILE}: run `visanom bench elicit --out {folder}` first")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path, "elicitation record")

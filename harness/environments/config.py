@@ -33,12 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
+from harness.core.procs import run_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_ENV_VAR = "VISANOM_ENVS"
 REPO_CONFIG = ROOT / "visanom-envs.toml"
 USER_CONFIG = Path("~/.config/visanom/envs.toml")
-CHECK_TIMEOUT_S = 600.0  # importing vLLM on a cold disk can take minutes
+TIMEOUT_ENV = "VISANOM_ENV_TIMEOUT"
+CHECK_TIMEOUT_S = float(os.environ.get(TIMEOUT_ENV) or 600.0)
+"""How long an environment's interpreter may take to answer a probe (importing vLLM on a cold
+disk can take minutes); past it the environment is reported as broken, by name."""
 
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "detectors": ("TSB_AD",),
@@ -293,10 +297,11 @@ def check_environment(env: Environment, needs: Iterable[str] | None = None, *,
         raise _broken(env, "does not exist")
     modules = [m for cap in sorted(needs) for m in CAPABILITIES[cap]]
     try:
-        proc = subprocess.run([str(env.python), "-c", _PROBE, json.dumps(modules)], capture_output=True,
-                              text=True, timeout=timeout_s, env=worker_env(), cwd=str(ROOT))
+        proc = run_bounded([str(env.python), "-c", _PROBE, json.dumps(modules)], timeout_s,
+                           env=worker_env(), cwd=str(ROOT))
     except subprocess.TimeoutExpired:
-        raise _broken(env, f"did not finish importing {', '.join(modules)} within {timeout_s:.0f} s") from None
+        raise _broken(env, f"did not answer within {timeout_s:.0f} s (importing {', '.join(modules)}; "
+                           f"${TIMEOUT_ENV} sets the limit)") from None
     except OSError as exc:
         raise _broken(env, f"cannot be started ({exc})") from exc
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("VISANOM-PROBE ")), None)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import UsageError, VisanomError
+from harness.core.procs import die_with_parent
 from harness.core.spec import RunSpec
 from harness.core.types import Prediction
 from harness.records.store import SCORES_DIR, InputStore, json_safe, safe_name
@@ -298,8 +299,17 @@ def _exit_with_parent(interval_s: float = 1.0) -> None:
 
 
 def main() -> int:
-    """Serve units from stdin until it closes (see the module docstring)."""
+    """Serve units from stdin until it closes (see the module docstring); exits quietly when the
+    driver is gone (killed: the kernel ends this process too; its pipe closed: no traceback)."""
+    die_with_parent()
     _exit_with_parent()
+    try:
+        return _serve()
+    except BrokenPipeError:  # the driver stopped reading: its records could not be written anyway
+        os._exit(1)
+
+
+def _serve() -> int:
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the protocol
     sys.stdout = sys.stderr

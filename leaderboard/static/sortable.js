@@ -43,6 +43,7 @@
     rows.forEach(function (item) { body.appendChild(item.row); });
     Array.prototype.forEach.call(headers, function (th) { th.removeAttribute("aria-sort"); });
     header.setAttribute("aria-sort", direction);
+    table.dispatchEvent(new CustomEvent("visanom:order"));  /* filter.js lays the chart out in this order */
   }
 
   function onClick(table, header) {

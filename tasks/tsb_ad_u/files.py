@@ -221,6 +221,21 @@ def read_series(
     return values, labels
 
 
+def count_rows(path: str | os.PathLike[str]) -> int | None:
+    """Data rows of a ``Data,Label`` CSV (non-blank lines after the header), counted without parsing
+    them; None when the file cannot be opened. :func:`read_series` reads exactly this many values
+    from a valid file."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, ValueError):
+        return None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n")):  # blank lines: count them out
+        lines = sum(1 for line in data.splitlines() if line.strip())
+    return max(lines - 1, 0)
+
+
 def load_series(path: str | os.PathLike[str], **checks: bool) -> Series:
     """Parse the name, read the file (``checks`` go to :func:`read_series`) and check that
     the train prefix fits inside the series."""

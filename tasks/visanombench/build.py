@@ -14,6 +14,7 @@ import hashlib
 import importlib.metadata
 import os
 import shutil
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,9 +23,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.core.cpus import available_cpus
+from harness.core.argtypes import positive_int, worker_count
+from harness.core.cpus import available_cpus, cap_workers
 from harness.core.errors import DataError, OutputError, UsageError
 from harness.core.hashing import stable_hash
+from harness.core.procs import die_with_parent
 
 from .manifest import (
     MANIFEST,
@@ -174,7 +177,7 @@ def _run_units(units: Sequence[Unit], profile: Profile, seed: int, workers: int,
                 yield _work(u, profile, seed)
                 bar.update()
         else:
-            pool = ProcessPoolExecutor(max_workers=workers)
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
             try:
                 for res in pool.map(_work, units, [profile] * len(units), [seed] * len(units), chunksize=1):
                     yield res
@@ -211,16 +214,32 @@ def build_benchmark(
     units: list[Unit] = []
     for key, spec in specs.items():
         units.extend(loader(key).units(spec))
-    workers = workers if workers is not None else min(8, available_cpus())
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if workers is None:
+        workers = min(8, available_cpus())
+    else:
+        workers, note = cap_workers(int(workers))
+        if note and progress:
+            print(f"visanom: {note}", file=sys.stderr)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
-    (tmp / SEGMENTS).mkdir(parents=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (tmp / SEGMENTS).mkdir(parents=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the benchmark folder {out}: {exc.strerror or exc}") from None
     try:
         manifest = _build_into(tmp, units, specs, settings, workers, progress, dict(extra or {}))
+        if not manifest.items:
+            raise DataError(f"the build found no series to segment in {', '.join(_described(specs))}; "
+                            f"nothing was written to {out} (an empty benchmark is not a benchmark)")
         _install(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def _described(specs: Mapping[str, Any]) -> list[str]:
+    """Each source as the user gave it (``ucr-tsad=/data/UCR``)."""
+    return [f"{k}={v}" if isinstance(v, (str, os.PathLike)) else k for k, v in specs.items()]
 
 
 def _build_into(tmp: Path, units: Sequence[Unit], specs: Mapping[str, Any], settings: BuildSettings,
@@ -482,9 +501,10 @@ def add_bench_cli(subparsers: Any) -> Any:
     d = BuildSettings()
     b.add_argument("--seed", type=int, default=d.seed, help="split and window-placement seed (default: %(default)s)")
     b.add_argument("--test-fraction", type=float, default=d.test_fraction, help="(default: %(default)s)")
-    b.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs, at most 8)")
-    b.add_argument("--gutentag-per-domain", type=int, default=None, help="GutenTAG series per domain (default: 81)")
-    b.add_argument("--gutentag-length", type=int, default=None, help="GutenTAG series length (default: 5000)")
+    b.add_argument("--workers", type=worker_count, default=None,
+                   help="worker processes (default: CPUs, at most 8; capped by cores and memory)")
+    b.add_argument("--gutentag-per-domain", type=positive_int, default=None, help="GutenTAG series per domain (default: 81)")
+    b.add_argument("--gutentag-length", type=positive_int, default=None, help="GutenTAG series length (default: 5000)")
     b.add_argument("--gutentag-seed", type=int, default=None, help="GutenTAG seed (default: 0)")
     b.add_argument("--force", action="store_true", help="replace an existing benchmark at --out")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")

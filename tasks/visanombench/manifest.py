@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import DataError
+from harness.core.files import read_json
 from harness.core.hashing import stable_hash
 
 SCHEMA = "visanom.vab-manifest/1"
@@ -142,10 +143,7 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
 def read_manifest(root: str | Path) -> Manifest:
     """Parse ``<root>/manifest.json``; DataError when it is missing or not ours."""
     path = Path(root) / MANIFEST
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable VisAnomBench manifest ({exc})") from exc
+    d = read_json(path, "VisAnomBench manifest")
     if not isinstance(d, dict) or d.get("schema") != SCHEMA:
         raise DataError(f"{path}: schema is {d.get('schema') if isinstance(d, dict) else None!r}, expected {SCHEMA!r}")
     try:

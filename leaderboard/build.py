@@ -30,6 +30,7 @@ from harness.core.spec import slug
 from harness.core.text import printable
 from harness.records.store import RUN_FILE, SAMPLES_FILE
 from leaderboard import breakdown, render
+from leaderboard.comparable import attach_paired
 from leaderboard.records import Skipped, read_samples, scan_runs
 from leaderboard.samples import SampleViews
 from leaderboard.summary import summarise
@@ -222,6 +223,7 @@ def build(
     stats = {k: v for k, v in stats.items() if isinstance(v, list) and len(v) == 3}
     runs, skipped = scan_runs(results, stats)
     summary = summarise(runs, skipped, generated=generated)
+    attach_paired(summary, results)
     site = {"title": title or "visanom leaderboard", "base_url": render.safe_url(base_url) if base_url else None}
     writer = SiteWriter(out, manifest)
     report = BuildReport(index=out / "index.html", skipped=list(skipped))

@@ -50,9 +50,10 @@ def environment() -> jinja2.Environment:
         slug=slug,
         when=fmt_time,
     )
-    env.filters.update(signed=fmt_signed, group_class=group_class, kv=fmt_display)
+    env.filters.update(signed=fmt_signed, group_class=group_class, kv=fmt_display, money=fmt_money)
     env.globals.update(
-        model_view=model_view, task_view=task_view, chart_view=chart_view, UNDEFINED_MARK=UNDEFINED_MARK, CSP=CSP,
+        board_order=board_order, model_view=model_view, task_view=task_view, chart_view=chart_view,
+        UNDEFINED_MARK=UNDEFINED_MARK, CSP=CSP,
         index_columns=index_columns, ci_units=ci_units, gloss=glossary.entry, ordered_metrics=ordered_metrics,
     )
     return env
@@ -310,15 +311,37 @@ def fmt_signed(value: float | None) -> str:
     return f"{value:+.3f}"
 
 
+def fmt_money(value: float | None) -> str:
+    """A cost in dollars: cents from $0.01 up, two significant digits below (``$0.002``, not ``$0.00``)."""
+    if value is None or not math.isfinite(value):
+        return UNDEFINED_MARK
+    if value == 0 or abs(value) >= 0.01:
+        return f"${value:,.2f}"
+    return f"${float(f'{value:.2g}'):f}".rstrip("0")
+
+
+def board_order(task: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Measured and published rows in one order, by headline value (descending, undefined
+    last; a published row after a measured one of the same value): ``("run"|"reported", row)``."""
+    def key(item: tuple[str, dict[str, Any]]) -> tuple[bool, float, int]:
+        kind, row = item
+        value = (row["headline"] or {}).get("value") if kind == "run" else row["headline"]
+        return value is None, -(value or 0.0), kind == "reported"
+
+    items = [("run", r) for r in task["rows"]] + [("reported", r) for r in task.get("reported") or []]
+    return sorted(items, key=key)  # stable: rank order of measured rows is kept
+
+
 def chart_view(task: dict[str, Any], width: int = 640, bar: int = 18) -> dict[str, Any]:
     """Geometry of the headline bar chart: one bar per measured row with its 95% CI whisker,
-    and a marker at the published value when a reported row matches it."""
+    and a marker at the published value when a reported row matches it and covers the same
+    series (``has_reported``: whether any marker is drawn)."""
     items = []
     for row in task["rows"]:
         entry = row["headline"] or {}
         rep = row.get("reported") or {}
         items.append({"key": row["key"], "label": row["label"], "value": entry.get("value"), "ci": entry.get("ci95"),
-                      "group": row["group"], "reported": rep.get("value")})
+                      "group": row["group"], "reported": rep.get("value") if rep.get("comparable") else None})
     items = [i for i in items if i["value"] is not None]
     values = [i["value"] for i in items] + [c for i in items if i["ci"] for c in i["ci"]]
     values += [i["reported"] for i in items if i["reported"] is not None]
@@ -341,7 +364,7 @@ def chart_view(task: dict[str, Any], width: int = 640, bar: int = 18) -> dict[st
     ticks = [{"x": x(lo + span * f), "text": fmt_number(lo + span * f)} for f in (0, 0.25, 0.5, 0.75, 1)]
     height = 8 + len(items) * (bar + 6) + 24
     return {"bars": bars, "ticks": ticks, "width": width, "height": height, "left": left, "bar": bar,
-            "axis_y": height - 22}
+            "axis_y": height - 22, "has_reported": any(b["rep_x"] is not None for b in bars)}
 
 
 def fmt_number(value: float | int | None) -> str:

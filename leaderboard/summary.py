@@ -20,8 +20,10 @@ from harness import __version__ as VISANOM_VERSION
 from harness.core.errors import UsageError
 from harness.core.spec import LOCATION_ARGS, RunSpec
 from harness.records.store import json_safe
+from harness.scoring.reasoning import TEMPLATE_MET
+from leaderboard.comparable import SCOPES, coverage, delta
 from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
-from leaderboard.reported import match_key, reported_rows
+from leaderboard.reported import TASKS, match_key, reported_rows
 
 SUMMARY_SCHEMA = "visanom.summary/2"
 COUNT_KEYS = ("n", "n_ok", "n_failed", "n_cached", "n_parse_failed", "n_undefined", "n_degenerate")
@@ -177,6 +179,7 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]
         "headline": headline,
         "metrics": metrics,
         "reasoning": reasoning,
+        "template_met": [m for m in reasoning if m in TEMPLATE_MET],
         "judges": sorted({row["judge"]["label"] for row in rows if row["judge"]}),
         "groups": [g for g in GROUPS if g in present],
         "breakdowns": sorted({k for row in rows for k in row["groups"]}),
@@ -186,6 +189,7 @@ def _task_summary(members: list[tuple[Mapping[str, Any], list[Mapping[str, Any]]
         "n_samples_min": min(sizes) if sizes else None,
         "rows": rows,
         "reported": reported,
+        "reported_basis": SCOPES[TASKS[task["name"]]].basis if reported else None,
     }
 
 
@@ -251,6 +255,7 @@ def _row(
         "samples_note": _samples_note(run, n),
         "judge": _judge(run.get("judge")),
         "reported": None,
+        "coverage": coverage(TASKS[task["name"]], run) if task["name"] in TASKS else None,
     }
 
 
@@ -323,7 +328,8 @@ def _mark_best(rows: list[dict[str, Any]], metrics: Sequence[str]) -> None:
 
 
 def _reported(task_name: str, rows: list[dict[str, Any]], headline: str | None) -> list[dict[str, Any]]:
-    """Published rows for the task, each linked to our measured row of the same model."""
+    """Published rows for the task, each linked to our measured row of the same model; Δ only
+    where that row covers the published series (:mod:`leaderboard.comparable`)."""
     published = reported_rows(task_name)
     by_key: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -334,13 +340,15 @@ def _reported(task_name: str, rows: list[dict[str, Any]], headline: str | None) 
     for item in published:
         ours = by_key.get(match_key(item["name"]))
         value = item["metrics"].get(headline) if headline else None
-        ours_value = (ours["headline"] or {}).get("value") if ours else None
-        diff = ours_value - value if ours_value is not None and value is not None else None
+        d = delta(TASKS[task_name], ours, headline, value) if ours is not None else None
         entry = {**item, "headline": value, "ours": ours["key"] if ours else None,
-                 "ours_label": ours["label"] if ours else None, "diff": diff}
+                 "ours_label": ours["label"] if ours else None, "diff": d["diff"] if d else None,
+                 "diff_ci": d["ci"] if d else None, "note": d["method"] if d and d["diff"] is None else ""}
         out.append(entry)
-        if ours is not None and ours["reported"] is None:
-            ours["reported"] = {"name": item["name"], "value": value, "diff": diff, "source": item["source"]}
+        if ours is not None and d is not None and ours["reported"] is None:
+            ours["reported"] = {"name": item["name"], "value": value, "source": item["source"],
+                                "comparable": bool(ours["coverage"]["comparable"]), "note": ours["coverage"]["note"],
+                                **{k: d[k] for k in ("diff", "ci", "inside", "p_value", "basis", "method", "ours")}}
     out.sort(key=lambda r: (r["headline"] is None, -(r["headline"] or 0.0), r["name"]))
     return out
 

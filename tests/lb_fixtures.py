@@ -19,6 +19,18 @@ from PIL import Image
 from harness.core.hashing import stable_hash
 from harness.core.spec import slug
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_reference() -> Path:
+    """``shared/reference`` beside the project (``../shared``; for a worktree one more level up);
+    a path that does not exist when no copy is found (tests then skip)."""
+    for folder in ROOT.parents:
+        if (folder / "shared" / "reference").is_dir():
+            return folder / "shared" / "reference"
+    return ROOT.parent / "shared" / "reference"
+
+
 RENDER = {"width_in": 10.0, "height_in": 4.0, "dpi": 100, "left": 0.10, "right": 0.985, "bottom": 0.25, "top": 0.925}
 
 

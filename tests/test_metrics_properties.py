@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from harness.scoring.metrics import (
@@ -14,6 +14,7 @@ from harness.scoring.metrics import (
     point_prf,
     score_metrics,
 )
+from harness.scoring.metrics.binary import range_f1, range_pr
 
 FAST = settings(max_examples=40, deadline=None)
 
@@ -94,3 +95,14 @@ def test_interval_counts_bounds(pred, true):
     if true:
         assert interval_counts(true, true) == (len(true), 0, 0)
         assert interval_iou(true, true) == 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(labelled_series())
+@example((np.array([0, 1, 1, 1, 0, 0, 0]), np.zeros(7), np.zeros(7, dtype=np.int64), 2))  # gave 1.0000000000000002
+def test_metrics_of_a_perfect_answer_never_exceed_one(case):
+    """Issue 19: R-based-F1 was 1.0000000000000002 when scores or predictions equal the labels."""
+    y, _, _, w = case
+    for out in (score_metrics(y.astype(float), y, w), binary_metrics(y, y, w)):
+        assert all(v is not None and 0.0 <= v <= 1.0 for v in out.values()), out
+    assert range_f1(y, y) <= 1.0 and range_pr(y, y)[1] <= 1.0

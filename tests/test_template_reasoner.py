@@ -17,7 +17,8 @@ from harness.answers.parse import axis_range_in_text, intervals_in_text, parse_a
 from harness.cli.main import main
 from harness.core.spec import slug
 from harness.core.types import Sample
-from tasks.visanombench.reasoning import reasoning_signals
+from tasks.visanombench.reasoning import KIND_TERMS, kind_signal, reasoning_signals, values_signal
+from tasks.visanombench.reasoning import value_claims as reasoning_values
 
 
 def _spiky(offset: int = 146534) -> Sample:
@@ -114,3 +115,55 @@ def test_end_to_end_on_the_demo_benchmark_through_the_cli(tmp_path: Path) -> Non
     assert run["metrics"]["reason-axis"]["value"] == 1.0  # it always states the shown range
     assert all(r["text"].startswith("<anomaly>") for r in lines)
     assert main(args) == 0  # repeating the command resumes the complete run
+
+
+def _template_signals(sample: Sample) -> tuple[str, object]:
+    (pred,) = TemplateReasoner(detector="toy-deviation").predict([sample])
+    window = (sample.index_offset, sample.index_offset + len(sample.series) - 1)
+    parsed = parse_answer(pred.text, window=window)
+    return parsed.rationale, reasoning_signals(parsed.rationale, parsed.intervals, window, series=sample.series)
+
+
+def test_reason_values_holds_where_the_template_cites_the_series_values() -> None:
+    """What the template writes: "around index A to B, the values reach V" with V taken from the
+    series (4 significant digits), so on an ordinary series reason-values is 1.0."""
+    rationale_text, signals = _template_signals(_spiky())
+    assert "the values reach" in rationale_text
+    assert (signals.axis, signals.in_window, signals.consistent, signals.values) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_template_does_not_meet_reason_values_when_its_cited_values_are_not_the_series() -> None:
+    """Issue 19: reason-axis/in-window/consistent are met by the template whatever it says; on a
+    series at 10,000 +- 2 its 4-significant-digit value ("1e+04") is not the series' value."""
+    rng = np.random.default_rng(0)
+    x = 10000.0 + 0.05 * rng.normal(size=600)
+    x[400:410] += 2.0
+    rationale_text, signals = _template_signals(Sample(id="big", series=x, index_offset=0))
+    claims = reasoning_values(rationale_text)
+    assert claims and all(v == 10000.0 for _a, _b, v in claims)  # what the template actually wrote
+    assert (signals.axis, signals.in_window, signals.consistent) == (1.0, 1.0, 1.0)
+    assert signals.values == 0.0  # the series reaches ~10,002 there, not 10,000
+
+
+def test_reason_values_reads_claims_and_checks_them_against_the_series() -> None:
+    x = np.zeros(100)
+    x[40:45] = 5.0
+    good = "Step 2: around index 140 to 144, the values reach 5.0, compared with the typical level of 0."
+    bad = "Step 2: Indices 140-144: values rise to 9.5. Then index 10 to 20 where the value is 0.0."
+    assert values_signal(good, x, (100, 199)) == 1.0
+    assert values_signal(bad, x, (100, 199)) == 0.0  # 9.5 is not there; 10..20 is outside the window
+    assert values_signal("no numbers about values here", x, (100, 199)) is None
+    assert values_signal(good, None, (100, 199)) is None
+
+
+def test_reason_kind_needs_the_true_kind_which_the_template_never_names() -> None:
+    assert kind_signal("Step 3: a sharp spike at index 410.", ["extremum"]) == 1.0
+    assert kind_signal("Step 3: the level shifts up: a level shift from 400 on.", ["mean"]) == 1.0
+    assert kind_signal("Step 3: a sharp spike at index 410.", ["variance"]) == 0.0
+    assert kind_signal("Step 3: anything", ["real"]) is None and kind_signal("x", []) is None
+    # the template's wording names no kind, whatever it detects and whatever the true kind is
+    for x in (_spiky().series, np.sin(np.arange(600) / 7.0)):
+        (pred,) = TemplateReasoner(detector="toy-deviation", intervals="peak-above").predict(
+            [Sample(id="s", series=x, index_offset=0)])
+        text = parse_answer(pred.text, window=(0, 599)).rationale
+        assert all(kind_signal(text, [k]) == 0.0 for k in KIND_TERMS), text

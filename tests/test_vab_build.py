@@ -151,10 +151,10 @@ def test_read_segment_and_verify(tmp_path: Path, ucr_dir: Path) -> None:
     build_benchmark({"ucr-tsad": ucr_dir}, out, SETTINGS, workers=1, progress=False)
     items = load_manifest(out)
     ib = next(it for it in items if it.series == "001_InternalBleeding5" and it.start == 500)
-    assert ib.intervals == ((699, 759),) and ib.domain == "ABP"  # 1-based 700..760
+    assert ib.intervals == ((700, 759),) and ib.domain == "ABP"  # file 700_760: TSB-AD reading 700..759
     index, values, labels = read_segment(out, ib)
     assert index[0] == 500 and index[-1] == 999 and values.dtype == np.float64
-    assert np.flatnonzero(labels).tolist() == list(range(199, 260))
+    assert np.flatnonzero(labels).tolist() == list(range(200, 260))
     assert load_manifest(out, split="test") == [it for it in items if it.split == "test"]
     path = out / ib.file
     path.write_bytes(path.read_bytes().replace(b",0\n", b",1\n", 1))

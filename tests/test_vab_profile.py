@@ -17,6 +17,7 @@ from tasks.visanombench.manifest import read_manifest, read_segment, verify
 from tasks.visanombench.profiles import get_profile, manifest_profile
 from tasks.visanombench.segment import AroundAnomalies, SegmentSettings, WholeSeries
 from tasks.visanombench.sources import SourceSeries, egi, gutentag, kpi, ucr_tsad
+from tasks.visanombench.split import split_groups
 from tasks.visanombench.stats import bench_stats, format_stats
 from tasks.visanombench.task import VisAnomBenchTask
 
@@ -93,7 +94,7 @@ def test_the_paper_rules_live_in_their_source_modules() -> None:
 
 @pytest.fixture(scope="module")
 def ucr_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Archive files ``NNN_UCR_Anomaly_<name>_<trainEnd>_<begin>_<end>.txt`` (1-based begin/end)."""
+    """Archive files ``NNN_UCR_Anomaly_<name>_<trainEnd>_<begin>_<end>.txt`` (read as TSB-AD does: begin 0-based, end exclusive)."""
     root = tmp_path_factory.mktemp("ucr")
     rng = np.random.default_rng(1)
     for number, name, n, begin, end in ((1, "sddb40", 8000, 5001, 5100), (2, "InternalBleeding5", 6700, 150, 180),
@@ -101,7 +102,8 @@ def ucr_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                         (5, "Shorty", 1000, 500, 520)):
         x = rng.normal(size=n)
         x[begin - 1:end] += 5
-        (root / f"{number:03d}_UCR_Anomaly_{name}_{min(begin - 1, 2000)}_{begin}_{end}.txt").write_text(
+        # TSB-AD's reading: the anomaly x[begin - 1:end] is named by its 0-based start and exclusive end
+        (root / f"{number:03d}_UCR_Anomaly_{name}_{min(begin - 1, 2000)}_{begin - 1}_{end}.txt").write_text(
             "\n".join(f"{v:.4f}" for v in x) + "\n")
     return root
 
@@ -221,7 +223,7 @@ def test_gutentag_paper_profile_and_stats(tmp_path: Path, capsys: pytest.Capture
     points = sum(it.length for it in m.items)
     assert row["anomaly_rate"] == pytest.approx(sum(e - s + 1 for it in m.items for s, e in it.intervals) / points)
     assert row["domains"] == 10 and row["normal_share"] == 0.0
-    assert stats["split"]["ours"]["test_items"] == 2 == round(10 * 0.223)
+    assert stats["split"]["ours"]["test_items"] == 2 == round(10 * 740 / 3316)
     assert stats["split"]["ours"]["test_intervals"] == sum(len(it.intervals) for it in m.by_split("test"))
     assert stats["split"]["paper_scaled"]["test_items"] == pytest.approx(10 * 740 / 3316)
     assert stats["split"]["paper_scaled"]["test_intervals"] == pytest.approx(10 * 759 / 3316)
@@ -232,6 +234,28 @@ def test_gutentag_paper_profile_and_stats(tmp_path: Path, capsys: pytest.Capture
     assert main(["bench", "stats", str(out)]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0] == f"VisAnomBench stats: {out} (profile paper)" and "GutenTAG" in text
+    per_item = stats["split"]["ours"]["test_intervals"] / 2
+    line = next(x for x in text.splitlines() if x.startswith("true intervals per test item"))
+    assert line.split()[-3:] == [f"{per_item:.3f}", "1.026", "1.026"]  # ours beside the paper's 759 / 740
+
+
+def test_gutentag_defaults_have_the_papers_intervals_per_item_and_anomaly_rate() -> None:
+    """Issue 19: 290 of 810 series held two anomalies (1.387 per item) against the paper's 759 / 740
+    = 1.026; the 810 default configs now hold 1.02-1.03 per series at the paper's 2.2% rate."""
+    configs = [gutentag.series_config(d, i, 5000, 0)[0] for d in gutentag.DOMAINS for i in range(81)]
+    n_intervals = sum(len(c["anomalies"]) for c in configs)
+    assert 1.02 <= n_intervals / 810 <= 1.03
+    rate = sum(a["length"] for c in configs for a in c["anomalies"]) / (810 * 5000)
+    assert 0.0215 <= rate < 0.0225  # the paper's 2.2%, rounded to 0.1 points
+    # evenly spread: any 81 consecutive series of a domain hold 2 or 3 with two anomalies
+    assert all(sum(gutentag.has_second_anomaly(d, i, 0) for i in range(k, k + 81)) in (2, 3)
+               for d in gutentag.DOMAINS for k in (0, 40, 500))
+
+
+def test_default_test_fraction_gives_the_papers_740_test_items() -> None:
+    keys = [("S", "d", f"g{i:04d}") for i in range(3316)]
+    assigned = split_groups(keys, BuildSettings().test_fraction, 0)
+    assert sum(v == "test" for v in assigned.values()) == 740  # 0.223 gave 739
 
 
 # ---------------------------------------------------------------- profiles, flags, old manifests

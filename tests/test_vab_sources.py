@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -45,12 +46,12 @@ def test_ucr_tsad_files(tmp_path: Path) -> None:
     ib = by_name["135_InternalBleeding16"]
     assert ib.source == "UCR-TSAD" and ib.domain == "ABP" and ib.values.dtype == np.float64
     np.testing.assert_allclose(ib.values, values)
-    # 1-based inclusive begin..end -> 0-based [begin - 1, end - 1]
-    assert np.flatnonzero(ib.labels).tolist() == list(range(200, 210))
+    # TSB-AD's reading (the default): begin 0-based, end exclusive -> [begin, end - 1]
+    assert np.flatnonzero(ib.labels).tolist() == list(range(201, 210))
     air = by_name["204_DISTORTEDCIMIS44AirTemperature1"]
     assert air.domain == "AirTemperature" and air.values.size == 120
-    assert np.flatnonzero(air.labels).tolist() == [59]
-    assert np.flatnonzero(by_name["001_Foo"].labels).tolist() == [0] and by_name["001_Foo"].domain == "unknown"
+    assert np.flatnonzero(air.labels).tolist() == [60]  # begin == end: the one point
+    assert np.flatnonzero(by_name["001_Foo"].labels).tolist() == [1] and by_name["001_Foo"].domain == "unknown"
     r = reasons(skipped)
     assert set(r) == {"README.txt", "002_UCR_Anomaly_Bad_10_20_30.txt", "003_UCR_Anomaly_Short_10_20_30.txt",
                       "004_UCR_Anomaly_Bin_1_2_3.txt"}
@@ -58,6 +59,23 @@ def test_ucr_tsad_files(tmp_path: Path) -> None:
     assert "non-numeric" in r["002_UCR_Anomaly_Bad_10_20_30.txt"]
     assert "outside" in r["003_UCR_Anomaly_Short_10_20_30.txt"]
     assert "binary" in r["004_UCR_Anomaly_Bin_1_2_3.txt"]
+
+
+def test_ucr_135_reads_as_tsb_ad_and_aeon(tmp_path: Path) -> None:
+    """Issue 19: series 135 (``..._1200_4187_4199``) is 4187..4198, as in aeon's copy (an
+    independent conversion of the same archive file); the old 1-based reading gave 4186..4198."""
+    aeon_dir = pytest.importorskip("aeon").__path__[0] + "/datasets/data/KDD-TSAD_135"
+    with open(aeon_dir + "/135_UCR_Anomaly_InternalBleeding16_TEST.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    values = [r["value"] for r in rows]
+    aeon_labels = [i for i, r in enumerate(rows) if r["is_anomaly"] == "1"]
+    (tmp_path / "135_UCR_Anomaly_InternalBleeding16_1200_4187_4199.txt").write_text("\n".join(values) + "\n")
+    (series,), _ = load_all(ucr_tsad, tmp_path)
+    assert np.flatnonzero(series.labels).tolist() == aeon_labels == list(range(4187, 4199))
+    (old,), _ = load_all(ucr_tsad, {"path": tmp_path, "reading": "one-based"})
+    assert np.flatnonzero(old.labels).tolist() == list(range(4186, 4199))
+    with pytest.raises(DataError, match="reading must be one of"):
+        load_all(ucr_tsad, {"path": tmp_path, "reading": "matlab"})
 
 
 def test_ucr_index_base_zero(tmp_path: Path) -> None:

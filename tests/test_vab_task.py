@@ -287,8 +287,9 @@ def test_reasoning_signals_on_hand_written_rationales() -> None:
             "Step 3: Values there are far above the usual level of 0.2.")
     s = reasoning_signals(text, [(150800, 151200)], window)
     assert (s.axis, s.in_window, s.consistent) == (1.0, 1.0, 1.0)
+    assert s.values is None  # no series given: the value claim cannot be checked
     assert reasoning_signals("   ", [(1, 2)], window).as_metrics() == dict.fromkeys(
-        ("reason-axis", "reason-in-window", "reason-consistent"))
+        ("reason-axis", "reason-in-window", "reason-consistent", "reason-values", "reason-kind"))
 
 
 def test_data_dir_is_required_and_hf_is_a_clear_hook(bench: Path) -> None:

@@ -222,7 +222,7 @@ class TSBADUVLMTask(TSBADUTask):
         window = window_of(sample)
         out = interval_metrics(tuple(prediction.intervals or ()), self.target(sample.id).intervals)
         out.update(rationale_metrics(self._parses.take(sample.id, prediction, window), window,
-                                     self.settings.n_xticks))
+                                     self.settings.n_xticks, sample.series))
         return out
 
     def stitch(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

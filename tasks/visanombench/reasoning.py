@@ -3,11 +3,16 @@
 
 from harness.scoring.reasoning import (  # noqa: F401
     KEYS,
+    KIND_TERMS,
     MIN_IOU,
+    TEMPLATE_MET,
     ReasoningSignals,
     axis_signal,
     axis_tolerance,
     consistency_signal,
     in_window_signal,
+    kind_signal,
     reasoning_signals,
+    value_claims,
+    values_signal,
 )

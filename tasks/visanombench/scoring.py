@@ -131,11 +131,14 @@ def binary_metrics_of(pred: Sequence[Interval], labels: np.ndarray, offset: int)
     return dict(zip(BINARY_KEYS, values, strict=True))
 
 
-def rationale_metrics(parsed: ParsedAnswer | None, window: Interval, n_xticks: int) -> dict[str, float | None]:
-    """The reasoning signals of a parsed text answer (all None for a score-only prediction: ``parsed=None``)."""
+def rationale_metrics(parsed: ParsedAnswer | None, window: Interval, n_xticks: int,
+                      series: np.ndarray | None = None, kinds: Sequence[str] | None = None) -> dict[str, float | None]:
+    """The reasoning signals of a parsed text answer (all None for a score-only prediction: ``parsed=None``);
+    ``series`` (the plotted values, first at ``window[0]``) feeds ``reason-values``, ``kinds`` (the
+    item's true anomaly kinds) ``reason-kind``."""
     if parsed is None:
         return reasoning_signals(None, (), window, n_xticks).as_metrics()
-    return reasoning_signals(parsed.rationale, parsed.intervals, window, n_xticks).as_metrics()
+    return reasoning_signals(parsed.rationale, parsed.intervals, window, n_xticks, series, kinds).as_metrics()
 
 
 def _mean(records: Sequence[Mapping[str, Any]], key: str) -> float | None:

@@ -90,10 +90,12 @@ def bench_stats(root: str | Path) -> dict[str, Any]:
     train, test = (_part(manifest.by_split(name)) for name in ("train", "test"))
     split = {
         "ours": {"train_items": train["items"], "test_items": test["items"], "test_intervals": test["intervals"],
+                 "test_intervals_per_item": test["intervals"] / test["items"] if test["items"] else None,
                  "train_series": train["series"], "test_series": test["series"],
                  "test_normal_share": test["normal_share"]},
-        "paper": dict(PAPER_SPLIT),
-        "paper_scaled": {k: v * scale for k, v in PAPER_SPLIT.items()},
+        "paper": {**PAPER_SPLIT, "test_intervals_per_item": PAPER_SPLIT["test_intervals"] / PAPER_SPLIT["test_items"]},
+        "paper_scaled": {**{k: v * scale for k, v in PAPER_SPLIT.items()},
+                         "test_intervals_per_item": PAPER_SPLIT["test_intervals"] / PAPER_SPLIT["test_items"]},
     }
     stats = {
         "folder": str(root), "profile": manifest_profile(manifest.settings), "created_by": manifest.created_by,
@@ -136,6 +138,10 @@ def differences(stats: Mapping[str, Any]) -> list[str]:
                        ("test_intervals", "ground-truth intervals in the test split")):
         if round(ref[key]) != split["ours"][key]:
             out.append(f"split: {split['ours'][key]:,} {label}, {what} {ref[key]:,.0f}")
+    per_item, paper_per_item = split["ours"].get("test_intervals_per_item"), split["paper"]["test_intervals_per_item"]
+    if per_item is not None and round(per_item, 3) != round(paper_per_item, 3):
+        out.append(f"split: {per_item:.3f} true intervals per test item, paper {paper_per_item:.3f} "
+                   f"(759 / 740)")
     for src, kinds in stats["skipped"]["by_source"].items():
         for kind, n in kinds.items():
             out.append(f"{src}: {n:,} skipped ({kind}: {SKIP_KINDS.get(kind, kind)})")
@@ -174,6 +180,8 @@ def format_stats(stats: Mapping[str, Any]) -> str:
     for key, label in (("train_items", "train items"), ("test_items", "test items"),
                        ("test_intervals", "ground-truth intervals in test")):
         lines.append(f"{label:<40}{_num(s['ours'][key]):>8}{_num(s['paper'][key]):>8}{_num(scaled[key]):>19}")
+    lines.append(f"{'true intervals per test item':<40}{_num(s['ours'].get('test_intervals_per_item'), '.3f'):>8}"
+                 f"{_num(s['paper']['test_intervals_per_item'], '.3f'):>8}{_num(scaled['test_intervals_per_item'], '.3f'):>19}")
     lines.append(f"{'normal items in test':<40}{_pct(s['ours']['test_normal_share'], 1):>8}{'n/a':>8}")
     lines.append(f"(split by series: {_num(s['ours']['train_series'])} train / {_num(s['ours']['test_series'])} "
                  "test series; 'paper at our size': the paper's 2,576 : 740 split and 759 intervals per 740 test "

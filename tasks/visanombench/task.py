@@ -234,9 +234,10 @@ class VisAnomBenchTask:
         pred = tuple(prediction.intervals or ())
         out = interval_metrics(pred, target.intervals)
         out.update(binary_metrics_of(pred, target.labels, window[0]))
+        kinds = self.anomaly_kinds(sample.id)
         out.update(rationale_metrics(self._parses.take(sample.id, prediction, window), window,
-                                     self.settings.n_xticks))
-        out["anomaly_kinds"] = self.anomaly_kinds(sample.id)
+                                     self.settings.n_xticks, sample.series, kinds))
+        out["anomaly_kinds"] = kinds
         return out
 
     def _kinds_of(self, record: Mapping[str, Any]) -> list[str]:
@@ -302,7 +303,8 @@ class VisAnomBenchTask:
     def describe(self) -> dict[str, Any]:
         """Display metadata."""
         return {"title": "VisAnomBench", "view": "image+text", "split": self.split, "headline": HEADLINE,
-                "n_segments": len(self.items), "profile": self.profile, "prompt": self.prompt.name,
+                "n_segments": len(self.items), "profile": self.profile, "sources": sorted(self._manifest.sources),
+                "prompt": self.prompt.name,
                 "answer_format": self.answer.name,
                 "render": {"width_in": self.settings.width_in, "height_in": self.settings.height_in,
                            "dpi": self.settings.dpi}}

@@ -152,7 +152,7 @@ def f_from_pr(p: float | None, r: float | None) -> float | None:
     if r is None:
         return None
     p = 0.0 if p is None else p
-    return 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return min(1.0, 2 * p * r / (p + r)) if p + r > 0 else 0.0  # rounding must not exceed 1
 
 
 def affiliation_prf(pred: object, labels: object) -> tuple[float | None, float | None, float | None]:

@@ -94,14 +94,15 @@ def range_pr_unchecked(
     covered = _run_sums(pred, ts, te)
     n_over = _overlap_counts(ts, te, ps, pe)
     card = np.where(n_over > 0, 1.0 / np.maximum(n_over, 1), 0.0)
-    recall_terms = alpha * (covered > 0) + (1 - alpha) * covered / (te - ts + 1) * card
-    recall = float(np.sum(recall_terms)) / ts.size
+    # the ratio first: (1 - alpha) * covered / length rounds above 1 - alpha (R-based-F1 1.0000000000000002)
+    recall_terms = alpha * (covered > 0) + (1 - alpha) * (covered / (te - ts + 1)) * card
+    recall = min(1.0, float(np.sum(recall_terms)) / ts.size)
     if ps.size == 0:
         return None, recall
     covered_p = _run_sums(y, ps, pe)
     n_over_p = _overlap_counts(ps, pe, ts, te)
     card_p = np.where(n_over_p > 0, 1.0 / np.maximum(n_over_p, 1), 0.0)
-    precision = float(np.sum(covered_p / (pe - ps + 1) * card_p)) / ps.size
+    precision = min(1.0, float(np.sum(covered_p / (pe - ps + 1) * card_p)) / ps.size)
     return precision, recall
 
 

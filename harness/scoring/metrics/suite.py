@@ -36,7 +36,7 @@ def score_metrics(
     v_roc, v_pr = vus(s, y, w, thre)
     c = threshold_counts(s)
     roc, ap, best_f1 = curve_metrics(s, y)
-    return {
+    return unit_interval({
         "AUC-PR": ap,
         "AUC-ROC": roc,
         "VUS-PR": v_pr,
@@ -46,7 +46,7 @@ def score_metrics(
         "Event-based-F1": oracle_event_f1(c, y, tsbad_compat=tsbad_compat),
         "R-based-F1": oracle_range_f1(c, y),
         "Affiliation-F": oracle_affiliation_f(c, y),
-    }
+    })
 
 
 def binary_metrics(
@@ -62,7 +62,7 @@ def binary_metrics(
     p = as_pred(pred, y.size)
     w = as_window(sliding_window)
     v_r, v_p, v_f = vus_pred(p, y, w, tsbad_compat=tsbad_compat)
-    return {
+    return unit_interval({
         "Standard-F1": point_prf(p, y)[2],
         "PA-F1": pa_f1(p, y, tsbad_compat=tsbad_compat),
         "Event-based-F1": event_f1(p, y, tsbad_compat=tsbad_compat),
@@ -71,4 +71,10 @@ def binary_metrics(
         "VUS-Recall": v_r,
         "VUS-Precision": v_p,
         "VUS-F": v_f,
-    }
+    })
+
+
+def unit_interval(values: dict[str, float | None]) -> dict[str, float | None]:
+    """Every value clipped into [0, 1]: float rounding must not report a score of 1.0000000000000002
+    (the definitions are bounded; a clip moves a value by at most a few ulps)."""
+    return {k: None if v is None else min(1.0, max(0.0, float(v))) for k, v in values.items()}

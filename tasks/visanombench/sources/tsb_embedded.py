@@ -1,9 +1,9 @@
 """The real series our embedded TSB-AD-U set ships (no network): UCR 135, MITDB and Yahoo.
 
 They come from files inside installed packages (aeon, sktime), read by
-:mod:`tasks.packaged_series`. Sources: ``UCR-TSAD`` (InternalBleeding16; note aeon's copy
-labels the anomaly as 0-based ``[4187, 4198]``, one point shorter than our 1-based reading
-of the archive file name), ``MITDB`` and ``Yahoo``.
+:mod:`tasks.packaged_series`. Sources: ``UCR-TSAD`` (InternalBleeding16; aeon's copy
+labels the anomaly as 0-based ``[4187, 4198]``, the same as :mod:`.ucr_tsad`'s default
+``tsb-ad`` reading of the archive file name), ``MITDB`` and ``Yahoo``.
 """
 
 from __future__ import annotations

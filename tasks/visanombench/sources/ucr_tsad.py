@@ -1,10 +1,20 @@
 """UCR-TSAD: the KDD Cup 2021 / UCR time-series anomaly archive (250 single-anomaly series).
 
 File name ``NNN_UCR_Anomaly_<name>_<trainEnd>_<begin>_<end>.txt``; the file holds the values,
-one per line or whitespace/comma separated. The archive was made in MATLAB and its README
-counts positions from 1 ("the first <trainEnd> points are training data, the anomaly is
-from <begin> to <end>"), so by default the anomaly is ``[begin - 1, end - 1]`` in 0-based
-inclusive indices (``index_base=1``); ``index_base=0`` reads begin/end as 0-based inclusive.
+one per line or whitespace/comma separated. How ``begin``/``end`` map to 0-based indices
+(``reading``):
+
+- ``tsb-ad`` (the default): ``[begin, end - 1]`` 0-based inclusive, i.e. ``begin`` 0-based and
+  ``end`` exclusive, as TSB-AD's own conversion of the archive and aeon's copy of series 135
+  (``135_UCR_Anomaly_InternalBleeding16_1200_4187_4199.txt``: anomaly 4187..4198, 12 points;
+  aeon 1.0.0 ``datasets/data/KDD-TSAD_135``, tested in ``tests/test_vab_sources.py``);
+- ``one-based``: ``[begin - 1, end - 1]``, the archive README's MATLAB wording read literally
+  (what this module did before; one point earlier than TSB-AD: 4186..4198 for series 135);
+- ``zero-based``: ``[begin, end]`` 0-based inclusive.
+
+A name with ``begin == end`` marks the one point ``begin`` (``begin - 1`` for ``one-based``).
+
+The older ``index_base`` setting still works (1: ``one-based``, 0: ``zero-based``).
 The domain comes from the series name through :data:`DOMAINS` (first matching fragment),
 else ``"unknown"``.
 """
@@ -82,28 +92,46 @@ def domain_of(name: str, table: tuple[tuple[str, str], ...] = DOMAINS) -> str:
     return next((domain for frag, domain in table if frag in low), "unknown")
 
 
+READINGS = {"tsb-ad": (0, 1), "one-based": (1, 1), "zero-based": (0, 0)}
+"""reading -> (subtract from begin, subtract from end) for 0-based inclusive indices."""
+DEFAULT_READING = "tsb-ad"
+
+
 def units(spec: Any) -> list[Unit]:
-    """One unit per non-hidden file under the folder ``spec`` (or ``{"path": ..., "index_base": 1}``)."""
+    """One unit per non-hidden file under the folder ``spec`` (or ``{"path": ..., "reading": "tsb-ad"}``;
+    ``index_base`` 1 or 0 is the older spelling of ``one-based`` / ``zero-based``)."""
     params = dict(spec) if isinstance(spec, dict) else {"path": spec}
     root = Path(params.pop("path", "")).expanduser()
     if problem := folder_problem(root):
         raise DataError(f"UCR-TSAD folder {root} {problem}")
-    base = int(params.get("index_base", 1))
-    if base not in (0, 1):
-        raise DataError(f"UCR-TSAD index_base must be 0 or 1, got {base}")
-    return [Unit(SOURCE, str(p), {"path": str(p), "index_base": base}) for p in all_files(root)]
+    reading = str(params.get("reading", DEFAULT_READING))
+    if "index_base" in params:
+        base = int(params["index_base"])
+        if base not in (0, 1):
+            raise DataError(f"UCR-TSAD index_base must be 0 or 1, got {base}")
+        reading = "one-based" if base == 1 else "zero-based"
+    if reading not in READINGS:
+        raise DataError(f"UCR-TSAD reading must be one of {', '.join(READINGS)}, got {reading!r}")
+    return [Unit(SOURCE, str(p), {"path": str(p), "reading": reading}) for p in all_files(root)]
 
 
 def load(unit: Unit) -> list[Loaded]:
     """Read one archive file; a foreign or corrupt file becomes a :class:`Skipped`."""
     path = Path(unit.params["path"])
     try:
-        return [_read(path, int(unit.params.get("index_base", 1)))]
+        return [_read(path, str(unit.params.get("reading", DEFAULT_READING)))]
     except BadFile as exc:
         return [Skipped(str(path), str(exc))]
 
 
-def _read(path: Path, index_base: int) -> SourceSeries:
+def anomaly_span(begin: int, end: int, reading: str = DEFAULT_READING) -> tuple[int, int]:
+    """The 0-based inclusive anomaly of a file name's ``begin``/``end`` under ``reading``."""
+    dbegin, dend = READINGS[reading]
+    first, last = begin - dbegin, end - dend
+    return first, max(first, last)  # a file with begin == end marks one point under every reading
+
+
+def _read(path: Path, reading: str) -> SourceSeries:
     m = NAME_RE.match(path.name)
     if m is None:
         raise BadFile("not a UCR-TSAD file name (NNN_UCR_Anomaly_<name>_<trainEnd>_<begin>_<end>.txt)")
@@ -118,10 +146,11 @@ def _read(path: Path, index_base: int) -> SourceSeries:
     if not np.isfinite(values).any():
         raise BadFile("no finite value")
     values[np.isinf(values)] = np.nan
-    first, last = begin - index_base, end - index_base
+    first, last = anomaly_span(begin, end, reading)
     if not 0 <= first <= last < values.size:
-        raise BadFile(f"anomaly {begin}..{end} (index base {index_base}) is outside the {values.size} values")
+        raise BadFile(f"anomaly {begin}..{end} ({reading} reading) is outside the {values.size} values")
     labels = np.zeros(values.size, dtype=np.int8)
     labels[first:last + 1] = 1
-    origin = f"{path} (UCR archive {number}, train end {train_end}, anomaly {begin}..{end}, {index_base}-based)"
+    origin = (f"{path} (UCR archive {number}, train end {train_end}, file anomaly {begin}..{end}, {reading} "
+              f"reading: {first}..{last})")
     return SourceSeries(SOURCE, domain_of(name), f"{number}_{name}", values, labels, ("real",), origin)

@@ -119,6 +119,8 @@ def _ours(out: Path, kind: OutKind) -> bool:
         entries = [entry.name for entry in os.scandir(out)]
     except OSError:
         return True  # unreadable: the write probe says why
+    if kind is SITE:  # the dataset exported into the site (`export --out SITE/dataset`) is ours too
+        entries = [name for name in entries if not (name == EXPORT_DIR and (out / name).is_dir())]
     if not [name for name in entries if not name.startswith(".probe-")]:
         return True
     return (out / kind.marker).is_file() or bool(kind.legacy and (out / kind.legacy).is_file())

@@ -31,6 +31,7 @@ import numpy as np
 from harness.answers.formats import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.core.errors import DataError, UsageError
 from harness.core.hashing import array_hash, stable_hash
+from harness.core.paths import folder_problem
 from harness.core.types import Prediction, Sample, Target
 from harness.render.plot import RenderSettings
 from harness.scoring import reasoning
@@ -129,8 +130,8 @@ class VisAnomBenchTask:
         if str(arg).lower() == "hf":
             return published_dataset_dir(self.split)
         path = Path(arg).expanduser()
-        if not path.is_dir():
-            raise DataError(f"VisAnomBench folder {path} does not exist")
+        if problem := folder_problem(path):
+            raise DataError(f"VisAnomBench folder {path} {problem}")
         return path
 
     @cached_property

@@ -504,8 +504,15 @@ def export_error_words(tmp: Path) -> Outcome:
 
 
 # -- the table --------------------------------------------------------------------------------
+def _load_more() -> None:
+    """Register the attacks kept in their own modules (runs, caches, sweeps, benchmarks)."""
+    sys.modules.setdefault("attacks", sys.modules[__name__])  # run as a script: one ATTACKS list
+    import attacks_harness  # noqa: F401  (registers with @attack)
+
+
 def run_all(only: str | None = None, keep: Path | None = None) -> list[tuple[Attack, Outcome]]:
     """Run every attack (those whose name holds ``only``), each in its own temporary folder."""
+    _load_more()
     done = []
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)

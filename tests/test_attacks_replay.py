@@ -11,7 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from attacks import ATTACKS, Attack  # noqa: E402
+from attacks import ATTACKS, Attack, _load_more  # noqa: E402
+
+_load_more()
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[f"item{a.item}-{a.name}" for a in ATTACKS])

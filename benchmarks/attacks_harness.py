@@ -41,7 +41,8 @@ def two_runs_into_one_folder(tmp: Path) -> Outcome:
     finally:
         holder.communicate("", timeout=HANG_S)
     lines = (folder / "samples.jsonl").read_text().splitlines()
-    return Outcome(first.rc == 0 and second.rc == 3 and len(lines) == 2, _summary(second, "writing the run folder"))
+    # the first run may record failed samples under the attack memory cap (exit 4); what counts is the second
+    return Outcome(first.rc in (0, 4) and second.rc == 3 and len(lines) == 2, _summary(second, "writing the run folder"))
 
 
 @attack("4")

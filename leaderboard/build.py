@@ -24,7 +24,10 @@ from typing import Any
 
 from harness.core.errors import OutputError, UsageError
 from harness.core.files import atomic_write_bytes
+from harness.core.paths import folder_problem
+from harness.core.procs import die_with_parent
 from harness.core.spec import slug
+from harness.core.text import printable
 from harness.records.samples import read_samples
 from harness.records.store import RUN_FILE, SAMPLES_FILE
 from leaderboard import breakdown, render
@@ -60,30 +63,70 @@ class BuildReport:
         return [item.message() for item in self.skipped] + self.notes
 
 
-def check_results(results: Path) -> None:
+@dataclass(frozen=True)
+class OutKind:
+    """What a command writes into its ``--out`` folder: words for messages, and the marker
+    file that says a folder is one of ours (safe to overwrite)."""
+
+    noun: str
+    untouched: str
+    marker: str
+    legacy: str
+    """A file that folders made before the marker existed hold (also accepted as ours)."""
+
+
+SITE = OutKind("site", "nothing was built (the site is unchanged)", ".visanom-site", MANIFEST)
+DATASET = OutKind("dataset", "nothing was exported (the dataset folder is unchanged)", ".visanom-dataset", "")
+
+
+def check_results(results: Path, kind: OutKind = SITE) -> None:
     """A usage error for a results folder that is missing, not a folder, or holds no run at all."""
-    if not results.exists():
-        raise UsageError(f"results folder {results} does not exist; nothing was built (the site is unchanged)")
-    if not results.is_dir():
-        raise UsageError(f"results path {results} is not a folder; nothing was built (the site is unchanged)")
+    problem = folder_problem(results)
+    if problem:
+        raise UsageError(f"results folder {results} {problem}; {kind.untouched}")
     for _folder, _dirs, files in os.walk(results):
         if RUN_FILE in files or SAMPLES_FILE in files:
             return
-    raise UsageError(f"results folder {results} holds no run records (run.json); nothing was built "
-                     "(the site is unchanged)")
+    raise UsageError(f"results folder {results} holds no run records (run.json); {kind.untouched}")
 
 
-def prepare_out(out: Path) -> None:
-    """Create ``out`` and check it can be written; an :class:`OutputError` (exit 3) otherwise."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"site folder {out} exists and is not a folder")
+def prepare_out(out: Path, kind: OutKind = SITE, *, force: bool = False) -> None:
+    """Create ``out`` and check it can be written; an :class:`OutputError` (exit 3) otherwise.
+
+    A folder that exists, is not empty and holds no marker file of ``kind`` (it is not one we
+    wrote) is refused unless ``force``: its files could be overwritten. The marker is written
+    here, so later builds into the same folder go ahead."""
+    problem = folder_problem(out)
+    if problem and problem != "does not exist":
+        raise OutputError(f"{kind.noun} folder {out} {problem}")
+    if not problem and not force and not _ours(out, kind):
+        raise OutputError(f"{kind.noun} folder {out} is not empty and was not written by visanom (no "
+                          f"{kind.marker} file in it), so its files could be overwritten; choose an empty or "
+                          f"new folder, or pass --force to write into it anyway")
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".probe-")
         os.close(fd)
         os.unlink(probe)
+        marker = out / kind.marker
+        if not marker.is_file():
+            marker.write_text(f"written by visanom ({kind.noun}); `visanom leaderboard` may overwrite "
+                              "files in this folder\n", encoding="utf-8")
     except OSError as exc:
-        raise OutputError(f"cannot write the site to {out}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write the {kind.noun} to {out}: {exc.strerror or exc}") from exc
+
+
+def _ours(out: Path, kind: OutKind) -> bool:
+    """Whether ``out`` is empty or holds our marker (or, for a site, a pre-marker build's manifest)."""
+    try:
+        entries = [entry.name for entry in os.scandir(out)]
+    except OSError:
+        return True  # unreadable: the write probe says why
+    if kind is SITE:  # the dataset exported into the site (`export --out SITE/dataset`) is ours too
+        entries = [name for name in entries if not (name == EXPORT_DIR and (out / name).is_dir())]
+    if not [name for name in entries if not name.startswith(".probe-")]:
+        return True
+    return (out / kind.marker).is_file() or bool(kind.legacy and (out / kind.legacy).is_file())
 
 
 class SiteWriter:
@@ -144,16 +187,23 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Render one run's sample page (runs in a worker process); returns the page and compact rows."""
     results, site = Path(job["results"]), Path(job["site"])
     run_dir = results / job["run_dir"]
-    records, problems = read_samples(run_dir / SAMPLES_FILE)
+    records, problems = read_samples(run_dir / SAMPLES_FILE, results)
     views = SampleViews(results, site, job["task_slug"])
-    entries = [views.entry(record, run_dir) for record in records]
+    entries = []
+    for record in records:
+        entry = views.entry(record, run_dir)
+        problem = not_json(entry)
+        if problem:
+            problems.append(f"sample {printable(entry['id'])[:200]}: {problem}")
+            continue
+        entries.append(entry)
     fragment = run_fragment(records, entries, job["headline"])
     for entry in entries:  # the viewer's ?outcome= filter reads these
-        entry["outcomes"] = sorted(fragment["samples"][entry["id"]].get("o") or {})
+        entry["outcomes"] = sorted((fragment["samples"].get(entry["id"]) or {}).get("o") or {})
     page = render.render_samples(job["context"], entries, problems)
     group_ci = breakdown.group_cis(entries, job["headline"], job["breakdowns"], job["view"])
     return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems,
-            "group_ci": group_ci, "analysis": fragment}
+            "notes": views.notes, "group_ci": group_ci, "analysis": fragment}
 
 
 def build(
@@ -164,16 +214,18 @@ def build(
     base_url: str | None = None,
     generated: datetime | None = None,
     workers: int | None = None,
+    force: bool = False,
 ) -> BuildReport:
     """Build (or update) the site in ``out_dir`` from ``results_dir``; see the module docstring.
 
     Raises :class:`UsageError` for a missing or empty results folder and :class:`OutputError`
-    for a site folder that cannot be written; in both cases nothing in ``out_dir`` changes.
-    A bad record never stops the build: it is in the report and on the page.
+    for a site folder that cannot be written, or that holds other files and is not a site we
+    built (unless ``force``); in these cases nothing in ``out_dir`` changes. A bad record
+    never stops the build: it is in the report and on the page.
     """
     results, out = Path(results_dir), Path(out_dir)
     check_results(results)
-    prepare_out(out)
+    prepare_out(out, force=force)
     manifest = _read_manifest(out)
     stats = manifest.get("stats") if isinstance(manifest.get("stats"), dict) else {}
     stats = {k: v for k, v in stats.items() if isinstance(v, list) and len(v) == 3}
@@ -217,6 +269,7 @@ def build(
                     cached = json.loads(cache.read_bytes())  # fragments are strings: quick to load
                     compact_by_task[task["name"]][row["key"]] = cached["compact"]
                     row["sample_problems"] = cached["problems"]
+                    row["sample_notes"] = cached.get("notes", [])
                     row["group_ci"] = cached["group_ci"]
                     writer.keep(page)
                     report.runs_reused += 1
@@ -232,20 +285,22 @@ def build(
     for (task_name, key, job), result in zip(jobs, _map(_run_job, [j for _, _, j in jobs], workers), strict=True):
         writer.write(job["page"], result["page"])
         write_atomic(Path(job["cache"]), json.dumps(
-            {"compact": result["compact"], "problems": result["problems"], "group_ci": result["group_ci"]},
-            ensure_ascii=False).encode("utf-8"))
+            {"compact": result["compact"], "problems": result["problems"], "notes": result["notes"],
+             "group_ci": result["group_ci"]}, ensure_ascii=False).encode("utf-8"))
         write_atomic(Path(job["cache"]).with_suffix(".analysis.json"),
                      json.dumps(result["analysis"], ensure_ascii=False).encode("utf-8"))
         compact_by_task[task_name][key] = result["compact"]
         analysis_by_task.setdefault(task_name, {})[key] = result["analysis"]
         row = next(r for t in summary["tasks"] if t["name"] == task_name for r in t["rows"] if r["key"] == key)
-        row["sample_problems"] = result["problems"]
+        row["sample_problems"], row["sample_notes"] = result["problems"], result["notes"]
         row["group_ci"] = result["group_ci"]
         report.runs_rendered += 1
     for task in summary["tasks"]:
         for row in task["rows"]:
             for problem in row.get("sample_problems") or []:
                 report.notes.append(f"{row['run_dir']}/{SAMPLES_FILE}: {problem} (left out of the sample viewer)")
+            for note in row.get("sample_notes") or []:
+                report.notes.append(f"{row['run_dir']}/{SAMPLES_FILE}: {note}")
             writer.write(row["pages"]["model"], render.render_model(summary, task, row, site))
         writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
         writer.write(f"tasks/{task['slug']}/compare.html",
@@ -298,9 +353,21 @@ def _analysis(
     return {"key": key, "pages": [rel for rel, _ in pages]}
 
 
-def build_site(results_dir: str | Path, out_dir: str | Path, *, generated: datetime | None = None) -> Path:
+def build_site(results_dir: str | Path, out_dir: str | Path, *, generated: datetime | None = None,
+               force: bool = False) -> Path:
     """Build the site and return the index path (the report's messages are dropped; see :func:`build`)."""
-    return build(results_dir, out_dir, generated=generated).index
+    return build(results_dir, out_dir, generated=generated, force=force).index
+
+
+def not_json(value: Any) -> str:
+    """Why ``value`` cannot go into a page as strict JSON (a NaN or infinite number), or ``""``."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return "holds a NaN or infinite number"
+    except (TypeError, RecursionError) as exc:
+        return f"cannot be shown ({type(exc).__name__})"
+    return ""
 
 
 def _export_link(out: Path, task: str) -> str | None:
@@ -317,7 +384,8 @@ def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
     out = dict(summary)
     out["tasks"] = []
     for task in summary["tasks"]:
-        rows = [{k: v for k, v in row.items() if k not in ("sample_problems", "group_ci")} for row in task["rows"]]
+        internal = ("sample_problems", "sample_notes", "group_ci")
+        rows = [{k: v for k, v in row.items() if k not in internal} for row in task["rows"]]
         out["tasks"].append({**task, "rows": rows})
     return out
 
@@ -332,7 +400,7 @@ def _map(fn: Any, jobs: Sequence[dict[str, Any]], workers: int | None) -> list[d
     n = workers if workers is not None else min(len(jobs), os.cpu_count() or 1, 4)
     if n <= 1 or len(jobs) <= 1:
         return [fn(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=n) as pool:
+    with ProcessPoolExecutor(max_workers=n, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         return list(pool.map(fn, jobs, chunksize=1))
 
 

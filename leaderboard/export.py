@@ -14,15 +14,18 @@ meta, draws) are JSON text.
 from __future__ import annotations
 
 import json
+import math
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import OutputError, UsageError
+from harness.core.hashing import stable_hash
 from harness.core.optional import import_extra
 from harness.records.samples import read_samples
 from harness.records.store import SAMPLES_FILE
-from leaderboard.build import check_results, prepare_out
+from leaderboard.build import DATASET, check_results, prepare_out
 from leaderboard.records import SOURCE_KEY, scan_runs
 from leaderboard.summary import row_key, select_newest
 
@@ -33,18 +36,45 @@ COLUMNS = (
 )
 
 
+MAX_CONFIG_CHARS = 80
+"""Longest config name kept as it is (it is a folder name); longer ones are cut and hashed."""
+_INT64 = 2**63
+
+
+@dataclass
+class Exported:
+    """What an export wrote (rows per config) and what it left out (one plain line each)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
 def config_name(task: str) -> str:
-    """A Hub config name for a task: letters, digits, ``-`` and ``_`` only."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", task).strip("_") or "task"
+    """A Hub config name for a task: letters, digits, ``-`` and ``_`` only. A name that had to
+    change (other characters, or longer than :data:`MAX_CONFIG_CHARS`) gets a short hash of
+    the real name, so two tasks never share a config ("a b" and "a/b" stay apart)."""
+    clean = re.sub(r"[^A-Za-z0-9_-]+", "_", task).strip("_") or "task"
+    if clean == task and len(clean) <= MAX_CONFIG_CHARS:
+        return clean
+    return f"{clean[:MAX_CONFIG_CHARS].rstrip('_-')}-{stable_hash(['config', task], 8)}"
+
+
+def _int(value: Any) -> int | None:
+    """An int64 value from a JSON number (bools, NaN, infinities and overflows: None)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value) if -_INT64 <= value < _INT64 else None
 
 
 def _intervals(raw: Any) -> list[list[int]]:
     out = []
     for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, (list, tuple)) and len(item) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in item
-        ):
-            out.append([int(item[0]), int(item[1])])
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            pair = [_int(item[0]), _int(item[1])]
+            if None not in pair:
+                out.append(pair)
     return out
 
 
@@ -72,15 +102,33 @@ def sample_row(run: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
             record.get("parse_issues"), list) else [],
         "intervals": _intervals(record.get("intervals")),
         "target_intervals": _intervals(target.get("intervals")),
-        "target_length": int(length) if isinstance(length, int) else None,
-        "index_offset": int(offset) if isinstance(offset, int) else None,
-        "latency_s": float(latency) if isinstance(latency, (int, float)) and not isinstance(latency, bool) else None,
+        "target_length": _int(length) if isinstance(length, int) else None,
+        "index_offset": _int(offset) if isinstance(offset, int) else None,
+        "latency_s": float(latency) if _int(latency) is not None else None,
         "cached": bool(record.get("cached")),
-        "metrics_json": json.dumps(record.get("metrics"), allow_nan=False, default=str),
-        "usage_json": json.dumps(record.get("usage") or {}, default=str),
-        "meta_json": json.dumps(record.get("meta") or {}, default=str),
-        "draws_json": json.dumps(record.get("draws") or [], default=str),
+        "metrics_json": _json(record.get("metrics")),
+        "usage_json": _json(record.get("usage") or {}),
+        "meta_json": _json(record.get("meta") or {}),
+        "draws_json": _json(record.get("draws") or []),
     }
+
+
+def _json(value: Any) -> str:
+    """Strict JSON text (a NaN or infinity is written as null, as JSON has no such number)."""
+    try:
+        return json.dumps(value, allow_nan=False, default=str)
+    except ValueError:
+        return json.dumps(_no_nan(value), allow_nan=False, default=str)
+
+
+def _no_nan(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _no_nan(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(item) for item in value]
+    return value
 
 
 def _features() -> Any:
@@ -97,34 +145,46 @@ def _features() -> Any:
     })
 
 
-def export_results(results_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
-    """Write the dataset; return the number of rows per config."""
+def export_results(results_dir: str | Path, out_dir: str | Path, *, force: bool = False) -> Exported:
+    """Write the dataset; return the rows per config and what was left out.
+
+    A bad record (skipped by the scan, a sample line that cannot be read or made a row) is
+    listed and left out; the others are exported. ``OUT`` must be empty, new, or an earlier
+    export (its marker file), unless ``force``."""
     results, out = Path(results_dir), Path(out_dir)
-    check_results(results)
+    check_results(results, DATASET)
     datasets = import_extra("datasets", "hf", "exporting the results as a dataset")
-    prepare_out(out)
-    runs, _skipped = scan_runs(results)
+    prepare_out(out, DATASET, force=force)
+    runs, skipped = scan_runs(results)
+    report = Exported(skipped=[item.message() for item in skipped])
     rows: dict[str, list[dict[str, Any]]] = {}
     tasks: dict[str, str] = {}
     for run, _older in select_newest(runs):
-        records, _problems = read_samples(results / run[SOURCE_KEY] / SAMPLES_FILE)
+        source = f"{run[SOURCE_KEY]}/{SAMPLES_FILE}"
+        records, problems = read_samples(results / source, results)
+        report.skipped += [f"skipped {source}: {problem}" for problem in problems]
         config = config_name(run["task"]["name"])
         tasks[config] = run["task"]["name"]
-        rows.setdefault(config, []).extend(sample_row(run, record) for record in records)
+        bucket = rows.setdefault(config, [])
+        for record in records:
+            try:
+                bucket.append(sample_row(run, record))
+            except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+                report.skipped.append(f"skipped {source} sample {str(record.get('sample_id'))[:200]}: "
+                                      f"cannot be made a row ({type(exc).__name__}: {str(exc)[:200]})")
     if not rows:
-        raise UsageError(f"no complete runs under {results}; nothing to export")
+        raise UsageError(f"no complete runs under {results}; {DATASET.untouched}")
     features = _features()
-    counts = {}
     try:
         for config in sorted(rows):
             dataset = datasets.Dataset.from_list(rows[config], features=features)
             (out / config).mkdir(parents=True, exist_ok=True)
             dataset.to_parquet(str(out / config / "train.parquet"))
-            counts[config] = len(dataset)
-        (out / "README.md").write_text(dataset_card(counts, tasks), encoding="utf-8")
+            report.counts[config] = len(dataset)
+        (out / "README.md").write_text(dataset_card(report.counts, tasks), encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write the dataset to {out}: {exc.strerror or exc}") from exc
-    return counts
+    return report
 
 
 def dataset_card(counts: dict[str, int], tasks: dict[str, str]) -> str:

@@ -33,15 +33,20 @@ from typing import Any
 import numpy as np
 
 from harness.core.files import resolve_inside
+from harness.core.paths import read_regular
 from harness.render.settings import AXIS_MARGIN, RenderSettings
 from harness.scoring.thresholds import score_threshold
 
 CURVE_BUCKETS = 100
 CURVE_POINTS = 2 * CURVE_BUCKETS
 MAX_TEXT = 20_000
+MAX_VECTOR_BYTES = 1 << 30
+"""A series or score file larger than this is not drawn (its path is already checked to be inside)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _HASH = re.compile(r"[0-9A-Za-z_-]{1,128}")
 _FAST_HEADER = re.compile(rb"\{'descr': '<f8', 'fortran_order': False, 'shape': \((\d+),\), \}\s*$")
+_MARGINS = ("left", "right", "bottom", "top")
+"""The render settings the overlay uses: fractions of the figure, each checked to lie in 0..1."""
 _DEFAULT_RENDER = asdict(RenderSettings())  # used when a record has no render settings
 
 
@@ -60,7 +65,7 @@ def load_vector(path: Path) -> np.ndarray | None:
     The common case (little-endian float64, C order, version 1 header) is read directly; any
     other file goes through ``np.load`` (never with pickles)."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path, max_bytes=MAX_VECTOR_BYTES)
     except OSError:
         return None
     if data[:8] == b"\x93NUMPY\x01\x00" and len(data) >= 10:
@@ -188,6 +193,8 @@ class SampleViews:
         self.results = results
         self.site = site
         self.inputs_rel = f"inputs/{task_slug}"
+        self.notes: list[str] = []
+        """What :meth:`entry` replaced in a record (a NaN latency, an impossible render margin), named."""
 
     def image(self, record: Mapping[str, Any]) -> str | None:
         """The site path of the plot the model saw (copied on first use), or None."""
@@ -240,6 +247,18 @@ class SampleViews:
                     _SERIES_CACHE[key] = envelope(values)
         return _SERIES_CACHE[key]
 
+    def _note(self, record: Mapping[str, Any], what: str) -> None:
+        self.notes.append(f"sample {_short(record.get('sample_id'), 200)}: {what}")
+
+    def _finite(self, record: Mapping[str, Any], key: str, value: Any) -> float | None:
+        """A number field as a finite float; None (and a note) for NaN or infinity."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not math.isfinite(value):
+            self._note(record, f"{key} is {value} (shown as missing)")
+            return None
+        return float(value)
+
     def entry(self, record: Mapping[str, Any], run_dir: Path | None) -> dict[str, Any]:
         """One sample's viewer entry (JSON-ready; every string still untrusted)."""
         target = record.get("target") if isinstance(record.get("target"), Mapping) else {}
@@ -275,7 +294,7 @@ class SampleViews:
             "counts": counts,
             "train_end": int(train_end) if isinstance(train_end, (int, float)) and not isinstance(train_end, bool)
             and math.isfinite(train_end) else None,
-            "latency_s": record.get("latency_s") if isinstance(record.get("latency_s"), (int, float)) else None,
+            "latency_s": self._finite(record, "latency_s", record.get("latency_s")),
             "cached": bool(record.get("cached")),
             "meta": {str(k): _short(v, 200) for k, v in list((record.get("meta") or {}).items())[:20]}
             if isinstance(record.get("meta"), Mapping) else {},
@@ -287,13 +306,17 @@ class SampleViews:
         image = self.image(record)
         if image is not None and length:
             render = inp.get("render") if isinstance(inp.get("render"), Mapping) else {}
-            settings = {**_DEFAULT_RENDER, **{k: v for k, v in render.items()
-                                              if k in _DEFAULT_RENDER and isinstance(v, (int, float))}}
+            margins = {k: v for k, v in render.items() if k in _MARGINS and isinstance(v, (int, float))}
+            usable = {k: v for k, v in margins.items() if math.isfinite(v) and 0.0 <= v <= 1.0}
+            if len(usable) < len(margins):
+                self._note(record, f"render margin(s) {', '.join(sorted(set(margins) - set(usable)))} not a "
+                                   "fraction between 0 and 1; the defaults are used for the overlay")
+            settings = {**_DEFAULT_RENDER, **usable}
             frac = x_fraction(settings, offset, length)
             out["image"] = image
             width_in, height_in = render.get("width_in"), render.get("height_in")
             aspect = (float(height_in) / float(width_in)
-                      if all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                      if all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
                              for v in (width_in, height_in)) else 0.4)
             out["overlay"] = {
                 "top": 1 - float(settings["top"]), "bottom": 1 - float(settings["bottom"]),

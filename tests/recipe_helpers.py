@@ -42,8 +42,8 @@ LLMAD_ANSWER = json.dumps({
     "briefExplanation": {"step1_global": "stable", "step2_local": "a jump", "step3_reassess": "confirmed"},
     "is_anomaly": True, "anomalies": [5, 6, 7], "reason_for_anomaly_type": "short rise",
     "anomaly_type": "SingleSpike", "reason_for_alarm_level": "moderate", "alarm_level": "Warning"})
-LLM_TSAD_ANSWER = '{"reasoning": "Step 1: periodic. Step 2: a spike. Step 3: indices 0 and 1.", "has_anomaly": true, "anomaly_indices": [0, 1]}'
-_CANDIDATES_RE = re.compile(r"screening \(x-axis index values\): (\[.*\])")
+LLM_TSAD_ANSWER = '{"anomaly": [0, 1], "reason": "Periodic, then a spike at indexes 0 and 1."}'
+_CANDIDATES_RE = re.compile(r"Vision-based model detected intervals \(indices\): (\[.*\])")
 
 
 def method_answer(image: str, prompt: str) -> str:
@@ -52,11 +52,11 @@ def method_answer(image: str, prompt: str) -> str:
         return ANOMLLM_ANSWER
     if "briefExplanation" in prompt:
         return LLMAD_ANSWER
-    if "anomaly_indices" in prompt:
+    if '{"anomaly": [indexes], "reason": "..."}' in prompt:
         return LLM_TSAD_ANSWER
     m = _CANDIDATES_RE.search(prompt)
     if m:
         cands = json.loads(m.group(1))
-        return json.dumps({"interval_timestamp": cands, "confidence": [2] * len(cands),
+        return json.dumps({"interval_index": cands, "confidence": [2] * len(cands),
                            "abnormal_description": "the screened regions break the pattern"})
     return "unexpected prompt"

@@ -136,7 +136,7 @@ def test_item15_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out.write_text("not a folder", encoding="utf-8")
     assert run_cli("build", str(results), "--out", str(out)) == 3
     err = capsys.readouterr().err
-    assert f"site folder {out} exists and is not a folder" in err and "internal error" not in err
+    assert f"site folder {out} is a file, not a folder" in err and "internal error" not in err
     assert out.read_text(encoding="utf-8") == "not a folder"
 
 

@@ -42,13 +42,15 @@ def write_run(root: Path, task: str, model: str, values: dict[str, float | None]
     run = {
         "schema": "visanom.run/2", "run_id": f"{slug(model)}-r1", "status": "complete", "spec_id": f"{task}|{model}",
         "task": {"name": task, "version": "1", "fingerprint": "fp", "args": {}, "display": display},
-        "model": {"name": model, "fingerprint": "fpm", "args": {}, "display": {"group": group}},
+        "model": {"name": model, "fingerprint": "fpm", "args": {},
+                  # the cost column is the card-price estimate: 1 USD per million prompt tokens here
+                  "display": {"group": group, **({"price_per_mtok_in": 1.0} if cost is not None else {})}},
         "limit": limit, "headline": headline,
         "metrics": {headline: {"value": mean, "ci95": ci or [mean - 0.02, mean + 0.02], "n": len(ok)}},
         "metrics_fail_as_zero": {headline: float(np.mean([v or 0.0 for v in values.values()]))},
         "counts": {"n": len(values), "n_ok": len(ok), "n_failed": n_failed, "n_cached": 0, "n_parse_failed": 0,
                    "n_undefined": 0},
-        "failures": [], "usage": {"cost_usd": cost} if cost is not None else {},
+        "failures": [], "usage": {"prompt_tokens": round(cost * 1e6), "completion_tokens": 0} if cost is not None else {},
         "timing": {"started": "2026-11-20T09:00:00Z", "finished": "2026-11-20T10:00:00Z", "wall_s": 1.0},
     }
     (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")

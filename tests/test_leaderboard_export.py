@@ -77,7 +77,8 @@ def test_push_to_hub_call_path(results: Path, tmp_path: Path, monkeypatch: pytes
     out = tmp_path / "ds"
     out.mkdir()
     (out / "notes.txt").write_text("not part of the dataset", encoding="utf-8")  # --out may hold other files
-    assert cli(["leaderboard", "export", str(results), "--out", str(out), "--push-to-hub", "me/board"]) == 0  # private by default
+    assert cli(["leaderboard", "export", str(results), "--out", str(out), "--push-to-hub", "me/board",
+                "--force"]) == 0  # private by default; --force: a non-empty folder that is not an earlier export
     assert [name for name, _ in calls] == ["create_repo", "upload_folder"]
     assert calls[0][1] == {"repo_id": "me/board", "repo_type": "dataset", "private": True, "exist_ok": True}
     assert calls[1][1]["repo_id"] == "me/board" and calls[1][1]["repo_type"] == "dataset"

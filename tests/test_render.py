@@ -253,10 +253,32 @@ def test_fingerprint_stable_and_sensitive_to_every_field() -> None:
     assert len(base.fingerprint()) == 64
     changes = {"width_in": 12.0, "height_in": 5.0, "dpi": 120, "n_xticks": 10, "xtick_rotation": 30.0,
                "left": 0.11, "right": 0.98, "bottom": 0.26, "top": 0.93, "envelope": False,
-               "png_compress_level": 6}  # fmt: skip
+               "png_compress_level": 6, "auto_xticks": True}  # fmt: skip
     assert set(changes) == {f.name for f in dataclasses.fields(RenderSettings)}
     prints = {dataclasses.replace(base, **{k: v}).fingerprint() for k, v in changes.items()}
     assert len(prints) == len(changes) and base.fingerprint() not in prints
+
+
+def test_auto_xticks_are_matplotlibs_default_ticks() -> None:
+    import matplotlib.pyplot as plt
+
+    from harness.render.plot import SeriesRenderer
+
+    def pyplot_ticks(y: np.ndarray) -> list[float]:  # what plt.plot(series) shows (AnomLLM's plot)
+        fig = plt.figure(figsize=(10, 1.5))
+        plt.plot(y)
+        ax = plt.gca()
+        lo, hi = ax.get_xlim()
+        ticks = [float(t) for t in ax.get_xticks() if lo <= t <= hi]
+        plt.close(fig)
+        return ticks
+
+    r = SeriesRenderer(RenderSettings(width_in=10.0, height_in=1.5, auto_xticks=True, xtick_rotation=0.0))
+    for y in (np.sin(np.arange(1000) / 9.0), np.zeros(30), np.arange(437.0)):
+        r.update(y, 0, y_limits=(-1.0, 1.0))
+        lo, hi = r.ax.get_xlim()
+        assert [float(t) for t in r.ax.get_xticks() if lo <= t <= hi] == pyplot_ticks(y)
+        assert r.ax.get_ylim() == (-1.0, 1.0)
 
 
 # --- envelope ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,26 +27,49 @@ from typing import Any
 
 from baselines.recipes.examples import ExamplePool, pool_for_task
 from harness.answers.parse import normalize_intervals
+from harness.answers.recipes import parse_recipe_answer
 from harness.answers.tags import format_answer
 from harness.core.errors import UnknownNameError, UsageError
 from harness.core.hashing import stable_hash
 from harness.core.types import Interval, Prediction, Sample
 from harness.inference.base import ChatRequest, GenerationConfig, GenerationResult
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 DEFAULT_BACKBONE = "GPT-4o"
 """The paper ran the four LLM/VLM-detector rows on GPT-4o."""
 GROUP = "LLM/VLM detector"
+DECODINGS = ("original", "backbone")
+"""``decoding=original``: the original method's settings (temperature, stop, tokens);
+``decoding=backbone``: the backbone card's own (e.g. greedy), a named departure."""
 
 
-def load_recipe_prompt(name: str) -> Any:
-    """A recipe prompt: a template stem of ``baselines/recipes/prompts`` or a path to a ``.j2``
-    file (loaded by the one prompt loader, ``tasks.visanombench.prompts.load_prompt``)."""
-    from tasks.visanombench.prompts import load_prompt
+@dataclass(frozen=True)
+class RecipePrompt:
+    """A method's prompt template as its original writes it: plain text with ``{name}``
+    placeholders, filled by plain replacement in the order given (as LLMAD's
+    ``PromptTemplate.get_template_*`` does), so the text is the original's byte for byte."""
 
-    path = PROMPTS_DIR / f"{name}.j2"
-    return load_prompt(str(path) if path.is_file() else name)
+    name: str
+    text: str
+    source_hash: str
+
+    def fill(self, **values: str) -> str:
+        """The text with each ``{key}`` replaced by its value, in the order of ``values``."""
+        out = self.text
+        for key, value in values.items():
+            out = out.replace("{" + key + "}", str(value))
+        return out
+
+
+def load_recipe_prompt(name: str) -> RecipePrompt:
+    """The template ``baselines/recipes/prompts/NAME.txt`` (its sha256 goes into the fingerprint)."""
+    path = PROMPTS_DIR / f"{name}.txt"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
+        raise UsageError(f"unknown recipe prompt {name!r}; known: {known}")
+    raw = path.read_bytes()
+    return RecipePrompt(name, raw.decode("utf-8"), hashlib.sha256(raw).hexdigest())
 
 
 def _split_backbone_args(backbone_args: Mapping[str, Any] | None, extra: Mapping[str, Any]
@@ -119,17 +143,27 @@ class Recipe:
     """Key of :data:`harness.answers.recipes.RECIPE_FORMATS` the answers are read with."""
     provides = frozenset({"text"})
     needs_images = False
+    original_decoding: Mapping[str, Any] = {}
+    """The decoding settings the original method sends (``decoding=original``, the default)."""
+    reruns = 0
+    """How often a request whose answer is not in the method's shape is asked again."""
 
     def __init__(self, backbone: str = DEFAULT_BACKBONE, backbone_args: Mapping[str, Any] | None = None,
                  temperature: float | None = None, max_new_tokens: int | None = None,
-                 extra: Mapping[str, Any] | None = None):
+                 extra: Mapping[str, Any] | None = None, decoding: str = "original"):
         bargs, unknown = _split_backbone_args(backbone_args, extra or {})
         if unknown:
             raise UsageError(f"{self.recipe}: unknown argument(s) {', '.join(sorted(unknown))}")
+        if decoding not in DECODINGS:
+            raise UsageError(f"{self.recipe}: decoding must be one of {', '.join(DECODINGS)}, got {decoding!r}")
+        self.decoding = decoding
         self.backbone_name = str(backbone)
         self.backbone = build_backbone(self.backbone_name, bargs, needs_images=self.needs_images,
                                        recipe=self.recipe)
         gen = self.backbone.generation
+        if decoding == "original" and self.original_decoding:
+            gen = dataclasses.replace(gen, **{k: (tuple(v) if k == "stop" else v)
+                                              for k, v in self.original_decoding.items()})
         if temperature is not None:
             gen = dataclasses.replace(gen, temperature=float(temperature))
         if max_new_tokens is not None:
@@ -185,7 +219,7 @@ class Recipe:
         """Recipe name, version and settings, prompt sources, backbone engine, decoding, system prompt."""
         prompts = {k: [p.name, p.source_hash] for k, p in sorted(self.prompts().items())}
         pool = self.pool.fingerprint() if self.uses_examples else None
-        return stable_hash(["recipe", self.recipe, RECIPE_VERSION, self.params(), prompts, pool,
+        return stable_hash(["recipe", self.recipe, RECIPE_VERSION, self.params(), prompts, pool, self.reruns,
                             self.backbone.engine.fingerprint(), self.generation.as_dict(),
                             getattr(self.backbone, "system", None)])
 
@@ -193,6 +227,7 @@ class Recipe:
         """Recipe, settings and the backbone's engine metadata, for run records."""
         inner = self.backbone.describe() if callable(getattr(self.backbone, "describe", None)) else {}
         return {"recipe": self.recipe, "backbone": self.backbone_name, "settings": self.params(),
+                "decoding": self.decoding, "reruns": self.reruns,
                 "backbone_engine": inner, "generation": self.generation.as_dict()}
 
     def close(self) -> None:
@@ -238,10 +273,35 @@ class Recipe:
             requests.extend(plan.requests)
         results = self.backbone.engine.generate(requests, self.generation) if requests else []
         by_id: dict[str, GenerationResult] = {r.request_id: r for r in results}
+        self._rerun_bad(requests, by_id)
         for s in batch:
             if s.id in plans:
                 out[s.id] = self._finish(s, plans[s.id], by_id)
         return [out[s.id] for s in batch]
+
+    def _unreadable(self, res: GenerationResult | None) -> bool:
+        """A completed answer that is not in the method's shape (a backbone error is not)."""
+        return (res is not None and res.error is None and bool((res.text or "").strip())
+                and parse_recipe_answer(res.text, self.answer_format).failed)
+
+    def _rerun_bad(self, requests: Sequence[ChatRequest], by_id: dict[str, GenerationResult]) -> None:
+        """Ask again, up to ``reruns`` times, the requests whose answer is not in the method's
+        shape (LLM-TSAD reruns on bad JSON); the count is kept in each result's meta."""
+        for _ in range(int(self.reruns)):
+            bad = [r for r in requests if self._unreadable(by_id.get(r.request_id))]
+            if not bad:
+                return
+            for res in self.backbone.engine.generate(bad, self.generation):
+                old = by_id.get(res.request_id)
+                if res.error is not None or not (res.text or "").strip():
+                    continue  # a failed rerun keeps the answer it was to replace
+                res.meta = {**(res.meta or {}), "reruns": int(((old.meta or {}) if old else {}).get("reruns", 0)) + 1}
+                if old is not None:
+                    for k, v in (old.usage or {}).items():
+                        if isinstance(v, (int, float)) and not isinstance(v, bool):
+                            res.usage[k] = res.usage.get(k, 0) + v
+                    res.latency_s += old.latency_s
+                by_id[res.request_id] = res
 
     def _finish(self, sample: Sample, plan: Plan, by_id: Mapping[str, GenerationResult]) -> Prediction:
         got = [by_id.get(r.request_id) for r in plan.requests]
@@ -268,7 +328,9 @@ class Recipe:
             "parse_failed": bool(reading.parse_failed),
             "parse_issues": [*reading.issues, *issues],
             "recipe": {"name": self.recipe, "backbone": self.backbone_name, "n_requests": len(answers),
-                       "answers": answers, **reading.details},
+                       "answers": answers,
+                       "reruns": sum(int((res.meta or {}).get("reruns", 0)) for res in got if res is not None),
+                       **reading.details},
         }
         return Prediction(sample_id=sample.id, text=format_answer(intervals, reading.explanation),
                           scores=reading.scores, intervals=intervals, usage=usage, latency_s=latency, meta=meta)

@@ -1,7 +1,7 @@
 """In-context examples for the text recipes (LLMAD, LLM-TSAD), drawn from labelled TRAIN data.
 
-:class:`ExamplePool` holds labelled series: the train split of a VisAnomBench folder (the task
-the recipe runs on, :func:`pool_for_task`), or nothing. From it a recipe takes
+:class:`ExamplePool` holds labelled series: the train split the task the recipe runs on offers
+(``task.examples``, :func:`pool_for_task`), or nothing. From it a recipe takes
 
 * anomalous examples (:meth:`ExamplePool.anomaly_segments`): each labelled anomaly with
   ``pad`` points on each side, at most ``max_len`` points (LLMAD: pad 20, 200 points);
@@ -110,31 +110,18 @@ def normal_from_prefix(series: np.ndarray, train_end: int | None, length: int) -
             for i in range(0, prefix.size - n + 1, n)]
 
 
-def _spread(items: Sequence[Any], k: int) -> list[Any]:
-    """At most ``k`` items evenly spread over ``items`` (deterministic)."""
-    if len(items) <= k:
-        return list(items)
-    idx = np.unique(np.linspace(0, len(items) - 1, k).round().astype(int))
-    return [items[i] for i in idx]
-
-
 def pool_for_task(task: Any, max_series: int = 64) -> ExamplePool:
-    """The train split of a VisAnomBench-format task (``task.data_dir`` holds a manifest), at most
-    ``max_series`` series spread over it; an empty pool for other tasks and when the task itself
-    evaluates the train split (its examples would be the samples)."""
-    if not hasattr(task, "split") or str(task.split) == "train" or not hasattr(task, "items"):
-        return ExamplePool()  # not VisAnomBench-format, or evaluating the train split itself
-    from tasks.visanombench.manifest import load_manifest, read_segment
-
-    root = task.data_dir
-    items = sorted((it for it in load_manifest(root) if it.split == "train"), key=lambda it: it.id)
-    examples = []
-    for it in _spread(items, max_series):
-        try:
-            _, values, labels = read_segment(root, it)
-        except Exception:  # an unreadable train segment is simply not an example
-            continue
-        examples.append(Example(np.asarray(values, np.float64), np.asarray(labels, np.int8), it.id))
+    """The task's labelled train series, through the small interface a task may offer:
+    ``task.examples(n, kind="labelled")`` -> ``[(id, values, labels), ...]`` (at most
+    ``max_series``; the task gives none when it evaluates its train split itself). A task
+    without that method gives an empty pool. Recipes import no task package."""
+    offer = getattr(task, "examples", None)
+    if not callable(offer):
+        return ExamplePool()
+    examples = [Example(np.asarray(v, np.float64), np.asarray(y, np.int8), str(i))
+                for i, v, y in offer(int(max_series), kind="labelled")]
+    if not examples:
+        return ExamplePool()
     return ExamplePool(examples, f"{getattr(task, 'name', 'task')}:train")
 
 

@@ -1,10 +1,11 @@
-"""The detector recipes' answer readers: each recipe's original JSON shape, read strictly.
+"""The answer shapes of the LLM/VLM detector recipes (``baselines/recipes``), read strictly.
 
-The LLM/VLM detector recipes (``baselines/recipes``) ask for answers in their original
-method's own JSON shape. :func:`parse_recipe_answer` reads one such answer strictly in
-that shape (no tags, no prose fallback: an answer in another shape is a parse failure) and
-returns what it states in the recipe's own coordinates; the recipe maps them to absolute
-indices and :func:`harness.answers.parse.normalize_intervals` clips them like :func:`parse_answer`.
+Each recipe asks for its original method's own JSON shape; :func:`parse_recipe_answer` reads
+one answer in that shape only (no tags, no prose fallback) and returns what it states in the
+recipe's own coordinates; the recipe maps them to absolute indices and
+:func:`harness.answers.parse.normalize_intervals` clips them like ``parse_answer``. An answer
+not in the shape is a parse failure whose ``issues`` name the shape expected
+(``expected: {...}``). The shapes and their sources: ``docs/recipes.md``.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ class RecipeFormat:
     None), ``items_key`` the list of answers, ``items`` is ``'points'`` (indices, or
     ``[index, value]`` pairs read as the index) or ``'pairs'`` (``[start, end]``);
     ``text_keys`` hold the explanation (a string, or an object of strings joined in order);
-    ``extra_keys`` are kept as they are (confidence, anomaly type, alarm level).
+    ``extra_keys`` are kept as they are (confidence, anomaly type, alarm level). ``expected``
+    is the shape as the method's prompt writes it, named in the issues of a failed answer.
     """
 
     name: str
     shape: str
+    expected: str
     items_key: str = ""
     items: str = "pairs"
     flag_key: str | None = None
@@ -48,14 +51,23 @@ class RecipeFormat:
 
 
 RECIPE_FORMATS: dict[str, RecipeFormat] = {
-    "anomllm": RecipeFormat("anomllm", "range-list"),
-    "llmad": RecipeFormat("llmad", "object", items_key="anomalies", items="points", flag_key="is_anomaly",
+    # AnomLLM src/prompt.py PROMPT, read as src/utils.py parse_output (Rose-STL-Lab/AnomLLM@bf7827d)
+    "anomllm": RecipeFormat("anomllm", "range-list", '[{"start": ..., "end": ...}, ...]'),
+    # LLMAD Prompt_template.py "Response Format", read as run.py get_gpt_response (LJunius/LLMAD@95cba6b)
+    "llmad": RecipeFormat("llmad", "object",
+                          '{"briefExplanation": {...}, "is_anomaly": false/true, "anomalies": [index1, ...], ...}',
+                          items_key="anomalies", items="points", flag_key="is_anomaly",
                           text_keys=("briefExplanation",),
                           extra_keys=("anomaly_type", "alarm_level", "reason_for_anomaly_type",
                                       "reason_for_alarm_level")),
-    "llm-tsad": RecipeFormat("llm-tsad", "object", items_key="anomaly_indices", items="points",
-                             flag_key="has_anomaly", text_keys=("reasoning", "explanation")),
-    "vlm4ts": RecipeFormat("vlm4ts", "object", items_key="interval_timestamp", items="pairs",
+    # LLM-TSAD (Dong, Huang & Cao, arXiv 2408.03475, Appendix A.3 as issue 19 reads it)
+    "llm-tsad": RecipeFormat("llm-tsad", "object", '{"anomaly": [indexes], "reason": "..."}',
+                             items_key="anomaly", items="points", text_keys=("reason",)),
+    # VLM4TS src/models/vlm4ts.py _query_vlm / verify_intervals (ZLHe0/VLM4TS@c2890c1)
+    "vlm4ts": RecipeFormat("vlm4ts", "object",
+                           '{"interval_index": [[start, end], ...], "confidence": [...], '
+                           '"abnormal_description": "..."}',
+                           items_key="interval_index", items="pairs",
                            text_keys=("abnormal_description",), extra_keys=("confidence",)),
 }
 """The answer shapes of the detector recipes, by recipe name (see docs/recipes.md)."""
@@ -76,6 +88,13 @@ class RecipeAnswer:
     failed: bool = False
     issues: tuple[str, ...] = ()
     extra: dict[str, Any] | None = None
+
+
+def _fail(acc: Acc, fmt: RecipeFormat, reason: str) -> RecipeAnswer:
+    """A parse failure: the reason, then the shape the method expects."""
+    acc.note(reason)
+    acc.note(f"expected: {fmt.expected}")
+    return RecipeAnswer(failed=True, issues=tuple(acc.issues))
 
 
 def _first_json(body: str, opener: str) -> tuple[Any, str] | None:
@@ -138,21 +157,17 @@ def _recipe_items(items: Any, kind: str, acc: Acc) -> list[Pair] | None:
 def _parse_range_list(body: str, fmt: RecipeFormat, acc: Acc) -> RecipeAnswer:
     start, end = body.find("["), body.rfind("]")
     if start < 0 or end < start:
-        acc.note("no-json-list")
-        return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+        return _fail(acc, fmt, "no-json-list")
     try:
         v = json.loads(body[start : end + 1])
     except Exception:  # not JSON
-        acc.note("bad-json")
-        return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+        return _fail(acc, fmt, "bad-json")
     if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-        acc.note("not-a-list-of-objects")
-        return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+        return _fail(acc, fmt, "not-a-list-of-objects")
     pairs: list[Pair] = []
     for item in v[:MAX_JSON_ITEMS]:
         if fmt.start_key not in item or fmt.end_key not in item:
-            acc.note("missing-start-or-end")
-            return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+            return _fail(acc, fmt, "missing-start-or-end")
         a, b = json_int(item[fmt.start_key], acc), json_int(item[fmt.end_key], acc)
         if a is None or b is None:
             acc.note("bad-item")
@@ -165,23 +180,19 @@ def _parse_range_list(body: str, fmt: RecipeFormat, acc: Acc) -> RecipeAnswer:
 def _parse_object(body: str, fmt: RecipeFormat, acc: Acc) -> RecipeAnswer:
     found = _first_json(body, "{")
     if found is None or not isinstance(found[0], dict):
-        acc.note("no-json-object")
-        return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+        return _fail(acc, fmt, "no-json-object")
     obj, _ = found
     declared: bool | None = None
     if fmt.flag_key is not None:
         if fmt.flag_key not in obj:
-            acc.note(f"missing-{fmt.flag_key}")
-            return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+            return _fail(acc, fmt, f"missing-{fmt.flag_key}")
         declared = json_truth(obj[fmt.flag_key])
         if declared is None:
-            acc.note(f"bad-{fmt.flag_key}")
-            return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+            return _fail(acc, fmt, f"bad-{fmt.flag_key}")
     raw = obj.get(fmt.items_key, [] if declared is False else None)
     pairs = _recipe_items(raw, fmt.items, acc)
     if pairs is None:
-        acc.note(f"missing-{fmt.items_key}")
-        return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+        return _fail(acc, fmt, f"missing-{fmt.items_key}" if fmt.items_key not in obj else f"bad-{fmt.items_key}")
     if declared is False and pairs:
         acc.note("contradiction: anomaly False but indices given")
         pairs = []  # the original methods read the flag first
@@ -208,8 +219,7 @@ def parse_recipe_answer(text: str | None, recipe: str) -> RecipeAnswer:
         if isinstance(text, (bytes, bytearray)):
             text = bytes(text).decode("utf-8", errors="replace")
         if text is None or not str(text).strip():
-            acc.note("empty")
-            return RecipeAnswer(failed=True, issues=tuple(acc.issues))
+            return _fail(acc, fmt, "empty")
         _, body = split_think(str(text), acc)
         if fmt.shape == "range-list":
             return _parse_range_list(body, fmt, acc)

@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import EXIT_OK, UsageError
+from harness.core.text import printable
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Build the static site from run records."""
     from leaderboard.build import build
 
-    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url)
+    report = build(Path(args.results), Path(args.out), title=args.title, base_url=args.base_url, force=args.force)
     for message in report.messages():
-        print(f"visanom: {message}", file=sys.stderr)
-    print(f"leaderboard written to {report.index} ({report.written} files written, {report.unchanged} unchanged)")
+        print(printable(f"visanom: {message}"), file=sys.stderr)
+    print(printable(f"leaderboard written to {report.index} ({report.written} files written, "
+                    f"{report.unchanged} unchanged)"))
     return EXIT_OK
 
 
@@ -36,10 +38,12 @@ def cmd_leaderboard_export(args: argparse.Namespace) -> int:
     """Write per-sample records as a parquet dataset (and push it when asked)."""
     from leaderboard.export import export_results, push_to_hub
 
-    written = export_results(Path(args.results), Path(args.out))
-    for config, n in written.items():
+    exported = export_results(Path(args.results), Path(args.out), force=args.force)
+    for message in exported.skipped:
+        print(printable(f"visanom: {message}"), file=sys.stderr)
+    for config, n in exported.counts.items():
         print(f"{config}: {n} records")
-    print(f"dataset written to {args.out}")
+    print(printable(f"dataset written to {args.out}"))
     if args.push_to_hub:
         url = push_to_hub(Path(args.out), args.push_to_hub, private=not args.public)
         print(f"pushed to {url}")
@@ -72,6 +76,8 @@ def add_leaderboard_cli(sub: Any) -> None:
     build.add_argument("--out", default="site", help="site folder (default: %(default)s)")
     build.add_argument("--title", default=None, help="site title (default: visanom leaderboard)")
     build.add_argument("--base-url", default=None, help="public URL of the site (http/https), for canonical links")
+    build.add_argument("--force", action="store_true",
+                       help="write into --out even if it holds other files and is not a site visanom built")
     build.set_defaults(func=cmd_leaderboard)
     serve = lb_sub.add_parser("serve", help="preview a built site on http://127.0.0.1:PORT/")
     serve.add_argument("site", help="site folder")
@@ -83,6 +89,8 @@ def add_leaderboard_cli(sub: Any) -> None:
     export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push to this Hub dataset repo")
     export.add_argument("--public", action="store_true",
                         help="create the Hub repo public (default: private, like `bench export`)")
+    export.add_argument("--force", action="store_true",
+                        help="write into --out even if it holds other files and is not a dataset visanom exported")
     export.set_defaults(func=cmd_leaderboard_export)
     publish = lb_sub.add_parser("publish", help="commit a built site to a git branch (GitHub Pages) or a HF Space")
     publish.add_argument("site", help="a site folder made by `visanom leaderboard build`")

@@ -21,6 +21,7 @@ from harness.core.argtypes import positive_int, worker_count
 from harness.core.cpus import cap_workers, default_workers
 from harness.core.errors import EXIT_INTERNAL, EXIT_OK, EXIT_SAMPLE_FAILURES, UsageError, VisanomError
 from harness.core.spec import REDUCERS
+from harness.core.text import PrintableFormatter, printable
 
 log = logging.getLogger("visanom")
 
@@ -140,15 +141,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     code = _sweep(args, DEMO_SWEEP)
     index = build_site(Path(args.output or "results"), Path(args.site))
-    print(f"leaderboard written to {index}")
+    print(printable(f"leaderboard written to {index}"))
     return code
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from tasks.tsb_ad_u.download import download_tsb_ad_u
+    from tasks.tsb_ad_u.download import DEFAULT_URL, download_tsb_ad_u, install_archive
 
-    path = download_tsb_ad_u(Path(args.out)) if args.url is None else download_tsb_ad_u(Path(args.out), url=args.url)
-    print(f"TSB-AD-U unpacked in {path}; use --task-args data_dir={path} or VISANOM_TSB_AD_U_DIR={path}")
+    if args.archive is not None and args.url is not None:
+        raise UsageError("give --archive FILE.zip or --url URL, not both")
+    if args.archive is not None:
+        path = install_archive(Path(args.archive), Path(args.out), force=args.force)
+    else:
+        path = download_tsb_ad_u(Path(args.out), url=args.url or DEFAULT_URL, force=args.force)
+    print(printable(f"TSB-AD-U unpacked in {path}; use --task-args data_dir={path} or VISANOM_TSB_AD_U_DIR={path}"))
     return EXIT_OK
 
 
@@ -240,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("dataset", choices=["tsb-ad-u"])
     dl.add_argument("--out", required=True, help="folder to unpack into")
     dl.add_argument("--url", default=None, help="archive URL (default: the official one)")
+    dl.add_argument("--archive", default=None, metavar="FILE.zip", help="install a zip downloaded by hand instead")
+    dl.add_argument("--force", action="store_true", help="replace an existing TSB-AD-U/ folder")
     dl.set_defaults(func=cmd_data)
 
     lmp = sub.add_parser("lm-eval-path", help="print the lm_eval --include_path of visanom's task configs")
@@ -257,19 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``visanom`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         registry.add_plugins([*BUILTIN_PLUGINS, *args.plugins_global, *getattr(args, "plugins", [])])
         return args.func(args)
     except VisanomError as exc:
-        print(f"visanom: error: {exc}", file=sys.stderr)
+        print(printable(f"visanom: error: {exc}", keep_newlines=True), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("visanom: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so plainly, with the traceback under --verbose
         log.debug("internal error", exc_info=True)
-        print(f"visanom: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"visanom: internal error: {type(exc).__name__}: {exc}", keep_newlines=True), file=sys.stderr)
         if args.verbose:
             raise
         return EXIT_INTERNAL

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -39,13 +41,17 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux ``PR_SET_PDEATHSIG``), so a
-    worker never outlives a killed driver; a no-op elsewhere. Call it first in a worker process."""
+def die_with_parent(parent_pid: int | None = None) -> bool:
+    """In a child (first thing in a worker, or a pool ``initializer``): be killed (SIGKILL) when
+    the parent process dies (Linux ``PR_SET_PDEATHSIG`` through libc's ``prctl``), so a worker never
+    outlives a killed driver or build; exit now (status 0, no traceback) if ``parent_pid`` is given
+    and is no longer the parent. Returns whether the kernel took the request (False off Linux)."""
+    armed = False
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
     except (OSError, AttributeError):
-        return
+        armed = False
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before the request took
+        os._exit(0)
+    return armed

@@ -74,7 +74,7 @@ class AnthropicEngine(ApiEngine):
             b64 = encoded_image(request.image_png, self.max_pixels, meta)
             content.append({"type": "image", "source": {
                 "type": "base64", "media_type": "image/png", "data": image_slot()}})
-        content.append({"type": "text", "text": request.prompt})
+        content.insert(len(content) if not request.text_first else 0, {"type": "text", "text": request.prompt})
         body: dict[str, Any] = {"model": self.model, "max_tokens": config.max_new_tokens,
                                 "messages": [{"role": "user", "content": content}],
                                 "temperature": config.temperature}

@@ -81,6 +81,9 @@ class ChatRequest:
     prompt: str
     image_png: bytes | None = None
     system: str | None = None
+    text_first: bool = False
+    """Put the text before the image in the user turn (the default is image, then text); some
+    methods' originals send text first (AnomLLM, VLM4TS)."""
 
 
 @dataclass

@@ -128,7 +128,9 @@ class LMEvalEngine:
     def context(self, request: ChatRequest) -> Any:
         """The lm-eval context for one request (what ``lm_eval`` builds for a multimodal task)."""
         placeholder = request.image_png is not None and not self._is_api()
-        text = f"{IMAGE_PLACEHOLDER}{request.prompt}" if placeholder else request.prompt
+        text = request.prompt
+        if placeholder:
+            text = f"{text}{IMAGE_PLACEHOLDER}" if request.text_first else f"{IMAGE_PLACEHOLDER}{text}"
         if not self.apply_chat_template:
             return text if request.system is None else f"{request.system}\n\n{text}"
         chat = [] if request.system is None else [{"role": "system", "content": request.system}]

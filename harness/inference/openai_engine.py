@@ -117,7 +117,7 @@ class OpenAICompatEngine(ApiEngine):
             if self.image_detail:
                 image["detail"] = self.image_detail
             content.append({"type": "image_url", "image_url": image})
-        content.append({"type": "text", "text": request.prompt})
+        content.insert(len(content) if not request.text_first else 0, {"type": "text", "text": request.prompt})
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})

@@ -234,7 +234,7 @@ class TransformersEngine:
             if record["resized"]:
                 meta["image"] = record
             user.append({"type": "image", "image": image.convert("RGB") if image.mode != "RGB" else image})
-        user.append({"type": "text", "text": req.prompt})
+        user.insert(len(user) if not req.text_first else 0, {"type": "text", "text": req.prompt})
         conv = [{"role": "system", "content": [{"type": "text", "text": req.system}]}] if req.system else []
         conv.append({"role": "user", "content": user})
         return _Item(index, req, conv, meta)

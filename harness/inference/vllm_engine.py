@@ -49,11 +49,11 @@ def sampling_kwargs(config: GenerationConfig) -> dict[str, Any]:
 
 
 def chat_messages(request: ChatRequest) -> list[dict[str, Any]]:
-    """The request as chat messages: optional system turn, then one user turn (image first)."""
+    """The request as chat messages: optional system turn, then one user turn (image first unless ``text_first``)."""
     content: list[dict[str, Any]] = []
     if request.image_png is not None:
         content.append({"type": "image"})
-    content.append({"type": "text", "text": request.prompt})
+    content.insert(len(content) if not request.text_first else 0, {"type": "text", "text": request.prompt})
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": [{"type": "text", "text": request.system}]})

@@ -19,7 +19,7 @@ import matplotlib.style
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import AutoLocator
+from matplotlib.ticker import AutoLocator, ScalarFormatter
 from PIL import Image
 
 from harness.render.settings import AXIS_MARGIN as _AXIS_MARGIN
@@ -143,6 +143,11 @@ class SeriesRenderer:
         self.line.set_data(x + first, y)
         self.ax.set_xlim(xlim)
         self.ax.set_ylim(ylim)
+        if s.auto_xticks:  # matplotlib's own locator and labels (e.g. AnomLLM's plot)
+            self.ax.xaxis.set_major_locator(AutoLocator())
+            self.ax.xaxis.set_major_formatter(ScalarFormatter())
+            self.ax.tick_params(axis="x", labelrotation=s.xtick_rotation)
+            return
         ticks = tick_positions(first, n, s.n_xticks)
         self.ax.set_xticks(ticks, [str(t) for t in ticks], rotation=s.xtick_rotation)
 

@@ -35,6 +35,7 @@ class RenderSettings:
     right: float = 0.985
     bottom: float = 0.25
     top: float = 0.925
+    auto_xticks: bool = False  # matplotlib's default x ticks instead of n_xticks at exact indices
     envelope: bool = True  # draw series of > ~16 points per pixel column as an M4 envelope
     png_compress_level: int = 1  # zlib level: 1 encodes ~2x faster than 6 for ~8% larger files
 
@@ -57,6 +58,9 @@ class RenderSettings:
         """Stable hash of the settings, the renderer version and the matplotlib version."""
         from importlib.metadata import version
 
-        return stable_hash({"settings": asdict(self), "renderer": RENDERER_VERSION, "matplotlib": version("matplotlib")})
+        settings = asdict(self)
+        if not settings["auto_xticks"]:
+            del settings["auto_xticks"]  # fingerprints of earlier settings stay as they were
+        return stable_hash({"settings": settings, "renderer": RENDERER_VERSION, "matplotlib": version("matplotlib")})
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from harness.core.errors import UsageError
 from harness.core.hashing import stable_hash
 from harness.core.spec import RunSpec
+from harness.core.text import printable
 from harness.records.figures import headline_text
 from harness.run.cache import PredictionCache
 from harness.run.pairs import (
@@ -54,8 +55,8 @@ def summary_line(result: RunResult) -> str:
     c = run["counts"]
     reduced = run.get("reduced")
     extra = f" (over {reduced['n']} draws, {reduced['reducer']})" if reduced else ""
-    return (f"{run['task']['name']} / {run['label']}: {headline_text(run)}{extra}  n={c['n']} failed={c['n_failed']} "
-            f"cached={c['n_cached']}  -> {result.path}")
+    return printable(f"{run['task']['name']} / {run['label']}: {headline_text(run)}{extra}  n={c['n']} "
+                     f"failed={c['n_failed']} cached={c['n_cached']}  -> {result.path}")
 
 
 def _key(name: str, args: Mapping[str, Any]) -> str:

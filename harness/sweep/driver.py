@@ -22,6 +22,7 @@ from tqdm import tqdm
 from harness.core.cpus import default_workers
 from harness.core.errors import UsageError
 from harness.core.provenance import utc_now
+from harness.core.text import printable
 from harness.records.figures import api_cost, headline_text, token_counts
 from harness.records.store import (
     RUN_FILE,
@@ -122,7 +123,7 @@ class Reporter:
         self.event("job", index=jr.pj.index, job=jr.pj.name, where=jr.pj.job.where, state=jr.state,
                    reason=jr.reason or None, folder=str(jr.pj.folder) if jr.pj.folder else None)
         if not self.json_out:
-            line = f"{head}  {detail}".rstrip()
+            line = printable(f"{head}  {detail}".rstrip())
             if self.bar is not None:
                 self.bar.write(line, file=self.stream)
             else:
@@ -373,7 +374,7 @@ def format_table(result: SweepResult) -> str:
     cols = [("job", "JOB"), ("state", "STATE"), ("n", "N"), ("new", "NEW"), ("failed", "FAILED"),
             ("headline", "HEADLINE"), ("tokens", "TOKENS"), ("cost_usd", "COST$"), ("wall_s", "WALL_S"),
             ("reason", "REASON")]
-    cells = [[("-" if r[k] is None else str(r[k])) for k, _ in cols] for r in rows]
+    cells = [[("-" if r[k] is None else printable(r[k])) for k, _ in cols] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, (_, h) in enumerate(cols)]
     lines = ["  ".join(h.ljust(w) for (_, h), w in zip(cols, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip() for cell in cells]
@@ -404,8 +405,8 @@ def format_dry_run(planned: Sequence[PlannedJob]) -> str:
             ("runs_here", "RUNS HERE")]
     cells = []
     for r in rows:
-        cell = [("-" if r[k] is None else str(r[k])) for k, _ in cols]
-        cell[-1] = "yes" if r["runs_here"] else f"no: {r['reason']}"
+        cell = [("-" if r[k] is None else printable(r[k])) for k, _ in cols]
+        cell[-1] = "yes" if r["runs_here"] else printable(f"no: {r['reason']}")
         cells.append(cell)
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(cols)]
     lines = ["  ".join(h.ljust(w) for (_, h), w in zip(cols, widths, strict=True)).rstrip()]

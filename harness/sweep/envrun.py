@@ -19,6 +19,7 @@ from typing import Any
 from harness.core.cpus import default_workers
 from harness.core.errors import UsageError
 from harness.core.spec import RunSpec
+from harness.core.text import printable
 from harness.environments.jobs import JobEnv, env_for_model
 from harness.run.cache import PredictionCache
 from harness.run.runner import RunResult
@@ -111,7 +112,7 @@ def foreign_line(jr: Any) -> str:
     pj = jr.pj
     where = f"[environment {pj.env.name}]" if pj.env else ""
     if jr.state not in ("done", "cached"):
-        return f"{pj.name}: {jr.state}: {jr.reason} {where}".rstrip()
+        return printable(f"{pj.name}: {jr.state}: {jr.reason} {where}".rstrip())
     counts = (jr.run or {}).get("counts") or {}
-    return (f"{pj.name}: {headline_text(jr.run or {})}  n={counts.get('n')} failed={counts.get('n_failed')} "
-            f"cached={counts.get('n_cached')} {where} -> {pj.folder}")
+    return printable(f"{pj.name}: {headline_text(jr.run or {})}  n={counts.get('n')} "
+                     f"failed={counts.get('n_failed')} cached={counts.get('n_cached')} {where} -> {pj.folder}")

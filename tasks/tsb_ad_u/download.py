@@ -31,6 +31,11 @@ DEFAULT_URL = "https://www.thedatum.org/datasets/TSB-AD-U.zip"
 """The TSB-AD-U archive linked from TheDatumOrg/TSB-AD ``Datasets/README.md``."""
 
 CHUNK = 1 << 20
+MAX_UNPACKED_BYTES = 8 << 30
+"""Most bytes an archive may unpack to (the series files together): a zip bomb stops here."""
+MAX_RATIO = 100
+"""Largest uncompressed/compressed size ratio of a series file over 1 MiB (CSV text of real
+series compresses about 3-10x; a run of one repeated byte compresses about 1000x)."""
 
 
 def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> str:
@@ -86,6 +91,32 @@ def _csv_names(members: list[zipfile.ZipInfo]) -> dict[str, str]:
     return found
 
 
+def _check_sizes(series: dict[str, zipfile.ZipInfo], archive: Path) -> None:
+    """Refuse an archive whose series would unpack to more than :data:`MAX_UNPACKED_BYTES`
+    or compress more than :data:`MAX_RATIO` times (the sizes the zip declares, which also
+    bound what is read: a member is never read past its declared size)."""
+    total = sum(info.file_size for info in series.values())
+    if total > MAX_UNPACKED_BYTES:
+        raise DataError(f"{archive}: the series files would unpack to {total:,} bytes (limit "
+                        f"{MAX_UNPACKED_BYTES:,}); not unpacked (a zip bomb or not the TSB-AD-U release)")
+    for info in series.values():
+        if info.file_size > CHUNK and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise DataError(f"{archive}: {info.filename} would unpack {info.compress_size:,} bytes to "
+                            f"{info.file_size:,} (over {MAX_RATIO}x); not unpacked (a zip bomb or not the "
+                            "TSB-AD-U release)")
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    """Unpack one member, never writing more than its declared size (checked CRC at the end)."""
+    written = 0
+    with zf.open(info) as src, target.open("wb") as out:
+        while chunk := src.read(CHUNK):
+            written += len(chunk)
+            if written > info.file_size:
+                raise DataError(f"{info.filename}: unpacks to more than its declared {info.file_size:,} bytes")
+            out.write(chunk)
+
+
 def install_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str], *,
                     require: str | None = "all", force: bool = False) -> Path:
     """Check a TSB-AD-U zip and unpack its series atomically into ``dest/TSB-AD-U``.
@@ -107,6 +138,7 @@ def install_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
         raise DataError(f"{archive}: not a valid zip archive ({e}); the download is corrupt") from e
     with zf:
         series = _csv_names(_safe_members(zf, archive))
+        _check_sizes({base: zf.getinfo(member) for base, member in series.items()}, archive)
         if not series:
             raise DataError(f"{archive}: no TSB-AD-U series files (*.csv with the official names) inside")
         if require is not None:
@@ -123,8 +155,7 @@ def install_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
             staged.mkdir()
             for base, member in sorted(series.items()):
                 try:  # reading a member to its end checks its CRC
-                    with zf.open(member) as src, (staged / base).open("wb") as out:
-                        shutil.copyfileobj(src, out, CHUNK)
+                    _copy_member(zf, zf.getinfo(member), staged / base)
                 except (zipfile.BadZipFile, EOFError, NotImplementedError, zlib.error) as e:
                     raise DataError(f"{archive}: corrupt zip archive ({member}: {e})") from e
             old = tmp / "previous" if final.exists() else None

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from harness.core.errors import DataError, UnknownNameError
+from harness.core.files import resolve_inside
+from harness.core.paths import folder_problem
 
 ENV_DATA_DIR = "VISANOM_TSB_AD_U_DIR"
 """Environment variable naming the folder that holds the TSB-AD-U CSV files."""
@@ -260,6 +262,9 @@ def parse_list(text: str, source: str) -> list[str]:
     seen: set[str] = set()
     for line, row in enumerate(rows[1:], start=2):
         name = row[0].strip()
+        if name != PurePath(name).name or "\\" in name or name in (".", ".."):
+            raise DataError(f"{source}: row {line}: {name!r} is a path, not a file name; a list names "
+                            "files of the data folder (no folders, no '..')")
         parse_file_name(name)  # raises with the bad name
         if name in seen:
             raise DataError(f"{source}: duplicate file {name!r} (row {line})")
@@ -315,8 +320,8 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     else:
         raise DataError(f"TSB-AD-U data folder not set: {_download_hint()}")
     path = Path(raw).expanduser()
-    if not path.is_dir():
-        raise DataError(f"TSB-AD-U data folder {path} ({origin}) does not exist: {_download_hint()}")
+    if problem := folder_problem(path):
+        raise DataError(f"TSB-AD-U data folder {path} ({origin}) {problem}: {_download_hint()}")
     return path
 
 
@@ -333,8 +338,12 @@ def find_file(data_dir: str | os.PathLike[str], file_name: str) -> Path:
     """Locate a listed file in ``data_dir``, its ``TSB-AD-U/`` folder or one subfolder level.
 
     The first regular file found wins; when there is none but something by that name exists
-    (a directory, a link loop or dangling link, a device), the error names it and why."""
+    (a directory, a link loop or dangling link, a device), the error names it and why. A
+    name with folder parts, or a file that resolves (through symlinks) outside ``data_dir``,
+    is refused: no listed file is read from outside the data folder."""
     root = Path(data_dir)
+    if file_name != PurePath(file_name).name or "\\" in file_name or file_name in (".", ".."):
+        raise DataError(f"{file_name!r} is a path, not a file name of the TSB-AD-U data folder {root}")
     candidates = [root / file_name, root / ARCHIVE_FOLDER / file_name]
     try:
         subdirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name != ARCHIVE_FOLDER)
@@ -344,6 +353,9 @@ def find_file(data_dir: str | os.PathLike[str], file_name: str) -> Path:
         candidates += [d / file_name, d / ARCHIVE_FOLDER / file_name]
     for c in candidates:
         if c.is_file():
+            if resolve_inside(root, c.absolute()) is None:
+                raise _fail(c, f"resolves to {os.path.realpath(c)}, outside the data folder {root}; "
+                               "copy the file into the data folder")
             return c
     for c in candidates:  # something by that name that cannot be read as a file
         if os.path.lexists(c):

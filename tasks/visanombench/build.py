@@ -178,7 +178,7 @@ def _run_units(units: Sequence[Unit], profile: Profile, seed: int, workers: int,
                 yield _work(u, profile, seed)
                 bar.update()
         else:
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
             try:
                 for res in pool.map(_work, units, [profile] * len(units), [seed] * len(units), chunksize=1):
                     yield res

@@ -31,6 +31,7 @@ import numpy as np
 from harness.answers.formats import DEFAULT_ANSWER_FORMAT, AnswerFormat, answer_format
 from harness.core.errors import DataError, UsageError
 from harness.core.hashing import array_hash, stable_hash
+from harness.core.paths import folder_problem
 from harness.core.types import Prediction, Sample, Target
 from harness.render.plot import RenderSettings
 from harness.scoring import reasoning
@@ -129,8 +130,8 @@ class VisAnomBenchTask:
         if str(arg).lower() == "hf":
             return published_dataset_dir(self.split)
         path = Path(arg).expanduser()
-        if not path.is_dir():
-            raise DataError(f"VisAnomBench folder {path} does not exist")
+        if problem := folder_problem(path):
+            raise DataError(f"VisAnomBench folder {path} {problem}")
         return path
 
     @cached_property
@@ -168,6 +169,29 @@ class VisAnomBenchTask:
         if values.size == 0:
             raise DataError(f"segment {item.id} is empty")
         return values.astype(np.float64), labels.astype(np.int8)
+
+    def examples(self, n: int, kind: str = "labelled") -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Labelled TRAIN-split series for in-context examples (``(id, values, labels)``), at most
+        ``n`` spread evenly over the split in id order; none when this task evaluates the train
+        split itself (its examples would be the samples). ``kind``: ``labelled`` (all),
+        ``anomalous`` (with at least one labelled point) or ``normal`` (none). An unreadable
+        train segment is simply not an example. Test labels are never read."""
+        if kind not in ("labelled", "anomalous", "normal"):
+            raise ValueError(f"unknown example kind {kind!r}; known: labelled, anomalous, normal")
+        if self.split == "train" or n < 1:
+            return []
+        items = sorted((it for it in self._manifest.items if it.split == "train"), key=lambda it: it.id)
+        if len(items) > n:
+            items = [items[i] for i in np.unique(np.linspace(0, len(items) - 1, n).round().astype(int))]
+        out = []
+        for it in items:
+            try:
+                values, labels = self._read(it)
+            except Exception:  # noqa: BLE001 - an unreadable train segment is not an example
+                continue
+            if kind == "labelled" or (kind == "anomalous") == bool(labels.any()):
+                out.append((it.id, values, labels))
+        return out
 
     def _load(self, item: ManifestItem, skip: Collection[str]) -> Pending:
         sid, start = item.id, item.start

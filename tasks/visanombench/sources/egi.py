@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import DataError
+from harness.core.paths import folder_problem
 
 from ..segment import AroundAnomalies
 from .base import Loaded, Skipped, SourceSeries, Unit, all_files
@@ -38,8 +39,8 @@ when there are more.
 def units(spec: Any) -> list[Unit]:
     """One unit per non-hidden file under the folder ``spec``."""
     root = Path(spec["path"] if isinstance(spec, dict) else spec).expanduser()
-    if not root.is_dir():
-        raise DataError(f"UCR-EGI folder {root} does not exist")
+    if problem := folder_problem(root):
+        raise DataError(f"UCR-EGI folder {root} {problem}")
     return [Unit(SOURCE, str(p), {"path": str(p), "root": str(root)}) for p in all_files(root)]
 
 

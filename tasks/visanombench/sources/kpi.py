@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import DataError
+from harness.core.paths import folder_problem
 
 from ..segment import AroundAnomalies
 from .base import Loaded, Skipped, SourceSeries, Unit, all_files
@@ -43,8 +44,8 @@ def units(spec: Any) -> list[Unit]:
     root = Path(spec["path"] if isinstance(spec, dict) else spec).expanduser()
     if root.is_file():
         return [Unit(SOURCE, str(root), {"path": str(root)})]
-    if not root.is_dir():
-        raise DataError(f"KPI folder {root} does not exist")
+    if problem := folder_problem(root):
+        raise DataError(f"KPI folder {root} {problem}")
     return [Unit(SOURCE, str(p), {"path": str(p)}) for p in all_files(root)]
 
 

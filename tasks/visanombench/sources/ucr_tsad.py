@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import DataError
+from harness.core.paths import folder_problem
 
 from ..segment import AroundAnomalies
 from .base import Loaded, Skipped, SourceSeries, Unit, all_files
@@ -101,8 +102,8 @@ def units(spec: Any) -> list[Unit]:
     ``index_base`` 1 or 0 is the older spelling of ``one-based`` / ``zero-based``)."""
     params = dict(spec) if isinstance(spec, dict) else {"path": spec}
     root = Path(params.pop("path", "")).expanduser()
-    if not root.is_dir():
-        raise DataError(f"UCR-TSAD folder {root} does not exist")
+    if problem := folder_problem(root):
+        raise DataError(f"UCR-TSAD folder {root} {problem}")
     reading = str(params.get("reading", DEFAULT_READING))
     if "index_base" in params:
         base = int(params["index_base"])

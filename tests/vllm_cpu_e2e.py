@@ -80,10 +80,11 @@ def answer_of(sample: dict) -> tuple[str | None, str | None, dict]:
     return draw.get("text"), draw.get("error"), draw.get("pred_meta") or draw.get("meta") or {}
 
 
-def servers_left() -> list[str]:
-    """Command lines of `vllm serve` processes still running (there must be none)."""
+def servers_left(work: Path) -> list[str]:
+    """Command lines of the `vllm serve` processes this run started (serving its models under
+    ``work``) that are still running: there must be none. Other processes are not ours to judge."""
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [ln.strip() for ln in out.splitlines() if " serve " in ln and "--lora-modules" in ln]
+    return [ln.strip() for ln in out.splitlines() if " serve " in ln and str(work) in ln]
 
 
 def main() -> int:
@@ -111,7 +112,7 @@ def main() -> int:
                                "--workers", "1", "--no-cache"], cwd=ROOT)
         print(f"visanom sweep: exit {proc.returncode} in {time.perf_counter() - t0:.1f} s")
         assert proc.returncode == 0, "the sweep failed"
-        assert not servers_left(), f"vllm serve still running: {servers_left()}"
+        assert not servers_left(work), f"vllm serve still running: {servers_left(work)}"
         found = runs(results)
         by_label = {r["label"]: r for r in found}
         print("runs:", ", ".join(f"{r['label']} [{r['env'].get('environment')}]" for r in found))

@@ -152,6 +152,10 @@ def test_a_server_that_never_becomes_healthy_is_stopped_with_its_children(
         server.start()
     assert "was not ready within 3 s" in str(info.value) and str(tmp_path / "server.log") in str(info.value)
     parent, child = (int(p) for p in pids.read_text().split())
+    for _ in range(6000):  # a hang guard only (60 s): the signals are sent; the kernel ends them at once
+        if not alive(parent) and not alive(child):
+            break
+        time.sleep(0.01)
     assert not alive(parent) and not alive(child)  # the whole process group went
     assert not server.running()
 

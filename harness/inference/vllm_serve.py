@@ -180,6 +180,8 @@ class VLLMServer:
                     break
                 except subprocess.TimeoutExpired:
                     continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # stragglers of the group (a child
+            os.killpg(proc.pid, signal.SIGKILL)  # that outlived the server's own exit): none is left behind
         return proc.poll()
 
     def __enter__(self) -> VLLMServer:

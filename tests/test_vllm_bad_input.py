@@ -89,7 +89,8 @@ def test_an_adapter_folder_that_is_not_a_lora_is_refused(tmp_path: Path) -> None
 
 
 def test_a_model_folder_vllm_cannot_load_is_refused_before_any_sample(tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture) -> None:
+                                                                       capsys: pytest.CaptureFixture,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     no_config = tmp_path / "no-config"
     no_config.mkdir()
     bad_json = tmp_path / "bad-json"
@@ -103,6 +104,13 @@ def test_a_model_folder_vllm_cannot_load_is_refused_before_any_sample(tmp_path: 
         with pytest.raises(UsageError) as info:
             VLLMEngine(str(folder))
         assert f"model folder {folder} {why}" in str(info.value) and "hf download" in str(info.value)
+    # this interpreter is the environment for vllm-vlm (a configuration file says so), so the
+    # run reaches the engine's own folder check whichever environments this machine has
+    envs = tmp_path / "envs.toml"
+    envs.write_text(f'[environments.here]\npython = "{sys.executable}"\n'
+                    'provides = ["vllm", "hf", "api", "data"]\n')
+    monkeypatch.setenv("VISANOM_ENVS", str(envs))
+    monkeypatch.delenv("VISANOM_ENV", raising=False)
     out = tmp_path / "out"
     code = main(["run", "--task", "visanombench-demo", "--model", "vllm-vlm", "--model-args",
                  f"model_id={no_config}", "--limit", "1", "--output", str(out), "--no-cache", "--no-progress"])

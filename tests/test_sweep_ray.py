@@ -17,7 +17,9 @@ from harness.sweep.executors import Unit
 from harness.sweep.file import load_sweep
 
 ray = pytest.importorskip("ray", reason="ray is not installed here (pip install 'visanom[ray]')")
-pytestmark = pytest.mark.slow
+# one xdist worker runs them all, one after another: a second Ray instance on the machine would be
+# found by ray.init() (it joins the latest cluster started here) and the tests would share it
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 def test_local_and_ray_executors_give_identical_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """Static leaderboard: collect run records, summarise them (``summary.json``), render the site."""
 
 from leaderboard.build import build, build_site
-from leaderboard.records import collect_runs, scan_runs
+from leaderboard.scan import collect_runs, scan_runs
 from leaderboard.summary import summarise
 
 __all__ = ["build", "build_site", "collect_runs", "scan_runs", "summarise"]

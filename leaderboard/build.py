@@ -30,11 +30,11 @@ from harness.core.spec import slug
 from harness.core.text import printable
 from harness.records.samples import read_samples
 from harness.records.store import RUN_FILE, SAMPLES_FILE
-from leaderboard import breakdown, render
+from leaderboard import breakdown, pages
 from leaderboard.analysis import run_fragment
 from leaderboard.comparable import attach_paired
-from leaderboard.records import Skipped, scan_runs
 from leaderboard.samples import SampleViews
+from leaderboard.scan import Skipped, scan_runs
 from leaderboard.summary import summarise
 from leaderboard.views import analysis_pages
 
@@ -178,7 +178,7 @@ def _code_version() -> str:
     """Hash of everything that shapes a sample page (templates, static files, this package's code)."""
     digest = hashlib.sha256()
     here = Path(__file__).parent
-    for path in sorted([*here.glob("*.py"), *render.TEMPLATES.glob("*"), *render.STATIC.glob("*")]):
+    for path in sorted([*here.glob("*.py"), *pages.TEMPLATES.glob("*"), *pages.STATIC.glob("*")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -200,9 +200,9 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     fragment = run_fragment(records, entries, job["headline"])
     for entry in entries:  # the viewer's ?outcome= filter reads these
         entry["outcomes"] = sorted((fragment["samples"].get(entry["id"]) or {}).get("o") or {})
-    page = render.render_samples(job["context"], entries, problems)
+    page = pages.render_samples(job["context"], entries, problems)
     group_ci = breakdown.group_cis(entries, job["headline"], job["breakdowns"], job["view"])
-    return {"page": page, "compact": render.compare_fragments(entries, job["headline"]), "problems": problems,
+    return {"page": page, "compact": pages.compare_fragments(entries, job["headline"]), "problems": problems,
             "notes": views.notes, "group_ci": group_ci, "analysis": fragment}
 
 
@@ -232,7 +232,7 @@ def build(
     runs, skipped = scan_runs(results, stats)
     summary = summarise(runs, skipped, generated=generated)
     attach_paired(summary, results)
-    site = {"title": title or "visanom leaderboard", "base_url": render.safe_url(base_url) if base_url else None}
+    site = {"title": title or "visanom leaderboard", "base_url": pages.safe_url(base_url) if base_url else None}
     writer = SiteWriter(out, manifest)
     report = BuildReport(index=out / "index.html", skipped=list(skipped))
     version = _code_version()
@@ -276,7 +276,7 @@ def build(
                     continue
                 except (OSError, ValueError, KeyError):
                     pass
-            context = render.samples_context(summary, task, row, site)
+            context = pages.samples_context(summary, task, row, site)
             jobs.append((task["name"], row["key"], {
                 "results": str(results), "site": str(out), "run_dir": row["run_dir"], "task_slug": task["slug"],
                 "headline": task["headline"], "context": context, "page": page, "cache": str(cache),
@@ -301,10 +301,10 @@ def build(
                 report.notes.append(f"{row['run_dir']}/{SAMPLES_FILE}: {problem} (left out of the sample viewer)")
             for note in row.get("sample_notes") or []:
                 report.notes.append(f"{row['run_dir']}/{SAMPLES_FILE}: {note}")
-            writer.write(row["pages"]["model"], render.render_model(summary, task, row, site))
-        writer.write(f"tasks/{task['slug']}/breakdown.html", render.render_breakdown(summary, task, site))
+            writer.write(row["pages"]["model"], pages.render_model(summary, task, row, site))
+        writer.write(f"tasks/{task['slug']}/breakdown.html", pages.render_breakdown(summary, task, site))
         writer.write(f"tasks/{task['slug']}/compare.html",
-                     render.render_compare(summary, task, compact_by_task[task["name"]], site))
+                     pages.render_compare(summary, task, compact_by_task[task["name"]], site))
         new_analysis[task["slug"]] = _analysis(writer, summary, task, site, [version, new_runs],
                                                analysis_by_task.get(task["name"], {}), old_analysis.get(task["slug"]))
     report.notes[:0] = [f"{note['path']}: {note['reason']}" for note in summary["notes"]] + [
@@ -314,9 +314,9 @@ def build(
     for rel, raw in _static_files():
         writer.write(rel, raw)
     writer.write("summary.json", summary_bytes(_public_summary(summary)))
-    writer.write("leaderboard.csv", render.leaderboard_csv(summary))
-    writer.write("glossary.html", render.render_glossary(summary, site))
-    writer.write("index.html", render.render_index(summary, site=site))
+    writer.write("leaderboard.csv", pages.leaderboard_csv(summary))
+    writer.write("glossary.html", pages.render_glossary(summary, site))
+    writer.write("index.html", pages.render_index(summary, site=site))
     _remove_stale(out, writer.old, writer.files)
     write_atomic(out / MANIFEST, json.dumps({"files": writer.files, "runs": new_runs, "stats": stats,
                                              "analysis": new_analysis}).encode("utf-8"))
@@ -391,7 +391,7 @@ def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _static_files() -> Iterable[tuple[str, bytes]]:
-    for path in sorted(render.STATIC.iterdir()):
+    for path in sorted(pages.STATIC.iterdir()):
         if path.is_file():
             yield f"static/{path.name}", path.read_bytes()
 

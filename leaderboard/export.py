@@ -26,7 +26,7 @@ from harness.core.optional import import_extra
 from harness.records.samples import read_samples
 from harness.records.store import SAMPLES_FILE
 from leaderboard.build import DATASET, check_results, prepare_out
-from leaderboard.records import SOURCE_KEY, scan_runs
+from leaderboard.scan import SOURCE_KEY, scan_runs
 from leaderboard.summary import row_key, select_newest
 
 COLUMNS = (

@@ -23,8 +23,8 @@ from harness.records.figures import api_cost, token_counts
 from harness.records.store import json_safe
 from harness.scoring.reasoning import TEMPLATE_MET
 from leaderboard.comparable import SCOPES, coverage, delta
-from leaderboard.records import SAMPLES_KEY, SOURCE_KEY, Skipped
 from leaderboard.reported import TASKS, match_key, reported_rows
+from leaderboard.scan import SAMPLES_KEY, SOURCE_KEY, Skipped
 
 SUMMARY_SCHEMA = "visanom.summary/2"
 COUNT_KEYS = ("n", "n_ok", "n_failed", "n_cached", "n_parse_failed", "n_undefined", "n_degenerate")

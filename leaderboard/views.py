@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from leaderboard import stats
 from leaderboard.analysis import CD_FALLBACK, PIXEL_BUCKETS, RANK_METRICS
 from leaderboard.outcomes import CLASSES
-from leaderboard.render import _render, environment
+from leaderboard.pages import _render, environment
 
 __all__ = ["analysis_pages", "block_matrix"]
 

@@ -13,8 +13,8 @@ import pytest
 
 from harness.cli.main import main
 from leaderboard import build_site, collect_runs, summarise
-from leaderboard.records import scan_runs
-from leaderboard.render import fmt_duration, fmt_number, safe_url
+from leaderboard.pages import fmt_duration, fmt_number, safe_url
+from leaderboard.scan import scan_runs
 
 XSS = "<script>alert('pwned')</script>"
 

@@ -17,7 +17,7 @@ from lb_fixtures import write_run2
 
 from harness.cli.main import main as cli
 from leaderboard.build import build
-from leaderboard.records import scan_runs
+from leaderboard.scan import scan_runs
 
 
 def good(root: Path) -> Path:

@@ -17,7 +17,7 @@ from lb_fixtures import shared_reference, write_run2
 from harness.core.spec import slug
 from leaderboard.build import build
 from leaderboard.comparable import PER_SERIES, paired_delta, published_per_series, shipped_per_series
-from leaderboard.render import fmt_money
+from leaderboard.pages import fmt_money
 from leaderboard.reported import DATA
 
 REFERENCE = shared_reference() / "tsb-ad-u"

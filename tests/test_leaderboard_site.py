@@ -15,7 +15,7 @@ from lb_fixtures import shared_reference, write_run2
 
 from harness.records.samples import json_depth
 from leaderboard.build import build
-from leaderboard.render import embed_json
+from leaderboard.pages import embed_json
 from leaderboard.reported import DATA, published_means, reported_rows
 from leaderboard.samples import CURVE_POINTS, envelope, x_fraction
 from leaderboard.views import pairs_of

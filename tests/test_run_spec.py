@@ -229,7 +229,7 @@ def test_scores_per_draw_are_distinct_files(tmp_path: Path) -> None:
 
 def test_two_model_args_give_two_leaderboard_rows(tmp_path: Path) -> None:
     """Issue 8 must-show: same model and task, other --model-args: two rows, two labels."""
-    from leaderboard.records import scan_runs
+    from leaderboard.scan import scan_runs
     from leaderboard.summary import summarise
 
     out = tmp_path / "results"

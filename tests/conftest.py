@@ -49,3 +49,13 @@ def srv(chat_server):
     chat_server.latency_s = 0.0
     chat_server.answer = None  # a test may script answers (answer(image_b64, prompt) -> text)
     return chat_server
+
+
+@pytest.fixture(autouse=True)
+def _browser_starts_blank(request: pytest.FixtureRequest) -> None:
+    """A test that uses the module's shared browser starts on a blank page, so its first
+    ``driver.get`` is a full page load whichever test ran before it in this process (a URL that
+    differs from the open page only in its ``#fragment`` is a same-document navigation, whose
+    ``hashchange`` handler may run after ``get`` returns)."""
+    if "driver" in request.fixturenames:
+        request.getfixturevalue("driver").get("about:blank")

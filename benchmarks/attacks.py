@@ -17,6 +17,7 @@ attack: write ``def name(tmp: Path) -> Outcome`` and decorate it with ``@attack(
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 import os
@@ -50,11 +51,12 @@ class Outcome:
 
     held: bool
     seen: str
+    ran: bool = True
 
     @property
     def result(self) -> str:
-        """``held`` or ``broke``."""
-        return "held" if self.held else "broke"
+        """``held``, ``broke`` or ``not run`` (a package the attack needs is not installed)."""
+        return "not run" if not self.ran else "held" if self.held else "broke"
 
 
 @dataclass(frozen=True)
@@ -64,16 +66,25 @@ class Attack:
     item: str
     name: str
     run: Callable[[Path], Outcome]
+    needs: tuple[str, ...] = ()
+    """Modules this interpreter must have for the attack to mean anything, e.g. ``datasets``."""
+    extra: str = ""
+    """The visanom extra that installs ``needs``."""
+
+    def missing(self) -> list[str]:
+        """The modules of ``needs`` that are not installed here (found, not imported)."""
+        return [m for m in self.needs if importlib.util.find_spec(m) is None]
 
 
 ATTACKS: list[Attack] = []
 
 
-def attack(item: str) -> Callable[[Callable[[Path], Outcome]], Callable[[Path], Outcome]]:
-    """Register ``fn`` as the replay of issue item ``item``."""
+def attack(item: str, needs: tuple[str, ...] = (), extra: str = ""
+           ) -> Callable[[Callable[[Path], Outcome]], Callable[[Path], Outcome]]:
+    """Register ``fn`` as the replay of issue item ``item`` (``needs``: modules of ``extra`` it uses)."""
 
     def register(fn: Callable[[Path], Outcome]) -> Callable[[Path], Outcome]:
-        ATTACKS.append(Attack(item, fn.__name__, fn))
+        ATTACKS.append(Attack(item, fn.__name__, fn, needs, extra))
         return fn
 
     return register
@@ -243,7 +254,7 @@ def build_over_foreign_folder(tmp: Path) -> Outcome:
     return Outcome(p.rc == 3 and kept and "--force" in p.err and forced.rc == 0, _summary(p))
 
 
-@attack("5")
+@attack("5", needs=("datasets",), extra="hf")
 def export_over_readme(tmp: Path) -> Outcome:
     """``leaderboard export --out`` a folder holding a user's README.md."""
     results, _ = results_with_run(tmp)
@@ -454,7 +465,7 @@ def archive_flag_as_documented(tmp: Path) -> Outcome:
 
 
 # -- item 14: one record aborts an export ------------------------------------------------------
-@attack("14")
+@attack("14", needs=("datasets",), extra="hf")
 def export_long_task_name(tmp: Path) -> Outcome:
     """A task.name of 5,000 characters next to a good run: the export writes the good one."""
     results, _ = results_with_run(tmp)
@@ -465,7 +476,7 @@ def export_long_task_name(tmp: Path) -> Outcome:
                    _summary(p, "characters"))
 
 
-@attack("14")
+@attack("14", needs=("datasets",), extra="hf")
 def export_names_that_sanitise_alike(tmp: Path) -> Outcome:
     """Task names "tsb ad u demo" and "tsb/ad/u/demo" must stay two configs."""
     results = tmp / "results"
@@ -519,6 +530,9 @@ def run_all(only: str | None = None, keep: Path | None = None) -> list[tuple[Att
     for item in ATTACKS:
         if only and only not in item.name:
             continue
+        if item.missing():
+            done.append((item, Outcome(False, f"needs {', '.join(item.missing())}: the {item.extra} extra", ran=False)))
+            continue
         base = Path(tempfile.mkdtemp(prefix=f"attack-{item.name}-", dir=keep))
         try:
             outcome = item.run(base)
@@ -543,11 +557,12 @@ def main(argv: list[str] | None = None) -> int:
         return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
     width = max((len(a.name) for a, _ in rows), default=6)
-    print(f"{'ITEM':4}  {'ATTACK':{width}}  RESULT  WHAT THE USER SAW")
+    print(f"{'ITEM':4}  {'ATTACK':{width}}  RESULT   WHAT THE USER SAW")
     for item, outcome in rows:
-        print(f"{item.item:4}  {item.name:{width}}  {outcome.result:6}  {printable(outcome.seen)[:160]}")
-    broke = sum(not o.held for _, o in rows)
-    print(f"{len(rows)} attacks: {len(rows) - broke} held, {broke} broke")
+        print(f"{item.item:4}  {item.name:{width}}  {outcome.result:7}  {printable(outcome.seen)[:160]}")
+    broke = sum(o.ran and not o.held for _, o in rows)
+    held = sum(o.held for _, o in rows)
+    print(f"{len(rows)} attacks: {held} held, {broke} broke, {len(rows) - held - broke} not run")
     return 1 if broke else 0
 
 

@@ -139,7 +139,7 @@ test-core-np2: setup-np2
 
 # The whole suite with no extra installed: every test of a missing extra skips, naming it; none fails.
 test-core-only: setup-core
-	$(CORE_VENV)/bin/python -c "import importlib.util as u; present = [m for m in ('TSB_AD', 'torch', 'openai', 'datasets', 'ray') if u.find_spec(m)]; assert not present, f'extras installed in : {present}'"
+	$(CORE_VENV)/bin/python -c "import importlib.util as u; present = [m for m in ('TSB_AD', 'torch', 'openai', 'datasets', 'ray') if u.find_spec(m)]; assert not present, f'extras installed in $(CORE_VENV): {present}'"
 	$(CORE_VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup -p no:cacheprovider
 
 # The vLLM engines for real on the CPU (no fake vllm): vLLM's own classes, then visanom sweep with

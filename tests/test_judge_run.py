@@ -50,3 +50,33 @@ def test_unknown_judge_is_refused_before_any_work(tmp_path: Path) -> None:
     rc = main(["run", "--task", "visanombench-demo", "--model", "template-reasoner", "--limit", "1",
                "--no-progress", "--no-cache", "--output", str(tmp_path / "r"), "--judge", "no-such-judge"])
     assert rc == 2 and not (tmp_path / "r").exists()
+
+
+@API
+def test_a_sweep_file_names_a_judge_per_group(tmp_path: Path, srv, monkeypatch) -> None:
+    monkeypatch.setattr(srv, "answer", lambda image, prompt: '{"grounded": 8, "axis": 10, "clarity": 6}')
+    sweep = tmp_path / "judged.yaml"
+    sweep.write_text(json.dumps({"name": "judged", "limit": 2, "groups": [
+        {"name": "graded", "tasks": ["visanombench-demo"], "models": ["template-reasoner"],
+         "judge": "openai-compat", "judge_args": {"base_url": srv.base_url, "api_key": "test", "model": "judge-vlm",
+                                                  "max_retries": 0}},
+        {"name": "plain", "tasks": ["tsb-ad-u-demo-vlm"], "models": ["template-reasoner"]}]}))
+    out = tmp_path / "results"
+    assert main(["sweep", str(sweep), "--output", str(out), "--no-cache", "--no-progress", "--workers", "1"]) == 0
+    runs = {json.loads(p.read_text())["task"]["name"]: json.loads(p.read_text()) for p in out.rglob("run.json")}
+    graded, plain = runs["visanombench-demo"], runs["tsb-ad-u-demo-vlm"]
+    assert graded["judge"]["model"] == "openai-compat" and graded["judge"]["n_judged"] == 2
+    assert graded["metrics"]["judge-grounded"]["value"] == 0.8 and "api_key" not in graded["judge"]["args"]
+    assert "judge" not in plain and "judge-grounded" not in plain["metrics"]
+    # the judge is part of the recorded spec (so of the run id), without secrets
+    assert graded["spec"]["judge"] == {"model": "openai-compat", "args": {"model": "judge-vlm", "max_retries": 0}}
+
+
+def test_a_sweep_file_with_an_unknown_judge_stops_before_any_work(tmp_path: Path, capsys) -> None:
+    sweep = tmp_path / "bad.yaml"
+    sweep.write_text("name: bad\ngroups:\n  - name: g\n    tasks: [visanombench-demo]\n"
+                     "    models: [template-reasoner]\n    judge: no-such-judge\n")
+    rc = main(["sweep", str(sweep), "--output", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{sweep}:6" in err and "no-such-judge" in err, err
+    assert not (tmp_path / "r").exists()

@@ -20,7 +20,8 @@ from harness.core.errors import UnknownNameError, UsageError
 from harness.core.spec import RunSpec
 
 TOP_KEYS = {"name", "description", "output", "limit", "api_concurrency", "planned", "groups", "pairs"}
-SETTING_KEYS = {"task_args", "model_args", "generation", "limit", "seed", "draws", "reducer", "reduce_by"}
+SETTING_KEYS = {"task_args", "model_args", "generation", "limit", "seed", "draws", "reducer", "reduce_by",
+                "judge", "judge_args"}
 GROUP_KEYS = SETTING_KEYS | {"name", "tasks", "models"}
 PAIR_KEYS = SETTING_KEYS | {"task", "model"}
 ITEM_KEYS = {"name", "args", "generation"}
@@ -312,7 +313,13 @@ def _job(task: str, task_args: Mapping[str, Any], model: str, model_args: Mappin
         if model not in planned:
             raise UsageError(f"{where}: {exc}") from None
         planned_reason = planned[model]
-    for key in ("task_args", "model_args", "generation"):
+    judge = settings.get("judge")
+    if isinstance(judge, str):
+        try:
+            registry.model_entry(judge)
+        except UnknownNameError as exc:
+            raise UsageError(f"{at(settings, 'judge')}: judge: {exc}") from None
+    for key in ("task_args", "model_args", "generation", "judge_args"):
         if not isinstance(settings.get(key) or {}, Mapping):
             raise UsageError(f"{at(settings, key)}: '{key}' is a mapping")
     try:
@@ -324,6 +331,7 @@ def _job(task: str, task_args: Mapping[str, Any], model: str, model_args: Mappin
             limit=settings.get("limit", top_limit), seed=settings.get("seed"),
             draws=settings.get("draws", 1), reducer=settings.get("reducer", "first"),
             reduce_by=settings.get("reduce_by"),
+            judge=settings.get("judge"), judge_args=dict(settings.get("judge_args") or {}),
         )
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None

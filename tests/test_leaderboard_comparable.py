@@ -206,3 +206,15 @@ def test_reasoning_columns_a_template_meets_are_marked(tmp_path: Path) -> None:
     head = html[html.index("<thead>"):html.index("</thead>")]
     assert re.search(r'reason-axis<sup class="template-mark">†</sup>', head)
     assert "template baseline: a template meets reason-axis" in text_of(html)
+
+
+def test_windowed_vlm_view_is_compared_by_the_series_it_covers() -> None:
+    from leaderboard.comparable import coverage
+
+    display = {"title": "TSB-AD-U (VLM view)", "file_list": "eva"}
+    full = {"task": {"display": display}, "counts": {"n": 2871}, "series_counts": {"n_series": 350}, "limit": None}
+    assert coverage("tsb-vlm", full)["comparable"]  # 2871 windows over all 350 series
+    cut = {**full, "counts": {"n": 350}, "series_counts": {"n_series": 40}, "limit": 350}
+    assert not coverage("tsb-vlm", cut)["comparable"] and "40 of 350 series" in coverage("tsb-vlm", cut)["note"]
+    stopped = {**full, "counts": {"n": 2870}, "limit": 2870}  # all series reached, the last one's final window not
+    assert not coverage("tsb-vlm", stopped)["comparable"] and "limit 2870" in coverage("tsb-vlm", stopped)["note"]

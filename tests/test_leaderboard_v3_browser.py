@@ -225,7 +225,7 @@ def test_score_viewer_ticks_threshold_split_point_anomaly_and_zoom(site: Path, d
 # 5. viewer state ---------------------------------------------------------------------------------
 def test_viewer_state_empty_filter_unknown_id_back_and_url(site: Path, driver: Any) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     url = page(site, "samples/vab/", "Reasoner")
     driver.get(url + "#s=nope")
@@ -235,8 +235,9 @@ def test_viewer_state_empty_filter_unknown_id_back_and_url(site: Path, driver: A
     driver.find_element(By.ID, "next").click()
     driver.find_element(By.ID, "next").click()
     assert driver.find_element(By.ID, "sample-title").text == "s0002"
-    driver.back()
-    assert driver.find_element(By.ID, "sample-title").text == "s0001" and driver.current_url.startswith(url)
+    driver.back()  # a fragment-only history step: the page answers its popstate after back() returns
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "sample-title").text == "s0001")
+    assert driver.current_url.startswith(url)
     Select(driver.find_element(By.ID, "status-filter")).select_by_value("failed")
     assert "No sample matches" in driver.find_element(By.ID, "sample-title").text
     assert shown(driver, "#plot *") == [] and not driver.find_element(By.ID, "details").is_displayed()

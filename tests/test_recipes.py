@@ -433,9 +433,21 @@ def test_vlm4ts_falls_back_to_its_candidates_and_sends_text_first(srv: Any) -> N
     assert read.pairs == [(1002, 1029)] and "clamped" in read.issues  # clamped to the series, then absolute
 
 
-def test_tasks_offer_train_examples_by_kind(demo: Any) -> None:
-    anomalous, normal = demo.examples(4, kind="anomalous"), demo.examples(64, kind="normal")
-    assert anomalous and all(y.any() for _, _, y in anomalous) and all(not y.any() for _, _, y in normal)
+def test_llm_tsad_values_have_at_most_four_decimals_and_no_exponent() -> None:
+    values = np.array([12345.6789, 1234567.0, 0.00001234, -2.5, np.nan, 3.0, 0.12345])
+    assert value_list(values) == "[12345.6789, 1234567, 0, -2.5, null, 3, 0.1235]"
+
+
+def test_tasks_offer_train_examples_by_kind(demo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    anomalous = demo.examples(4, kind="anomalous")
+    assert anomalous and all(y.any() for _, _, y in anomalous)
+    assert demo.examples(64, kind="normal") == []  # every train segment of the demo set has an anomaly
+    # with one train segment's labels cleared, that segment (and only it) is a normal example
+    read, cleared = demo._read, anomalous[0][0]
+    monkeypatch.setattr(demo, "_read", lambda it: (read(it)[0], read(it)[1] * (it.id != cleared)))
+    normal = demo.examples(64, kind="normal")
+    assert [i for i, _, _ in normal] == [cleared] and not normal[0][2].any()
+    assert cleared not in [i for i, _, _ in demo.examples(64, kind="anomalous")]
     assert len(demo.examples(2)) <= 2
     with pytest.raises(ValueError, match="unknown example kind"):
         demo.examples(2, kind="test")

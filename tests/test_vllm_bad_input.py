@@ -122,7 +122,9 @@ def test_a_model_folder_vllm_cannot_load_is_refused_before_any_sample(tmp_path: 
 SLEEPER = """
 import os, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
-open(sys.argv[1], "w").write(f"{os.getpid()} {child.pid}")
+with open(sys.argv[1] + ".tmp", "w") as fh:  # written whole, then renamed: the test's clock watches the name
+    fh.write(f"{os.getpid()} {child.pid}")
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
 time.sleep(3600)
 """
 

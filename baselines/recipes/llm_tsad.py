@@ -50,7 +50,8 @@ def standardise(values: np.ndarray) -> np.ndarray:
 
 def value_list(values: np.ndarray) -> str:
     """The series as a value list ``[v0, v1, ...]`` (4 decimals; missing values as ``null``)."""
-    return "[" + ", ".join("null" if not np.isfinite(v) else f"{round(float(v), 4):g}" for v in values) + "]"
+    return "[" + ", ".join("null" if not np.isfinite(v) else np.format_float_positional(round(float(v), 4), trim="-")
+                           for v in values) + "]"
 
 
 def synthetic_example(kind: str, n: int = 100, seed: int = 0) -> tuple[np.ndarray, list[int], str]:

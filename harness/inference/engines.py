@@ -12,7 +12,6 @@ A plugin adds an engine with :func:`register_engine` (docs/adding-a-model.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from harness.core.errors import UsageError
 
@@ -66,11 +65,6 @@ def engine_spec(name: str | None) -> EngineSpec | None:
     return _ENGINES.get(str(name).lower())
 
 
-def engine_names() -> list[str]:
-    """Every registered engine name (aliases included)."""
-    return sorted(_ENGINES)
-
-
 API_CHECK = "harness.inference.availability:api_key_check"
 
 register_engine(EngineSpec("transformers", "model", frozenset({"hf"}),
@@ -84,8 +78,3 @@ register_engine(EngineSpec("anthropic", "api", frozenset({"api"}), check=API_CHE
                            provider="anthropic"))
 register_engine(EngineSpec("lm-eval", "model", frozenset()))
 
-
-def describe(spec: EngineSpec) -> dict[str, Any]:
-    """A JSON-able view of an engine spec (for ``visanom ls engines`` and records)."""
-    return {"name": spec.name, "kind": spec.kind, "needs": sorted(spec.needs), "key_env": spec.key_env,
-            "provider": spec.provider, "server_needs": sorted(spec.server_needs), "aliases": list(spec.aliases)}

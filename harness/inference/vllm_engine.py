@@ -138,9 +138,13 @@ def _local(name: str) -> Path | None:
 
 
 def _json_file(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (:func:`harness.core.files.read_json`), or None when there is none."""
+    from harness.core.errors import DataError
+    from harness.core.files import read_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(path, path.name)
+    except DataError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -154,10 +158,11 @@ def check_local_weights(model_id: str, adapter_id: str | None = None) -> None:
     model = _local(model_id)
     if model is not None:
         config = model / "config.json"
+        data = _json_file(config) if model.is_dir() else None
         problem = ("does not exist" if not model.is_dir() else
-                   f"has no readable {config.name}" if _json_file(config) is None else
+                   f"has no readable {config.name}" if data is None else
                    f"has a {config.name} that names no architectures or model_type"
-                   if not ({"architectures", "model_type"} & set(_json_file(config) or {})) else None)
+                   if not ({"architectures", "model_type"} & set(data)) else None)
         if problem:
             raise UsageError(f"model folder {model} {problem}: vLLM loads a Hugging Face model folder "
                              "(config.json + *.safetensors, as save_pretrained writes it); download one with "

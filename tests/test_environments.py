@@ -257,3 +257,23 @@ def test_our_pins_accept_the_installed_vllm_stack() -> None:
     assert not rejected
     assert int(metadata.version("numpy").split(".")[0]) == 2
     assert tuple(int(p) for p in metadata.version("vllm").split(".")[:2]) >= (0, 33)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "inf"])
+def test_a_bad_probe_timeout_is_a_usage_error_naming_the_variable(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.environments.config import check_timeout_s
+
+    monkeypatch.setenv("VISANOM_ENV_TIMEOUT", value)
+    with pytest.raises(UsageError, match=r"\$VISANOM_ENV_TIMEOUT must be a positive number of seconds"):
+        check_timeout_s()
+    monkeypatch.setenv("VISANOM_ENV_TIMEOUT", "2.5")
+    assert check_timeout_s() == 2.5
+
+
+def test_the_module_imports_whatever_the_probe_timeout_says(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", "import harness.environments.config"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "VISANOM_ENV_TIMEOUT": "abc"})
+    assert proc.returncode == 0, proc.stderr

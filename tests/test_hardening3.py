@@ -165,9 +165,12 @@ def test_item8_and_11_a_worker_dies_with_its_parent(tmp_path: Path) -> None:
             os.kill(child, 0)
         except ProcessLookupError:
             break
-        with open(f"/proc/{child}/stat") as fh:
-            if fh.read().split()[2] == "Z":  # reaped by init soon; already dead
-                break
+        try:
+            with open(f"/proc/{child}/stat") as fh:
+                if fh.read().split()[2] == "Z":  # reaped by init soon; already dead
+                    break
+        except FileNotFoundError:  # reaped between the two looks
+            break
         __import__("time").sleep(0.01)
     else:
         os.kill(child, signal.SIGKILL)

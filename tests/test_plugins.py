@@ -104,3 +104,15 @@ def test_a_plugin_file_adds_a_detector_that_sweep_workers_load(tmp_path: Path) -
     assert len(records) == 3 and all(r["error"] is None and r["scores_file"] for r in records)
     run_json = json.loads(next((tmp_path / "results").glob("*/zscore-*/*/run.json")).read_text())
     assert run_json["model"]["name"] == "zscore" and run_json["counts"]["n_ok"] == 3
+
+
+def test_a_plugin_file_named_like_an_imported_module_is_refused(tmp_path: Path) -> None:
+    import yaml
+
+    from harness.registry.lazy import _import_plugin
+
+    impostor = tmp_path / "yaml.py"
+    impostor.write_text("TASKS = {}\n")
+    with pytest.raises(ImportError, match="named like the module 'yaml' already imported here"):
+        _import_plugin(str(impostor))
+    assert sys.modules["yaml"] is yaml and hasattr(yaml, "safe_load")  # the real module is untouched

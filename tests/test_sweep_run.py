@@ -109,3 +109,28 @@ def test_skipped_jobs_are_recorded_and_the_sweep_exits_non_zero(tmp_path: Path, 
     assert [(r["state"], r["reason"]) for r in rows] == [("skipped", "ANTHROPIC_API_KEY not set"), ("done", "")]
     assert "did not complete" in captured.err
     assert len(list((tmp_path / "out").glob("*/*/*/run.json"))) == 1
+
+
+def test_a_sweep_lets_go_of_every_run_folder_it_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    from harness.records import store
+    from harness.sweep.driver import Driver
+
+    original = Driver._summarise
+
+    def failing_one(self: Driver, jr: Any, ordered: list[dict[str, Any]]) -> dict[str, Any]:
+        if jr.pj.job.spec.task == "tsb-ad-u-demo-vlm":
+            raise ValueError("no aggregate today")
+        return original(self, jr, ordered)
+
+    monkeypatch.setattr(Driver, "_summarise", failing_one)
+    path = tmp_path / "s.yaml"
+    path.write_text("pairs:\n  - {task: visanombench-demo, model: template-reasoner, limit: 2}\n"
+                    "  - {task: tsb-ad-u-demo-vlm, model: template-reasoner, limit: 2}\n")
+    args = ["sweep", str(path), "--output", str(tmp_path / "out"), "--no-cache", "--workers", "1", "--json"]
+    held_before = dict(store._HELD)
+    for state in ("done", "cached"):  # then again: the complete run is served from its records
+        code = main(args)
+        rows = {r["job"].split(" / ")[0]: r["state"] for r in summary(capsys.readouterr().out)["jobs"]}
+        assert code != 0 and rows == {"visanombench-demo": state, "tsb-ad-u-demo-vlm": "failed"}
+        assert held_before == store._HELD  # no folder of a done, served or failed job is still locked

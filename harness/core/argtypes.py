@@ -22,10 +22,4 @@ def positive_int(value: str) -> int:
 def worker_count(value: str | int) -> int:
     """The argparse type of ``--workers``: a whole number of at least 1 (else a usage error naming
     the flag). Values above :func:`harness.core.cpus.max_workers` are accepted here and capped by :func:`harness.core.cpus.cap_workers`."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
+    return positive_int(str(value))

@@ -40,7 +40,22 @@ CONFIG_ENV_VAR = "VISANOM_ENVS"
 REPO_CONFIG = ROOT / "visanom-envs.toml"
 USER_CONFIG = Path("~/.config/visanom/envs.toml")
 TIMEOUT_ENV = "VISANOM_ENV_TIMEOUT"
-CHECK_TIMEOUT_S = float(os.environ.get(TIMEOUT_ENV) or 600.0)
+DEFAULT_CHECK_TIMEOUT_S = 600.0
+
+
+def check_timeout_s() -> float:
+    """Seconds an environment probe may take: ``$VISANOM_ENV_TIMEOUT`` (a positive number) or 600;
+    a bad value is a :class:`UsageError` naming the variable (read when needed, not at import)."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    if not raw:
+        return DEFAULT_CHECK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"${TIMEOUT_ENV} must be a positive number of seconds, got {raw!r}")
+    return value
 """How long an environment's interpreter may take to answer a probe (importing vLLM on a cold
 disk can take minutes); past it the environment is reported as broken, by name."""
 
@@ -292,7 +307,7 @@ def _broken(env: Environment, why: str) -> UsageError:
 
 
 def check_environment(env: Environment, needs: Iterable[str] | None = None, *,
-                      timeout_s: float = CHECK_TIMEOUT_S, refresh: bool = False) -> EnvironmentReport:
+                      timeout_s: float | None = None, refresh: bool = False) -> EnvironmentReport:
     """Run ``env.python`` once: every module of ``needs`` (default: all it provides) imports,
     numpy has the major version those need, and this checkout's ``harness`` imports.
 
@@ -311,6 +326,7 @@ def check_environment(env: Environment, needs: Iterable[str] | None = None, *,
     if not env.python.exists():
         raise _broken(env, "does not exist")
     modules = [m for cap in sorted(needs) for m in CAPABILITIES[cap]]
+    timeout_s = check_timeout_s() if timeout_s is None else timeout_s
     try:
         proc = run_bounded([str(env.python), "-c", _PROBE, json.dumps(modules)], timeout_s,
                            env=worker_env(), cwd=str(ROOT))

@@ -154,6 +154,10 @@ def _import_plugin(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
+    loaded = sys.modules.get(path.stem)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != path:
+        raise ImportError(f"plugin file {path} is named like the module {path.stem!r} already imported here "
+                          f"({getattr(loaded, '__file__', None) or 'built in'}); rename the file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module  # its "module:object" references resolve by the stem
     spec.loader.exec_module(module)

@@ -203,11 +203,11 @@ class Driver:
                 self._set(jr, "skipped", pj.reason)
                 continue
             assert pj.folder is not None
-            jr.run_dir = RunDir(pj.folder)
-            if pj.complete and not self.rerun:
+            if pj.complete and not self.rerun:  # read only: its folder is not opened (nor locked)
                 jr.run = read_run(pj.folder / RUN_FILE)
                 self._set(jr, "cached")
                 continue
+            jr.run_dir = RunDir(pj.folder)
             jr.resume = Resume(jr.run_dir, rerun=self.rerun)  # the same rule as visanom run's
             jr.records = jr.resume.done
             if len(jr.records) < pj.count:
@@ -284,6 +284,15 @@ class Driver:
         if jr.parts_left > 0:
             return
         jr.wall_s = time.perf_counter() - jr.t0
+        assert jr.run_dir is not None
+        try:
+            self._finish(jr)
+        finally:  # done or failed, this sweep no longer writes the folder: its lock goes
+            jr.run_dir.release()
+
+    def _finish(self, jr: JobRun) -> None:
+        """``run.json`` of a job whose parts all ended, or the job marked failed."""
+        assert jr.run_dir is not None
         if jr.errors:
             self._set(jr, "failed", "; ".join(sorted(set(jr.errors)))[:1000])
             return
@@ -293,9 +302,7 @@ class Driver:
         except Exception as exc:  # aggregation failed: the records stay, the run is not marked complete
             self._set(jr, "failed", f"summarising: {type(exc).__name__}: {exc}")
             return
-        assert jr.run_dir is not None
         jr.run_dir.write_run(jr.run)
-        jr.run_dir.release()
         self._set(jr, "done")
 
     def _summarise(self, jr: JobRun, ordered: list[dict[str, Any]]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from harness import registry
 from harness.core.errors import UsageError, VisanomError
 from harness.core.procs import run_bounded
-from harness.environments.config import CHECK_TIMEOUT_S
+from harness.environments.config import check_timeout_s
 from harness.environments.jobs import JobEnv, env_for_model
 from harness.inference.availability import availability, cuda_available
 from harness.records.store import RUN_FILE, STATUS_COMPLETE, inside, read_run
@@ -72,7 +72,7 @@ def probe_env(env: JobEnv, jobs: Sequence[PlannedJob]) -> list[dict[str, Any]]:
     payload = [{"spec": pj.job.spec.to_record(), "task_args": dict(pj.job.spec.task_args),
                 "model_args": dict(pj.job.spec.model_args)} for pj in jobs]
     try:
-        out = run_bounded([env.python, "-m", "harness.sweep.worker", "--probe"], CHECK_TIMEOUT_S,
+        out = run_bounded([env.python, "-m", "harness.sweep.worker", "--probe"], check_timeout_s(),
                           input=json.dumps(payload), env=env.process_env())
         answer = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
